@@ -1,0 +1,32 @@
+namespace Sonde.Tracing;
+
+/// <summary>
+/// One completed HTTP request, as a view over bytes that live elsewhere (the
+/// ring-buffer record in place, or a capture record being read). Strings are
+/// UTF-8 spans so that the hot path never allocates; <see cref="Route"/> is
+/// empty when the route template is unknown (the JSON record then says null).
+/// </summary>
+public readonly ref struct RequestView
+{
+    public RequestView(int pid, int tid, long goid, ulong startNs, ulong durationNs, int status,
+        ReadOnlySpan<byte> method, ReadOnlySpan<byte> path, ReadOnlySpan<byte> route)
+    {
+        Pid = pid; Tid = tid; Goid = goid; StartNs = startNs; DurationNs = durationNs; Status = status;
+        Method = method; Path = path; Route = route;
+    }
+
+    public int Pid { get; }
+    /// <summary>Thread that entered the handler.</summary>
+    public int Tid { get; }
+    public long Goid { get; }
+    /// <summary>CLOCK_MONOTONIC nanoseconds at handler entry.</summary>
+    public ulong StartNs { get; }
+    public ulong DurationNs { get; }
+    /// <summary>HTTP status; 0 when it could not be read.</summary>
+    public int Status { get; }
+    public ReadOnlySpan<byte> Method { get; }
+    /// <summary>Raw URL path, without the query.</summary>
+    public ReadOnlySpan<byte> Path { get; }
+    /// <summary>Route template (e.g. <c>/users/:id</c>); empty when unknown.</summary>
+    public ReadOnlySpan<byte> Route { get; }
+}

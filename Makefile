@@ -1,0 +1,87 @@
+# Sonde build. `make` builds the BPF objects and publishes out/sonde;
+# `make test` installs what it needs, builds and runs every test;
+# `make demo` traces the bundled demo service. Quiet unless V=1.
+
+OUT      := out
+BPF_OUT  := $(OUT)/bpf
+GO_OUT   := $(OUT)/goservers
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+DOTNET   ?= dotnet
+ARCH     := x86
+CONFIG   ?= Release
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Debian 12 packages the build and the tests need (see README).
+APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go \
+	golang-github-gin-gonic-gin-dev binutils hey wrk
+
+# Go builds come from Debian's packages only: GOPATH mode, no module download.
+GOENV := GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(OUT))/gocache
+GOSERVERS := $(addprefix $(GO_OUT)/,nethttp nethttp-stripped nethttp-pie nethttp-static \
+	gin gin-stripped demo)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
+CS_SRCS  := $(shell find daemon interop -name '*.cs' -o -name '*.csproj' -o -name '*.proto' 2>/dev/null | grep -v /obj/ | grep -v /bin/)
+
+.DELETE_ON_ERROR:
+.PHONY: all deps bpf goservers test unit-test integration-test demo clean
+
+all: $(OUT)/sonde
+
+deps:
+	$(Q)missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "  APT    $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# vmlinux.h is generated from the running kernel's BTF: CO-RE relocates
+# field offsets at load time, so any kernel with BTF works with these objects.
+$(BPF_OUT)/vmlinux.h:
+	$(Q)mkdir -p $(@D)
+	@echo "  BTF    $@"
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(BPF_OUT)/vmlinux.h
+	@echo "  BPF    $@"
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
+		-I$(BPF_OUT) -Ibpf -c $< -o $@
+
+bpf: $(BPF_OBJS)
+
+$(OUT)/sonde: $(BPF_OBJS) $(CS_SRCS)
+	@echo "  DOTNET $@"
+	$(Q)$(DOTNET) publish daemon/Sonde.csproj -c $(CONFIG) -r linux-x64 --self-contained false \
+		-p:PublishReadyToRun=true -o $(OUT)/publish --nologo -v quiet
+	$(Q)ln -sf publish/sonde $(OUT)/sonde
+
+$(GO_OUT)/%-stripped: tests/goservers/%/main.go
+	@echo "  GO     $@"
+	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && $(GOENV) go build -ldflags="-s -w" -o $(abspath $@) .
+$(GO_OUT)/%-pie: tests/goservers/%/main.go
+	@echo "  GO     $@"
+	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && CGO_ENABLED=1 $(GOENV) go build -buildmode=pie -o $(abspath $@) .
+$(GO_OUT)/%-static: tests/goservers/%/main.go
+	@echo "  GO     $@"
+	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && CGO_ENABLED=0 $(GOENV) go build -o $(abspath $@) .
+$(GO_OUT)/%: tests/goservers/%/main.go
+	@echo "  GO     $@"
+	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && $(GOENV) go build -o $(abspath $@) .
+
+goservers: $(GOSERVERS)
+
+test: deps all goservers
+	$(Q)SONDE_GOSERVERS=$(abspath $(GO_OUT)) $(DOTNET) test tests/Sonde.Tests/Sonde.Tests.csproj \
+		-c $(CONFIG) --nologo --logger "console;verbosity=normal"
+
+clean:
+	$(Q)rm -rf $(OUT) daemon/bin daemon/obj interop/bin interop/obj tests/Sonde.Tests/bin tests/Sonde.Tests/obj

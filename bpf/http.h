@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Types shared by bpf/http.bpf.c and the C# reader (daemon/Tracing/HttpEvent.cs,
+ * daemon/Tracing/GoTargetConfig.cs). A test compares both sides' layouts with
+ * the BTF of the compiled object: change one, change the other.
+ */
+#ifndef SONDE_HTTP_H
+#define SONDE_HTTP_H
+
+#define SONDE_METHOD_MAX 16
+#define SONDE_PATH_MAX   128
+#define SONDE_ROUTE_MAX  128
+#define SONDE_MAX_TARGETS 256
+
+/* Event flags. */
+#define SONDE_F_PATH_TRUNCATED  (1 << 0)
+#define SONDE_F_ROUTE_TRUNCATED (1 << 1)
+#define SONDE_F_STATUS_UNKNOWN  (1 << 2) /* the ResponseWriter was not net/http's *response */
+#define SONDE_F_END_AT_RET      (1 << 3) /* ended by a RET probe, not a call-site probe */
+
+/* Counters in the `stats` per-CPU array. */
+enum sonde_stat {
+	SONDE_STAT_START_HITS = 0,  /* ServeHTTP entry probe */
+	SONDE_STAT_END_HITS,        /* end probe (call site or RET) */
+	SONDE_STAT_GIN_HITS,        /* gin (*Engine).handleHTTPRequest probe */
+	SONDE_STAT_EVENTS,          /* events submitted */
+	SONDE_STAT_DROPS,           /* ring buffer full: bpf_ringbuf_reserve failed */
+	SONDE_STAT_END_UNMATCHED,   /* end without a start (attached mid-request) */
+	SONDE_STAT_START_NO_CONFIG, /* start from a binary Sonde has no offsets for */
+	SONDE_STAT_MAX,
+};
+
+/*
+ * Per-binary facts, written by user space before attaching, indexed by the
+ * uprobe's bpf_cookie. Offsets come from DWARF or from the Go-version table.
+ */
+struct sonde_go_config {
+	__u32 g_goid;          /* runtime.g.goid */
+	__u32 req_method;      /* net/http.Request.Method (string) */
+	__u32 req_url;         /* net/http.Request.URL (*url.URL) */
+	__u32 url_path;        /* net/url.URL.Path (string) */
+	__u32 url_raw_path;    /* net/url.URL.RawPath (string) */
+	__u32 resp_req;        /* net/http.response.req (*Request) */
+	__u32 resp_status;     /* net/http.response.status (int) */
+	__u32 gin_ctx_request; /* gin.Context.Request (*http.Request); 0 = no gin */
+	__u32 gin_ctx_full_path; /* gin.Context.fullPath (string) */
+	__u32 valid;           /* 1 once user space filled this slot */
+};
+
+/* One completed request. Fixed size: the ring buffer record is 8 + this. */
+struct sonde_http_event {
+	__u64 start_ns;     /* CLOCK_MONOTONIC at handler entry */
+	__u64 duration_ns;
+	__s64 goid;
+	__u32 pid;          /* tgid */
+	__u32 tid;          /* thread that entered the handler */
+	__u16 status;       /* 0 = unknown */
+	__u16 flags;        /* SONDE_F_* */
+	__u16 method_len;
+	__u16 path_len;
+	__u16 route_len;    /* 0 = no route known */
+	__u16 config;       /* index into the config map (which binary) */
+	__u32 _pad;
+	char method[SONDE_METHOD_MAX];
+	char path[SONDE_PATH_MAX];
+	char route[SONDE_ROUTE_MAX];
+};
+
+#endif

@@ -1,0 +1,197 @@
+using System.Runtime.InteropServices;
+using Sonde.Aggregation;
+using Sonde.Capture;
+using Sonde.Discovery;
+using Sonde.GoBinary;
+using Sonde.Interop.LibC;
+using Sonde.Tracing;
+
+namespace Sonde.Cli;
+
+/// <summary>`sonde trace`: a one-shot capture of every request of Go HTTP services.</summary>
+internal static class TraceCommand
+{
+    public const string Help = """
+        Usage: sonde trace (--pid PID ... | --exe PATH) [options]
+
+        Captures every HTTP request served by Go programs (net/http, Gin) until
+        --duration ends or SIGINT/SIGTERM arrives, then detaches and prints a
+        per-route summary: count, 5xx errors, p50/p90/p99/max latency and a
+        log2 latency histogram.
+
+        Targets:
+          --pid PID          trace this process (repeatable)
+          --exe PATH         trace every process running this executable,
+                             including ones that start during the capture
+
+        Output:
+          --duration D       stop after D (30s, 500ms, 2m); default: until Ctrl-C
+          --json FILE|-      write one JSON object per request as it completes:
+                             {"pid","tid","goid","start_ns","duration_ns",
+                              "method","path","route","status"}
+                             start_ns is CLOCK_MONOTONIC; route is null when unknown.
+                             With -, the summary goes to stderr.
+          --out FILE         write a binary capture (protobuf, see
+                             daemon/Capture/capture.proto); read it with `sonde report`
+          --max-routes N     summary rows before the rest fold into "other" (default 200)
+          --no-summary       don't print the summary
+
+        Probes:
+          --end-probe MODE   auto (default): catch a request's end at the call
+                             site after ServeHTTP returns (one cheap emulated
+                             probe); ret: a probe on every RET of ServeHTTP
+                             (works everywhere, each hit ~20x costlier)
+          --ringbuf-mib N    ring buffer size in MiB, a power of two (default 8);
+                             requests that don't fit are counted as drops
+
+        Exit status: 0 on success, 1 when tracing fails (the message says why),
+        2 on a usage error. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE).
+        """;
+
+    private static readonly HashSet<string> Flags = ["--help", "--no-summary"];
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var a = new ArgReader(args, Flags);
+        if (a.Help) { Console.Out.Write(Help); return 0; }
+        var pids = a.Values("--pid").Select(p => int.TryParse(p, out int n) && n > 0 ? n
+            : throw new UsageException($"--pid must be a process id, not '{p}'")).Distinct().ToList();
+        string? exePath = a.Value("--exe");
+        TimeSpan? duration = a.Duration("--duration");
+        string? jsonPath = a.Value("--json");
+        string? outPath = a.Value("--out");
+        int maxRoutes = a.Int("--max-routes", 1, 100_000) ?? RouteTable.DefaultMaxRows;
+        bool noSummary = a.Flag("--no-summary");
+        var endMode = (a.Value("--end-probe") ?? "auto") switch
+        {
+            "auto" => EndProbeMode.Auto,
+            "callsite" => EndProbeMode.CallSite,
+            "ret" => EndProbeMode.Ret,
+            var m => throw new UsageException($"--end-probe must be auto, callsite or ret, not '{m}'"),
+        };
+        int ringMiB = a.Int("--ringbuf-mib", 1, 1024) ?? 8;
+        if ((ringMiB & (ringMiB - 1)) != 0) throw new UsageException($"--ringbuf-mib must be a power of two, not {ringMiB}");
+        if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}'");
+        a.RejectUnknown();
+        if (pids.Count == 0 && exePath is null) throw new UsageException("choose what to trace with --pid PID or --exe PATH");
+        if (pids.Count > 0 && exePath is not null) throw new UsageException("use either --pid or --exe, not both");
+
+        KernelSupport.Check();
+
+        // Resolve and analyse every target before anything is loaded: a bad
+        // target fails the command with nothing attached.
+        var groups = new List<(string Path, GoExecutable Exe, List<int> Pids, bool AllProcesses)>();
+        if (exePath is not null)
+        {
+            var full = Path.GetFullPath(exePath);
+            var running = ProcessTable.ByExecutable(full);
+            groups.Add((full, Analyse(full), running.Select(p => p.Pid).ToList(), true));
+        }
+        else
+        {
+            var seen = new Dictionary<FileIdentity, int>();
+            foreach (int pid in pids)
+            {
+                var proc = ProcessTable.ByPid(pid);
+                string procExe = $"/proc/{pid}/exe";
+                FileIdentity.TryOf(procExe, out var id);
+                if (seen.TryGetValue(id, out int g)) { groups[g].Pids.Add(pid); continue; }
+                seen[id] = groups.Count;
+                groups.Add((proc.ExePath, Analyse(procExe, proc.ExePath), [pid], false));
+            }
+        }
+
+        var plans = groups.Select(g => (g, Plan: ProbePlan.For(g.Exe, endMode))).ToList();
+        var resolved = plans.Select(p => (p.g, p.Plan, Offsets: StructOffsets.Resolve(p.g.Exe, p.Plan.HasGin))).ToList();
+        var targets = groups.SelectMany(g => (g.Pids.Count == 0 ? [0] : g.Pids).Select(pid =>
+            new TargetInfo(pid, g.Path, g.Exe.BuildInfo.GoVersion) { Modules = g.Exe.BuildInfo.Modules })).ToList();
+
+        // Outputs are opened before attaching, for the same reason.
+        var stdout = Console.OpenStandardOutput();
+        using var json = jsonPath is null ? null
+            : new JsonRequestWriter(jsonPath == "-" ? stdout : OpenOutput(jsonPath, "--json"), leaveOpen: jsonPath == "-");
+        using var capture = outPath is null ? null
+            : new CaptureWriter(OpenOutput(outPath, "--out"), CaptureHeader.ForCurrentProcess(targets, Environment.GetCommandLineArgs()));
+        TextWriter summaryOut = jsonPath == "-" ? Console.Error : Console.Out;
+
+        var routes = new RouteTable(maxRoutes);
+        var started = DateTimeOffset.Now;
+        long startTicks = Environment.TickCount64;
+        using var tracer = new HttpTracer((uint)ringMiB << 20);
+        int probes = 0;
+        foreach (var (g, plan, (config, source)) in resolved)
+        {
+            var links = tracer.Attach(plan, config, g.Path, g.AllProcesses ? [] : g.Pids, out _);
+            probes += links.Count;
+            string who = g.AllProcesses
+                ? $"every process of {g.Path} (running now: {(g.Pids.Count == 0 ? "none" : string.Join(", ", g.Pids))})"
+                : $"pid {string.Join(", ", g.Pids)} ({g.Path})";
+            string gin = g.Exe.BuildInfo.Modules.TryGetValue(StructOffsets.GinModule, out var gv) ? $", gin {gv}" : plan.HasGin ? ", gin" : "";
+            Console.Error.WriteLine($"sonde: tracing {who}: {g.Exe.BuildInfo.GoVersion}{gin}; {plan.CostSummary}, " +
+                $"request end at {(plan.EndMode == EndProbeMode.Ret ? "RETs" : "call sites")}; offsets from {source}");
+        }
+        Console.Error.WriteLine($"sonde: {probes} probes attached; {(duration is { } d ? $"capturing for {d.TotalSeconds:0.###}s" : "press Ctrl-C to stop")}");
+
+        using var stop = new CancellationTokenSource();
+        string? stopReason = null;
+        void Stop(string why) { stopReason ??= why; try { stop.Cancel(); } catch (ObjectDisposedException) { } }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Stop("interrupted"); });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Stop("terminated"); });
+        if (duration is { } dur) stop.CancelAfter(dur);
+
+        var knownPids = new HashSet<int>(groups.SelectMany(g => g.Pids));
+        var sinks = new TraceSinks(routes, json, capture)
+        {
+            NewPid = pid => { if (!knownPids.Contains(pid)) Console.Error.WriteLine($"\rsonde: tracing new process pid {pid}"); },
+        };
+        bool live = !Console.IsErrorRedirected;
+        using var ticker = new Timer(_ =>
+        {
+            if (!groups.Any(g => g.AllProcesses) && !groups.SelectMany(g => g.Pids).Any(ProcessInfo.Exists))
+                Stop("every target process exited");
+            json?.Flush();
+            if (live)
+            {
+                double secs = Math.Max(0.001, (Environment.TickCount64 - startTicks) / 1000.0);
+                var st = tracer.ReadStats();
+                Console.Error.Write($"\rsonde: {sinks.Count} requests, {sinks.Count / secs:0}/s, {st.Drops} drops   ");
+            }
+        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+
+        await tracer.RunAsync(sinks, stop.Token);
+        ticker.Change(Timeout.Infinite, Timeout.Infinite);
+        var stats = tracer.ReadStats();
+        var elapsed = TimeSpan.FromMilliseconds(Environment.TickCount64 - startTicks);
+        if (live) Console.Error.Write("\r" + new string(' ', 60) + "\r");
+        Console.Error.WriteLine($"sonde: detached ({stopReason ?? "duration elapsed"}); {sinks.Count} requests, {stats.Drops} dropped, " +
+            $"{stats.HitsPerRequest:0.00} probe hits per request");
+        json?.Flush();
+        capture?.Complete(stats.Drops);
+
+        if (!noSummary)
+        {
+            var summary = new TraceSummary(routes)
+            {
+                Targets = targets, StartTime = started, Duration = elapsed, Drops = (long)stats.Drops,
+                HostName = Environment.MachineName,
+            };
+            SummaryTextRenderer.Render(summary, summaryOut);
+        }
+        return 0;
+    }
+
+    private static GoExecutable Analyse(string path, string? shownAs = null)
+    {
+        try { return GoExecutable.Open(path); }
+        catch (GoBinaryException e) { throw new TraceException($"{shownAs ?? path}: {e.Message}"); }
+        catch (UnauthorizedAccessException) { throw new TraceException($"cannot read {shownAs ?? path}: permission denied"); }
+        catch (FileNotFoundException) { throw new TraceException($"no such file: {shownAs ?? path}"); }
+    }
+
+    private static Stream OpenOutput(string path, string option)
+    {
+        try { return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        { throw new TraceException($"{option} {path}: {e.Message}"); }
+    }
+}

@@ -1,0 +1,58 @@
+using Sonde.Cli;
+using Sonde.Tracing;
+
+namespace Sonde;
+
+/// <summary>The `sonde` command: dispatches to its subcommands.</summary>
+public static class Program
+{
+    public const string Help = """
+        Usage: sonde COMMAND [options]
+
+        Sonde traces Go HTTP services with eBPF, without changing them: every
+        request's latency, by route, with no restart.
+
+        Commands:
+          trace     capture the requests of running Go services (sonde trace --help)
+          report    summarise a capture file written by `sonde trace --out`
+          version   print the version
+
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        try
+        {
+            return args.FirstOrDefault() switch
+            {
+                null or "help" or "--help" or "-h" => PrintHelp(),
+                "trace" => await TraceCommand.RunAsync(args[1..]),
+                "report" => ReportCommand.Run(args[1..]),
+                "version" or "--version" => PrintVersion(),
+                var c => throw new UsageException($"unknown command '{c}' (try sonde --help)"),
+            };
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"sonde: {e.Message}");
+            return 2;
+        }
+        catch (TraceException e)
+        {
+            Console.Error.WriteLine($"sonde: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int PrintHelp()
+    {
+        Console.Out.Write(Help);
+        return 0;
+    }
+
+    private static int PrintVersion()
+    {
+        Console.Out.WriteLine($"sonde {typeof(Program).Assembly.GetName().Version?.ToString(3)}");
+        return 0;
+    }
+}

@@ -1,0 +1,230 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+using Sonde.Interop.LibC;
+
+namespace Sonde.RingBuffer;
+
+/// <summary>
+/// A BPF ring buffer (BPF_MAP_TYPE_RINGBUF) read in place, as a PipeReader.
+/// <para>
+/// The kernel maps the consumer position page read-write at offset 0, and the
+/// producer position page followed by the data area twice, back to back,
+/// read-only at offset page_size — so a record never wraps
+/// (kernel/bpf/ringbuf.c, ringbuf_map_mmap_kern). ReadAsync hands out the bytes
+/// from the consumer position up to the first record still being written
+/// (BUSY bit) as one span of that mapping: records are read in place, with
+/// their 8-byte headers. AdvanceTo publishes the new consumer position with
+/// release semantics, which frees the space for the producer. Consume whole
+/// records only: <see cref="RingBufferRecords"/> walks them.
+/// </para>
+/// <para>
+/// When the ring is empty, ReadAsync completes through a reusable
+/// IValueTaskSource signalled by a waiter thread blocked in epoll_wait on the
+/// map fd: no allocation per wake-up.
+/// </para>
+/// </summary>
+public sealed unsafe class RingBufferReader : PipeReader, IValueTaskSource<ReadResult>
+{
+    private const uint BusyBit = 1u << 31;
+    private const uint DiscardBit = 1u << 30;
+    internal const int HeaderSize = 8;
+
+    private readonly MemoryMapping _consumerPage;
+    private readonly MemoryMapping _producerAndData;
+    private readonly ulong* _consumerPos;
+    private readonly ulong* _producerPos;
+    private readonly byte* _data;
+    private readonly ulong _mask;
+    private readonly NativeMemoryManager _memory;
+    private readonly Epoll _epoll;
+
+    private ulong _cons;          // our consumer position (published in AdvanceTo)
+    private ulong _examined;      // everything before this was examined by the caller
+    private ulong _scanned;       // end of complete records found by the last scan
+    private bool _readInProgress;
+    private volatile bool _cancelPending;
+    private volatile bool _completed;
+
+    private ManualResetValueTaskSourceCore<bool> _wait;   // result: canceled
+    private readonly Thread _waiter;
+    private readonly SemaphoreSlim _waitRequested = new(0, 1);
+    private CancellationTokenRegistration _ctr;
+
+    /// <param name="mapFd">fd of the BPF_MAP_TYPE_RINGBUF map (owned by its BPF object).</param>
+    /// <param name="size">the map's max_entries: data size in bytes, a power of two.</param>
+    public RingBufferReader(int mapFd, uint size)
+    {
+        if (size == 0 || (size & (size - 1)) != 0) throw new ArgumentException("ring buffer size must be a power of two", nameof(size));
+        int page = Environment.SystemPageSize;
+        _consumerPage = MemoryMapping.Map(mapFd, 0, (nuint)page, writable: true);
+        _producerAndData = MemoryMapping.Map(mapFd, page, (nuint)page + 2 * (nuint)size, writable: false);
+        _consumerPos = (ulong*)_consumerPage.Address;
+        _producerPos = (ulong*)_producerAndData.Address;
+        _data = _producerAndData.Address + page;
+        Size = size;
+        _mask = size - 1;
+        _memory = new NativeMemoryManager(_data, checked((int)(2 * (ulong)size)));
+        _cons = _examined = _scanned = Volatile.Read(ref *_consumerPos);
+        _epoll = Epoll.Create();
+        _epoll.Add(mapFd, 0);
+        _wait.RunContinuationsAsynchronously = true;
+        _waiter = new Thread(WaiterLoop) { IsBackground = true, Name = "sonde-ringbuf-wait" };
+        _waiter.Start();
+    }
+
+    /// <summary>Data area size in bytes.</summary>
+    public uint Size { get; }
+
+    /// <summary>Bytes written by the producer and not yet consumed.</summary>
+    public ulong Pending => Volatile.Read(ref *_producerPos) - _cons;
+
+    public override bool TryRead(out ReadResult result)
+    {
+        ThrowIfReading();
+        if (_cancelPending)
+        {
+            _cancelPending = false;
+            result = new ReadResult(default, isCanceled: true, isCompleted: _completed);
+            return true;
+        }
+        if (Scan() > _examined || _completed)
+        {
+            result = Current();
+            _readInProgress = true;
+            return true;
+        }
+        result = default;
+        return false;
+    }
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        if (TryRead(out var r)) return new ValueTask<ReadResult>(r);
+        if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+        ThrowIfReading();
+        _wait.Reset();
+        if (cancellationToken.CanBeCanceled)
+            _ctr = cancellationToken.UnsafeRegister(static s => ((RingBufferReader)s!).CancelPendingRead(), this);
+        _readInProgress = true;
+        _waitRequested.Release();
+        return new ValueTask<ReadResult>(this, _wait.Version);
+    }
+
+    /// <summary>Walks record headers from the consumer position to the first busy record.</summary>
+    private ulong Scan()
+    {
+        ulong prod = Volatile.Read(ref *_producerPos);   // acquire
+        ulong pos = _scanned < _cons ? _cons : _scanned;
+        // A scan never exposes more than one ring's worth: that's all the double mapping covers.
+        while (pos < prod && pos - _cons < Size)
+        {
+            uint hdr = Volatile.Read(ref *(uint*)(_data + (pos & _mask)));
+            if ((hdr & BusyBit) != 0) break;
+            ulong len = hdr & ~(BusyBit | DiscardBit);
+            ulong next = pos + ((len + HeaderSize + 7) & ~7UL);
+            if (next - _cons > Size) break;
+            pos = next;
+        }
+        _scanned = pos;
+        return pos;
+    }
+
+    private ReadResult Current()
+    {
+        int start = (int)(_cons & _mask);
+        int length = (int)(_scanned - _cons);
+        var seq = new ReadOnlySequence<byte>(_memory.Memory.Slice(start, length));
+        return new ReadResult(seq, isCanceled: false, isCompleted: _completed && length == 0);
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        if (!_readInProgress) throw new InvalidOperationException("AdvanceTo without a pending read");
+        _readInProgress = false;
+        ulong consumedBytes = (ulong)(uint)consumed.GetInteger() - (_cons & _mask);
+        ulong examinedBytes = (ulong)(uint)examined.GetInteger() - (_cons & _mask);
+        if (consumed.GetObject() is null) consumedBytes = examinedBytes = 0; // default position: nothing
+        if (consumedBytes > _scanned - _cons || examinedBytes < consumedBytes)
+            throw new ArgumentOutOfRangeException(nameof(consumed), "position is outside the last read");
+        ulong examinedPos = _cons + examinedBytes;
+        if (consumedBytes > 0)
+        {
+            _cons += consumedBytes;
+            Volatile.Write(ref *_consumerPos, _cons);   // release: the producer may reuse the space
+        }
+        _examined = examinedPos > _cons ? examinedPos : _cons;
+    }
+
+    public override void CancelPendingRead()
+    {
+        _cancelPending = true;
+        _epoll.Wake();
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        if (_completed) return;
+        _completed = true;
+        _epoll.Wake();
+    }
+
+    private void WaiterLoop()
+    {
+        while (true)
+        {
+            _waitRequested.Wait();
+            if (_disposed) return;
+            bool canceled;
+            while (true)
+            {
+                if (_cancelPending) { _cancelPending = false; canceled = true; break; }
+                if (_completed || _disposed) { canceled = false; break; }
+                if (Volatile.Read(ref *_producerPos) > _examined && Scan() > _examined) { canceled = false; break; }
+                // Level-triggered: readable while the producer is ahead of the consumer.
+                // The timeout bounds the wait when new bytes are only the tail of an examined record.
+                _epoll.Wait(50);
+            }
+            _wait.SetResult(canceled);
+        }
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
+    {
+        bool canceled = _wait.GetResult(token);
+        _ctr.Dispose();
+        _ctr = default;
+        if (canceled) return new ReadResult(default, isCanceled: true, isCompleted: _completed);
+        Scan();
+        return Current();
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _wait.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token,
+        ValueTaskSourceOnCompletedFlags flags) => _wait.OnCompleted(continuation, state, token, flags);
+
+    private void ThrowIfReading()
+    {
+        if (_readInProgress) throw new InvalidOperationException("a read is already in progress: call AdvanceTo first");
+    }
+
+    private volatile bool _disposed;
+
+    /// <summary>Stops the waiter and unmaps the ring. The map itself belongs to its BPF object.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _completed = true;
+        _disposed = true;
+        _epoll.Wake();
+        try { _waitRequested.Release(); } catch (SemaphoreFullException) { }
+        _waiter.Join(TimeSpan.FromSeconds(2));
+        _epoll.Dispose();
+        _producerAndData.Dispose();
+        _consumerPage.Dispose();
+    }
+}

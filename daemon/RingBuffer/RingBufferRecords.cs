@@ -1,0 +1,49 @@
+namespace Sonde.RingBuffer;
+
+/// <summary>
+/// Walks the records in a span handed out by <see cref="RingBufferReader"/>:
+/// 8-byte header (u32 length with BUSY/DISCARD bits, u32 page offset), then
+/// the payload, padded to 8 bytes (kernel/bpf/ringbuf.c). Discarded records
+/// are skipped. A ref struct enumerator: nothing is allocated.
+/// </summary>
+public ref struct RingBufferRecords
+{
+    private const uint DiscardBit = 1u << 30;
+    private const uint LengthMask = ~((1u << 31) | DiscardBit);
+    private readonly ReadOnlySpan<byte> _span;
+    private int _next;
+
+    public RingBufferRecords(ReadOnlySpan<byte> span)
+    {
+        _span = span;
+        _next = 0;
+        Current = default;
+        Consumed = 0;
+    }
+
+    /// <summary>The current record's payload.</summary>
+    public ReadOnlySpan<byte> Current { get; private set; }
+
+    /// <summary>Bytes of whole records walked so far (what to pass to AdvanceTo).</summary>
+    public int Consumed { get; private set; }
+
+    public bool MoveNext()
+    {
+        while (_next + RingBufferReader.HeaderSize <= _span.Length)
+        {
+            uint hdr = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_span.Slice(_next));
+            int len = (int)(hdr & LengthMask);
+            int total = (len + RingBufferReader.HeaderSize + 7) & ~7;
+            if (_next + total > _span.Length) return false;
+            int payload = _next + RingBufferReader.HeaderSize;
+            _next += total;
+            Consumed = _next;
+            if ((hdr & DiscardBit) != 0) continue;
+            Current = _span.Slice(payload, len);
+            return true;
+        }
+        return false;
+    }
+
+    public RingBufferRecords GetEnumerator() => this;
+}

@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace Sonde.Tracing;
+
+/// <summary>
+/// struct sonde_http_event of bpf/http.h, read in place from the ring buffer.
+/// A test checks this layout against the BTF of the compiled BPF object.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct HttpEvent
+{
+    public const int MethodMax = 16, PathMax = 128, RouteMax = 128;
+    public const ushort FlagPathTruncated = 1, FlagRouteTruncated = 2, FlagStatusUnknown = 4, FlagEndAtRet = 8;
+
+    public ulong StartNs;
+    public ulong DurationNs;
+    public long Goid;
+    public uint Pid;
+    public uint Tid;
+    public ushort Status;
+    public ushort Flags;
+    public ushort MethodLen;
+    public ushort PathLen;
+    public ushort RouteLen;
+    public ushort Config;
+    public uint Pad;
+    public fixed byte Method[MethodMax];
+    public fixed byte Path[PathMax];
+    public fixed byte Route[RouteMax];
+
+    /// <summary>
+    /// A view of a record's payload: no copy, no allocation. Lengths from the
+    /// kernel are clamped again here, so a bad record can't read past its bytes.
+    /// </summary>
+    public static RequestView View(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < sizeof(HttpEvent)) throw new InvalidDataException($"ring buffer record of {payload.Length} bytes, expected {sizeof(HttpEvent)}");
+        ref readonly HttpEvent e = ref MemoryMarshal.AsRef<HttpEvent>(payload);
+        int methodAt = (int)Marshal.OffsetOf<HttpEvent>(nameof(Method));
+        return new RequestView((int)e.Pid, (int)e.Tid, e.Goid, e.StartNs, e.DurationNs, e.Status,
+            payload.Slice(methodAt, Math.Min((int)e.MethodLen, MethodMax)),
+            payload.Slice(methodAt + MethodMax, Math.Min((int)e.PathLen, PathMax)),
+            payload.Slice(methodAt + MethodMax + PathMax, Math.Min((int)e.RouteLen, RouteMax)));
+    }
+}

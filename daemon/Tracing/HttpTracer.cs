@@ -1,0 +1,148 @@
+using System.Reflection;
+using Sonde.Interop.Libbpf;
+using Sonde.RingBuffer;
+
+namespace Sonde.Tracing;
+
+/// <summary>
+/// Loads bpf/http.bpf.o, attaches the probe plans of the traced binaries, and
+/// feeds each completed request to a sink straight from the ring buffer.
+/// Dispose detaches every probe (and unloads everything).
+/// </summary>
+public sealed class HttpTracer : IDisposable
+{
+    public const uint DefaultRingBufferBytes = 8 << 20;
+    private const int MaxConfigs = 256;   // SONDE_MAX_TARGETS
+
+    private readonly BpfObject _object;
+    private readonly BpfMap _configs;
+    private readonly BpfMap _stats;
+    private readonly RingBufferReader _reader;
+    private readonly List<BpfLink> _links = new();
+    private readonly object _linksLock = new();
+    private int _nextConfig;
+
+    public HttpTracer(uint ringBufferBytes = DefaultRingBufferBytes)
+    {
+        if (ringBufferBytes < 4096 || (ringBufferBytes & (ringBufferBytes - 1)) != 0)
+            throw new TraceException($"ring buffer size must be a power of two of at least 4096 bytes, not {ringBufferBytes}");
+        _object = BpfObject.Open(EmbeddedObject("http.bpf.o"));
+        try
+        {
+            _object.Map("events").SetMaxEntries(ringBufferBytes);
+            try { _object.Load(); }
+            catch (BpfException e) { throw new TraceException("the kernel refused Sonde's BPF programs: " + e.Message, e); }
+            _configs = _object.Map("configs");
+            _stats = _object.Map("stats");
+            _reader = new RingBufferReader(_object.Map("events").Fd, ringBufferBytes);
+        }
+        catch
+        {
+            _object.Dispose();
+            throw;
+        }
+        RingBufferBytes = ringBufferBytes;
+    }
+
+    public uint RingBufferBytes { get; }
+    public RingBufferReader Reader => _reader;
+    public int AttachedProbes { get { lock (_linksLock) return _links.Count; } }
+
+    /// <summary>The BPF object compiled into this assembly by `make`.</summary>
+    public static byte[] EmbeddedObject(string name)
+    {
+        using var s = Assembly.GetExecutingAssembly().GetManifestResourceStream("bpf/" + name)
+            ?? throw new TraceException($"BPF object {name} is not embedded in this build (run `make`)");
+        var bytes = new byte[s.Length];
+        s.ReadExactly(bytes);
+        return bytes;
+    }
+
+    /// <summary>
+    /// Stores a binary's offsets and attaches its plan, for <paramref name="pids"/>
+    /// (each via /proc/PID/exe) or, when empty, every process of <paramref name="path"/>.
+    /// All or nothing: on failure, what was attached for this binary is detached.
+    /// </summary>
+    public IReadOnlyList<BpfLink> Attach(ProbePlan plan, GoTargetConfig config, string path, IReadOnlyList<int> pids, out int configIndex)
+    {
+        configIndex = Interlocked.Increment(ref _nextConfig) - 1;
+        if (configIndex >= MaxConfigs) throw new TraceException($"too many distinct binaries (at most {MaxConfigs})");
+        config.Valid = 1;
+        _configs.Update((uint)configIndex, config);
+        var made = new List<BpfLink>();
+        try
+        {
+            var targets = pids.Count == 0 ? new[] { (-1, path) } : pids.Select(p => (p, $"/proc/{p}/exe")).ToArray();
+            foreach (var (pid, file) in targets)
+                foreach (var site in plan.Sites)
+                    made.Add(_object.Program(site.Program).AttachUprobe(pid, file, (ulong)site.FileOffset, (ulong)configIndex));
+        }
+        catch (Exception e)
+        {
+            foreach (var l in made) l.Dispose();
+            if (e is BpfException be)
+                throw new TraceException($"attaching uprobes to {path} failed: {be.Message}", be);
+            throw;
+        }
+        lock (_linksLock) _links.AddRange(made);
+        return made;
+    }
+
+    /// <summary>Detaches every probe; requests already in the ring buffer can still be read.</summary>
+    public void Detach()
+    {
+        lock (_linksLock)
+        {
+            foreach (var l in _links) l.Dispose();
+            _links.Clear();
+        }
+    }
+
+    public TracerStats ReadStats() => new(
+        _stats.SumPerCpu(0), _stats.SumPerCpu(1), _stats.SumPerCpu(2), _stats.SumPerCpu(3),
+        _stats.SumPerCpu(4), _stats.SumPerCpu(5), _stats.SumPerCpu(6));
+
+    /// <summary>
+    /// Reads requests until <paramref name="stop"/> is cancelled, then detaches,
+    /// drains what is already in the ring buffer and returns. Runs the sink on
+    /// the calling context; nothing is allocated per request.
+    /// </summary>
+    public async Task RunAsync(IRequestSink sink, CancellationToken stop)
+    {
+        using (stop.Register(static s => ((RingBufferReader)s!).CancelPendingRead(), _reader))
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var result = await _reader.ReadAsync().ConfigureAwait(false);
+                Consume(result, sink);
+                if (result.IsCompleted) return;
+            }
+        }
+        Detach();
+        while (_reader.TryRead(out var rest))
+        {
+            if (rest.Buffer.IsEmpty) { _reader.AdvanceTo(rest.Buffer.Start); break; }
+            Consume(rest, sink);
+        }
+    }
+
+    private void Consume(System.IO.Pipelines.ReadResult result, IRequestSink sink)
+    {
+        if (result.IsCanceled || result.Buffer.IsEmpty)
+        {
+            _reader.AdvanceTo(result.Buffer.Start);
+            return;
+        }
+        var records = new RingBufferRecords(result.Buffer.FirstSpan);
+        while (records.MoveNext())
+            sink.OnRequest(HttpEvent.View(records.Current));
+        _reader.AdvanceTo(result.Buffer.GetPosition(records.Consumed));
+    }
+
+    public void Dispose()
+    {
+        Detach();
+        _reader.Dispose();
+        _object.Dispose();
+    }
+}

@@ -1,0 +1,78 @@
+using System.Runtime.CompilerServices;
+
+namespace Sonde.Interop.Libbpf;
+
+/// <summary>
+/// A map of a <see cref="BpfObject"/>. The fd belongs to the object (closed
+/// with it), so this is a view, not an owner. Keys and values are unmanaged
+/// structs whose layout must equal the BPF side's (checked by tests).
+/// </summary>
+public sealed unsafe class BpfMap
+{
+    private readonly BpfObject _owner;
+    private readonly nint _map;
+
+    internal BpfMap(BpfObject owner, nint map, string name)
+    {
+        _owner = owner;
+        _map = map;
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The map's fd; valid once the object is loaded, until it is disposed.</summary>
+    public int Fd
+    {
+        get
+        {
+            _owner.ThrowIfDisposed();
+            int fd = LibbpfNative.bpf_map__fd(_map);
+            if (fd < 0) throw new InvalidOperationException($"map {Name} has no fd: is the object loaded?");
+            return fd;
+        }
+    }
+
+    /// <summary>Sets max_entries (ring buffer: its size in bytes); only before load.</summary>
+    public void SetMaxEntries(uint maxEntries)
+    {
+        int rc = LibbpfNative.bpf_map__set_max_entries(_map, maxEntries);
+        if (rc < 0) throw new BpfException($"set max_entries of map {Name}", -rc, Array.Empty<string>());
+    }
+
+    public void Update<TKey, TValue>(in TKey key, in TValue value, ulong flags = 0)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        if (sizeof(TValue) != LibbpfNative.bpf_map__value_size(_map))
+            throw new ArgumentException($"value of {typeof(TValue).Name} is {sizeof(TValue)} bytes, map {Name} holds {LibbpfNative.bpf_map__value_size(_map)}");
+        TKey k = key;
+        TValue v = value;
+        int rc = LibbpfNative.bpf_map_update_elem(Fd, &k, &v, flags);
+        if (rc < 0) throw new BpfException($"update map {Name}", -rc, Array.Empty<string>());
+    }
+
+    public bool TryLookup<TKey, TValue>(in TKey key, out TValue value)
+        where TKey : unmanaged where TValue : unmanaged
+    {
+        TKey k = key;
+        TValue v = default;
+        int rc = LibbpfNative.bpf_map_lookup_elem(Fd, &k, &v);
+        value = v;
+        return rc == 0;
+    }
+
+    /// <summary>Sums a per-CPU array's u64 slot over all possible CPUs.</summary>
+    public ulong SumPerCpu(uint index)
+    {
+        int cpus = BpfObject.PossibleCpus;
+        // Per-CPU values are each rounded up to 8 bytes; ours are u64 already.
+        Span<ulong> values = cpus <= 256 ? stackalloc ulong[cpus] : new ulong[cpus];
+        uint k = index;
+        int rc;
+        fixed (ulong* p = values) rc = LibbpfNative.bpf_map_lookup_elem(Fd, &k, p);
+        if (rc < 0) throw new BpfException($"lookup map {Name}[{index}]", -rc, Array.Empty<string>());
+        ulong sum = 0;
+        foreach (var v in values) sum += v;
+        return sum;
+    }
+}

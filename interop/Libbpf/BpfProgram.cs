@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+using Sonde.Interop.LibC;
+
+namespace Sonde.Interop.Libbpf;
+
+/// <summary>A program of a loaded <see cref="BpfObject"/>; attaching returns links.</summary>
+public sealed unsafe class BpfProgram
+{
+    private readonly BpfObject _owner;
+    private readonly nint _prog;
+
+    internal BpfProgram(BpfObject owner, nint prog, string name)
+    {
+        _owner = owner;
+        _prog = prog;
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    /// <summary>
+    /// Attaches a plain uprobe at <paramref name="fileOffset"/> of the file
+    /// (not a virtual address). <paramref name="pid"/> -1 means every process
+    /// that maps the file, now and later. Never a return probe: on Go code
+    /// uretprobes corrupt moved goroutine stacks.
+    /// </summary>
+    public BpfLink AttachUprobe(int pid, string binaryPath, ulong fileOffset, ulong cookie)
+    {
+        var opts = new LibbpfNative.BpfUprobeOpts
+        {
+            Sz = (nuint)sizeof(LibbpfNative.BpfUprobeOpts),
+            BpfCookie = cookie,
+            Retprobe = 0,
+        };
+        nint link;
+        int errno;
+        lock (_owner.Sync)
+        {
+            _owner.ThrowIfDisposed();
+            LibbpfLog.BeginCall();
+            link = LibbpfNative.bpf_program__attach_uprobe_opts(_prog, pid, binaryPath, (nuint)fileOffset, &opts);
+            errno = Marshal.GetLastPInvokeError();
+        }
+        var what = $"uprobe {Name} {binaryPath}+0x{fileOffset:x} pid {pid}";
+        if (link == 0) throw new BpfException($"attach {what}", errno, LibbpfLog.TakeLines());
+        return new BpfLink(new BpfLinkHandle(link), what);
+    }
+
+    /// <summary>Attaches to a kernel tracepoint (e.g. "sched", "sched_switch").</summary>
+    public BpfLink AttachTracepoint(string category, string name)
+    {
+        nint link;
+        int errno;
+        lock (_owner.Sync)
+        {
+            _owner.ThrowIfDisposed();
+            LibbpfLog.BeginCall();
+            link = LibbpfNative.bpf_program__attach_tracepoint(_prog, category, name);
+            errno = Marshal.GetLastPInvokeError();
+        }
+        var what = $"tracepoint {Name} {category}:{name}";
+        if (link == 0) throw new BpfException($"attach {what}", errno, LibbpfLog.TakeLines());
+        return new BpfLink(new BpfLinkHandle(link), what);
+    }
+
+    /// <summary>The program's fd (for /proc/self/fdinfo run-time statistics).</summary>
+    public int Fd => LibbpfNative.bpf_program__fd(_prog);
+}

@@ -18,7 +18,7 @@ Q := @
 endif
 
 # Debian 12 packages the build and the tests need (see README).
-APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go \
+APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go curl \
 	golang-github-gin-gonic-gin-dev binutils hey wrk
 
 # Go builds come from Debian's packages only: GOPATH mode, no module download.
@@ -31,7 +31,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
 CS_SRCS  := $(shell find daemon interop -name '*.cs' -o -name '*.csproj' -o -name '*.proto' 2>/dev/null | grep -v /obj/ | grep -v /bin/)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps bpf goservers test unit-test integration-test demo clean
+.PHONY: all deps bpf goservers test demo clean
 
 all: $(OUT)/sonde
 
@@ -85,3 +85,6 @@ test: deps all goservers
 
 clean:
 	$(Q)rm -rf $(OUT) daemon/bin daemon/obj interop/bin interop/obj tests/Sonde.Tests/bin tests/Sonde.Tests/obj
+
+demo: deps all $(GO_OUT)/demo
+	$(Q)SONDE=$(OUT)/sonde DEMO=$(GO_OUT)/demo tests/goservers/demo/run-demo.sh

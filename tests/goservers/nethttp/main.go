@@ -72,7 +72,7 @@ func main() {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		w.Write([]byte("slept\n"))
 	})
-	mux.HandleFunc("/silent", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/silent/", func(w http.ResponseWriter, r *http.Request) {})
 
 	var out chan measured
 	done := make(chan struct{})

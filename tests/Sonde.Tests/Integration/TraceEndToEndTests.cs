@@ -1,0 +1,114 @@
+using System.Text.Json;
+using Sonde.Interop.LibC;
+using Sonde.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Sonde.Tests.Integration;
+
+/// <summary>
+/// `sonde trace` against real Go servers built from Debian's Go and Gin, in the
+/// real kernel: every request sent is captured exactly once, with the right
+/// method, path, status and route, and a duration that agrees with the
+/// server's own measurement of the same request.
+/// </summary>
+[Collection(KernelCollection.Name)]
+public sealed class TraceEndToEndTests(ITestOutputHelper output)
+{
+    private const int Requests = 2000;
+    private const int Concurrency = 8;
+
+    [RootTheory]
+    [InlineData("nethttp", "auto")]
+    [InlineData("nethttp-stripped", "auto")]
+    [InlineData("nethttp-pie", "auto")]
+    [InlineData("nethttp-static", "auto")]
+    [InlineData("gin", "auto")]
+    [InlineData("gin-stripped", "auto")]
+    [InlineData("gin", "ret")]
+    [InlineData("nethttp-stripped", "ret")]
+    public async Task Captures_every_request_exactly(string server, string endProbe)
+    {
+        bool gin = server.StartsWith("gin", StringComparison.Ordinal);
+        using var srv = GoServer.Start(server);
+        string json = Path.Combine(Path.GetTempPath(), $"sonde-e2e-{server}-{endProbe}-{srv.Port}.jsonl");
+        using var sonde = SondeRun.Start("trace", "--pid", srv.Pid.ToString(), "--json", json, "--end-probe", endProbe);
+        sonde.WaitAttached();
+        Assert.Contains(endProbe == "ret" ? "request end at RETs" : "request end at call sites", sonde.Stderr);
+        Assert.NotEmpty(Bpftool.SondePrograms());
+        Assert.True(Bpftool.SondeLinks() > 0, "while tracing, bpftool should list Sonde's links");
+
+        ulong before = Clock.MonotonicNs();
+        var plan = RequestMix(gin);
+        var sent = await LoadClient.SendAsync(srv.BaseUrl, plan, Concurrency);
+        ulong after = Clock.MonotonicNs();
+        await Task.Delay(300);  // let the last events reach the consumer
+        Assert.Equal(0, sonde.Interrupt());
+        output.WriteLine(sonde.Stderr);
+
+        var serverLog = srv.StopAndReadLog();
+        var records = File.ReadLines(json).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        File.Delete(json);
+
+        // Exactly N records, one per request sent, same method/path/status.
+        Assert.Equal(Requests, sent.Count);
+        Assert.Equal(Requests, records.Count);
+        static string Key(string m, string p, int s) => $"{m} {p} {s}";
+        var sentKeys = sent.Select(r => Key(r.Method, r.Path.Split('?')[0], r.Status)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        var gotKeys = records.Select(r => Key(r.GetProperty("method").GetString()!, r.GetProperty("path").GetString()!, r.GetProperty("status").GetInt32()))
+            .OrderBy(k => k, StringComparer.Ordinal).ToList();
+        Assert.Equal(sentKeys, gotKeys);
+
+        foreach (var r in records)
+        {
+            Assert.Equal(srv.Pid, r.GetProperty("pid").GetInt32());
+            Assert.True(r.GetProperty("tid").GetInt32() > 0);
+            Assert.True(r.GetProperty("goid").GetInt64() > 0);
+            ulong start = r.GetProperty("start_ns").GetUInt64();
+            Assert.InRange(start, before - 1_000_000_000, after);
+            string path = r.GetProperty("path").GetString()!;
+            var route = r.GetProperty("route");
+            if (!gin) Assert.Equal(JsonValueKind.Null, route.ValueKind);
+            else Assert.Equal(ExpectedGinRoute(r.GetProperty("method").GetString()!, path), route.GetString());
+        }
+
+        // Durations agree with the server's own measurement (unique paths only).
+        var byPath = serverLog.GroupBy(l => l.Path).Where(g => g.Count() == 1).ToDictionary(g => g.Key, g => g.Single().DurationNs);
+        var diffs = records.Select(r => (Path: r.GetProperty("path").GetString()!, Ns: r.GetProperty("duration_ns").GetInt64()))
+            .Where(r => byPath.ContainsKey(r.Path)).Select(r => Math.Abs(r.Ns - byPath[r.Path])).OrderBy(d => d).ToList();
+        Assert.True(diffs.Count > Requests / 2, $"only {diffs.Count} requests could be matched with the server's log");
+        long p99 = diffs[(int)(diffs.Count * 0.99) - 1];
+        output.WriteLine($"{server}/{endProbe}: {records.Count}/{sent.Count} captured; |sonde - server| p50 {diffs[diffs.Count / 2] / 1000.0:0.0} µs, p99 {p99 / 1000.0:0.0} µs over {diffs.Count} requests");
+        Assert.True(p99 <= 50_000, $"99% of durations should agree within 50 µs; p99 differs by {p99 / 1000.0:0.0} µs");
+
+        Assert.Empty(Bpftool.SondePrograms());
+        Assert.Equal(0, Bpftool.SondeLinks());
+    }
+
+    /// <summary>Paths are unique except the /status ones, so records can be matched to the server log.</summary>
+    private static List<(string, string)> RequestMix(bool gin)
+    {
+        int[] codes = [200, 201, 404, 500, 503];
+        var plan = new List<(string, string)>(Requests);
+        for (int i = 0; i < Requests; i++)
+        {
+            plan.Add((i % 10) switch
+            {
+                0 => ("GET", $"/status/{codes[i / 10 % codes.Length]}"),
+                1 when gin => ("POST", $"/users/{i}/orders"),
+                2 when gin => ("GET", $"/files/dir{i}/a.txt"),
+                2 => ("GET", $"/users/{i}?q=1&x=2"),
+                3 when !gin => ("GET", $"/silent/{i}"),  // writes nothing: status 200 from finishRequest
+                _ => ("GET", $"/users/{i}"),
+            });
+        }
+        return plan;
+    }
+
+    private static string ExpectedGinRoute(string method, string path) => path switch
+    {
+        _ when path.StartsWith("/status/", StringComparison.Ordinal) => "/status/:code",
+        _ when path.StartsWith("/files/", StringComparison.Ordinal) => "/files/*path",
+        _ when method == "POST" => "/users/:id/orders",
+        _ => "/users/:id",
+    };
+}

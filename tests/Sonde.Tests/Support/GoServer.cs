@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+
+namespace Sonde.Tests.Support;
+
+/// <summary>
+/// One of the Go test servers (tests/goservers), started on a free loopback
+/// port with its own per-request measurement log. Dispose stops it (SIGTERM).
+/// </summary>
+public sealed class GoServer : IDisposable
+{
+    private readonly Process _process;
+
+    private GoServer(Process p, int port, string logPath, string binary)
+    {
+        _process = p;
+        Port = port;
+        LogPath = logPath;
+        Binary = binary;
+    }
+
+    public int Port { get; }
+    public int Pid => _process.Id;
+    public string LogPath { get; }
+    public string Binary { get; }
+    public string BaseUrl => $"http://127.0.0.1:{Port}";
+    public bool HasExited => _process.HasExited;
+
+    public static GoServer Start(string name, string? binaryPath = null)
+    {
+        string bin = binaryPath ?? Repo.GoServer(name);
+        int port = FreePort.Next();
+        string log = Path.Combine(Path.GetTempPath(), $"sonde-test-{name}-{port}.log");
+        var psi = new ProcessStartInfo(bin) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        psi.ArgumentList.Add("-addr"); psi.ArgumentList.Add($"127.0.0.1:{port}");
+        psi.ArgumentList.Add("-log"); psi.ArgumentList.Add(log);
+        var p = Process.Start(psi)!;
+        p.BeginErrorReadLine();
+        p.BeginOutputReadLine();
+        var s = new GoServer(p, port, log, bin);
+        s.WaitListening();
+        return s;
+    }
+
+    private void WaitListening()
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"{Binary} exited with {_process.ExitCode} before listening");
+            try
+            {
+                using var c = new TcpClient();
+                c.Connect("127.0.0.1", Port);
+                return;
+            }
+            catch (SocketException) { Thread.Sleep(20); }
+        }
+        throw new TimeoutException($"{Binary} did not listen on {Port}");
+    }
+
+    /// <summary>Stops the server and returns its own measurements: (path, status, duration ns).</summary>
+    public IReadOnlyList<(string Path, int Status, long DurationNs)> StopAndReadLog()
+    {
+        Stop();
+        return File.ReadLines(LogPath).Select(l => l.Split(' ')).Where(f => f.Length == 3)
+            .Select(f => (f[0], int.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture)))
+            .ToList();
+    }
+
+    public void Stop()
+    {
+        if (_process.HasExited) return;
+        Posix.Kill(_process.Id, Posix.SIGTERM);
+        if (!_process.WaitForExit(10_000)) _process.Kill();
+        _process.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        try { Stop(); } catch (InvalidOperationException) { }
+        _process.Dispose();
+        try { File.Delete(LogPath); } catch (IOException) { }
+    }
+}

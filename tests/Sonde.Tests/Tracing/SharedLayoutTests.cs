@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Sonde.Tests.Support;
+using Sonde.Tracing;
+
+namespace Sonde.Tests.Tracing;
+
+/// <summary>
+/// The structs shared with BPF (bpf/http.h) have the same layout on both
+/// sides: checked against the BTF of the compiled object, not by eye.
+/// </summary>
+public sealed class SharedLayoutTests
+{
+    [Theory]
+    [InlineData("sonde_http_event", typeof(HttpEvent))]
+    [InlineData("sonde_go_config", typeof(GoTargetConfig))]
+    public void Csharp_struct_matches_BTF(string cStruct, Type csType)
+    {
+        var btf = BtfMembers(cStruct);
+        var fields = csType.GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public);
+        Assert.Equal(btf.Members.Count, fields.Length);
+        Assert.Equal(btf.Size, Marshal.SizeOf(csType));
+        for (int i = 0; i < fields.Length; i++)
+        {
+            int offset = (int)Marshal.OffsetOf(csType, fields[i].Name);
+            Assert.True(btf.Members[i].Offset == offset,
+                $"{cStruct}.{btf.Members[i].Name} is at {btf.Members[i].Offset} in BPF, {csType.Name}.{fields[i].Name} at {offset}");
+        }
+    }
+
+    private static (int Size, List<(string Name, int Offset)> Members) BtfMembers(string name)
+    {
+        string obj = Path.Combine(Repo.Root, "out", "bpf", "http.bpf.o");
+        var psi = new ProcessStartInfo("bpftool", $"btf dump file {obj}") { RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        var lines = p.StandardOutput.ReadToEnd().Split('\n');
+        p.WaitForExit();
+        int at = Array.FindIndex(lines, l => l.Contains($"STRUCT '{name}'"));
+        Assert.True(at >= 0, $"{name} not in {obj}'s BTF");
+        var head = Regex.Match(lines[at], @"size=(\d+) vlen=(\d+)");
+        int size = int.Parse(head.Groups[1].Value), vlen = int.Parse(head.Groups[2].Value);
+        var members = lines.Skip(at + 1).Take(vlen).Select(l => Regex.Match(l, @"'(\w+)' type_id=\d+ bits_offset=(\d+)"))
+            .Select(m => (m.Groups[1].Value, int.Parse(m.Groups[2].Value) / 8)).ToList();
+        return (size, members);
+    }
+}

@@ -1,0 +1,49 @@
+namespace Sonde.GoBinary;
+
+/// <summary>
+/// Byte offsets (linux/amd64) of the Go struct fields that Sonde's BPF programs
+/// read in a traced process. They come from the binary's DWARF when it has any,
+/// otherwise from <see cref="KnownLayouts"/>. <see cref="Absent"/> (-1) marks a
+/// field that does not exist in that Go version.
+/// </summary>
+/// <param name="GGoid">runtime.g.goid: int64 (uint64 from go1.20), the goroutine id.</param>
+/// <param name="GAtomicStatus">runtime.g.atomicstatus: 4 bytes (uint32; atomic.Uint32 from go1.20), the _Grunning/_Gwaiting/... state.</param>
+/// <param name="GWaitReason">runtime.g.waitreason: 1 byte (waitReason uint8), valid while the status is _Gwaiting; see <see cref="GoWaitReasons"/>.</param>
+/// <param name="GM">runtime.g.m: *m, the thread running the goroutine (nil when not running).</param>
+/// <param name="MProcid">runtime.m.procid: uint64, the OS thread id (gettid) on Linux.</param>
+/// <param name="MCurg">runtime.m.curg: *g, the user goroutine the thread runs.</param>
+/// <param name="RequestMethod">net/http.Request.Method: string (pointer, length).</param>
+/// <param name="RequestUrl">net/http.Request.URL: *url.URL.</param>
+/// <param name="RequestHeader">net/http.Request.Header: map pointer.</param>
+/// <param name="RequestContentLength">net/http.Request.ContentLength: int64.</param>
+/// <param name="RequestHost">net/http.Request.Host: string.</param>
+/// <param name="RequestRemoteAddr">net/http.Request.RemoteAddr: string ("ip:port").</param>
+/// <param name="UrlPath">net/url.URL.Path: string.</param>
+/// <param name="UrlRawQuery">net/url.URL.RawQuery: string.</param>
+/// <param name="ResponseReq">net/http.response.req: *Request.</param>
+/// <param name="ResponseStatus">net/http.response.status: int (8 bytes); 0 until WriteHeader.</param>
+/// <param name="ResponseWroteHeader">net/http.response.wroteHeader: bool (1 byte).</param>
+/// <param name="ResponseWritten">net/http.response.written: int64, body bytes written so far.</param>
+public sealed record GoLayout(
+    int GGoid,
+    int GAtomicStatus,
+    int GWaitReason,
+    int GM,
+    int MProcid,
+    int MCurg,
+    int RequestMethod,
+    int RequestUrl,
+    int RequestHeader,
+    int RequestContentLength,
+    int RequestHost,
+    int RequestRemoteAddr,
+    int UrlPath,
+    int UrlRawQuery,
+    int ResponseReq,
+    int ResponseStatus,
+    int ResponseWroteHeader,
+    int ResponseWritten)
+{
+    /// <summary>The offset of a field that the Go version does not have.</summary>
+    public const int Absent = -1;
+}

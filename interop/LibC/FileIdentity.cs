@@ -6,7 +6,7 @@ namespace Sonde.Interop.LibC;
 /// A file's (device, inode): how Sonde tells whether two paths (an --exe
 /// argument and /proc/PID/exe) are the same executable. stat() follows links.
 /// </summary>
-public readonly record struct FileIdentity(ulong Device, ulong Inode)
+public readonly partial record struct FileIdentity(ulong Device, ulong Inode)
 {
     public static unsafe bool TryOf(string path, out FileIdentity id)
     {
@@ -21,7 +21,7 @@ public readonly record struct FileIdentity(ulong Device, ulong Inode)
         return true;
     }
 
-    private static partial class Native
+    private static unsafe partial class Native
     {
         [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         internal static partial int stat(string path, byte* buf);

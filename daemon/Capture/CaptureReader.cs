@@ -171,8 +171,9 @@ public sealed class CaptureReader : IDisposable
                 $"Record length prefix says {length} bytes, more than the {CaptureFormat.MaxRecordLength}-byte limit: the file is corrupt",
                 recordOffset);
 
-        // Refuse to allocate for a record the file cannot hold.
-        if (_input.CanSeek && length > _input.Length - _input.Position) return false;
+        // Refuse to allocate for a record the file cannot hold; the check costs
+        // an fstat, so only records that would grow the buffer pay for it.
+        if (length > _record.Length && _input.CanSeek && length > _input.Length - _input.Position) return false;
         if (_record.Length < length) _record = new byte[Math.Max((int)length, _record.Length * 2)];
         var span = _record.AsSpan(0, (int)length);
         var read = ReadFully(span);

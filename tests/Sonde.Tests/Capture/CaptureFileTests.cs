@@ -242,6 +242,19 @@ public class CaptureFileTests
     }
 
     [Fact]
+    public void LengthPastTheEndOfASeekableFileIsTruncationWithoutAllocatingIt()
+    {
+        var bytes = WriteCapture(SampleRequests(1), trailer: null);
+        // A cut right after a length prefix that announces a 1,000,000-byte record.
+        var cut = bytes.Concat(new byte[] { 0xC0, 0x84, 0x3D }).Concat(new byte[10]).ToArray();
+        using var reader = new CaptureReader(new MemoryStream(cut));
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Single(reader.ReadRequests().ToList());
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 * 1024);
+        Assert.True(reader.IsTruncated);
+    }
+
+    [Fact]
     public void OverlongVarintIsACorruptFile()
     {
         var bytes = WriteCapture([], SampleTrailer);

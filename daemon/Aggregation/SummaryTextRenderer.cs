@@ -1,0 +1,173 @@
+using System.Globalization;
+using System.Text;
+
+namespace Sonde.Aggregation;
+
+/// <summary>
+/// Renders a <see cref="TraceSummary"/> for a terminal: a header (requests,
+/// rate, errors, drops, capture time, targets), one table line per route with
+/// count, 5xx errors and p50/p90/p99/max, then log2 latency histograms drawn
+/// as bars the way bpftrace's <c>hist</c> draws them, for the busiest routes.
+/// </summary>
+/// <remarks>
+/// Every line fits <see cref="Width"/> columns (long routes are cut with
+/// "..."). Routes are the traced program's bytes: control characters in them
+/// are printed escaped, never raw.
+/// </remarks>
+public sealed class SummaryTextRenderer
+{
+    /// <summary>bpftrace's bar width; narrower when <see cref="Width"/> demands.</summary>
+    private const int MaxBarWidth = 52;
+    private const int CountColumn = 10;
+    private const int ErrorColumn = 7;
+    private const int LatencyColumn = 8;
+    private const int MaxTargetLines = 8;
+
+    /// <summary>Columns every line fits in (at least 80, which leaves routes 26).</summary>
+    public int Width
+    {
+        get;
+        init => field = value >= 80 ? value : throw new ArgumentOutOfRangeException(nameof(Width), value, "at least 80");
+    } = 100;
+
+    /// <summary>Histograms are drawn for this many routes, busiest first (plus <c>other</c> when it is busier).</summary>
+    public int MaxHistograms { get; init; } = 10;
+
+    public string Render(TraceSummary summary)
+    {
+        var output = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
+        Render(summary, output);
+        return output.ToString();
+    }
+
+    public void Render(TraceSummary summary, TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        ArgumentNullException.ThrowIfNull(output);
+        WriteHeader(summary, output);
+        output.WriteLine();
+        var rows = OrderedRows(summary.Routes);
+        if (summary.TotalRequests == 0)
+        {
+            output.WriteLine("No requests were traced.");
+            return;
+        }
+        WriteTable(summary.Routes, rows, output);
+        foreach (var row in rows.Take(MaxHistograms))
+        {
+            output.WriteLine();
+            WriteHistogram(summary.Routes, row, output);
+        }
+        if (rows.Count > MaxHistograms)
+        {
+            output.WriteLine();
+            output.WriteLine($"({rows.Count - MaxHistograms} more routes without histograms; `--format json` has them all)");
+        }
+    }
+
+    /// <summary>Route rows busiest first, then <c>other</c> when it has requests.</summary>
+    private static List<RouteRow> OrderedRows(RouteTable routes)
+    {
+        var rows = routes.Rows
+            .OrderByDescending(r => r.Count)
+            .ThenBy(r => r.Route, StringComparer.Ordinal)
+            .ThenBy(r => r.Method, StringComparer.Ordinal)
+            .ToList();
+        if (routes.Other.Count > 0) rows.Add(routes.Other);
+        return rows;
+    }
+
+    private void WriteHeader(TraceSummary summary, TextWriter output)
+    {
+        var line = new StringBuilder();
+        line.Append(CultureInfo.InvariantCulture,
+            $"{summary.TotalRequests} requests in {DurationText.Format(summary.Duration.Ticks * 100.0)}");
+        line.Append(CultureInfo.InvariantCulture, $" ({summary.RequestsPerSecond:0.0}/s), ");
+        line.Append(CultureInfo.InvariantCulture, $"{summary.TotalErrors} errors (5xx), ");
+        line.Append(summary.Drops is { } drops ? $"{drops} drops" : "drops unknown");
+        output.WriteLine("Sonde trace summary");
+        output.WriteLine(Fit("  requests  " + line));
+
+        var started = summary.StartTime == default
+            ? "unknown"
+            : summary.StartTime.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        output.WriteLine(Fit(summary.HostName is null
+            ? $"  started   {started}"
+            : $"  started   {started} on {TerminalText.Clean(summary.HostName)}"));
+        if (summary.CaptureTruncated)
+            output.WriteLine(Fit("  capture   truncated: no trailer, so the duration ends at the last complete request"));
+
+        foreach (var target in summary.Targets.Take(MaxTargetLines))
+        {
+            var go = target.GoVersion is null ? "Go version unknown" : target.GoVersion;
+            output.WriteLine(Fit($"  target    pid {target.Pid}  {TerminalText.Clean(target.ExePath)}  {TerminalText.Clean(go)}"));
+        }
+        if (summary.Targets.Count > MaxTargetLines)
+            output.WriteLine($"  target    ... and {summary.Targets.Count - MaxTargetLines} more");
+        if (summary.Targets.Count == 0)
+            output.WriteLine("  target    none recorded");
+    }
+
+    private int RouteColumn => Width - 1 - CountColumn - 1 - ErrorColumn - 4 * (1 + LatencyColumn);
+
+    private void WriteTable(RouteTable routes, List<RouteRow> rows, TextWriter output)
+    {
+        output.WriteLine(TableLine("ROUTE", "COUNT", "5XX", "P50", "P90", "P99", "MAX"));
+        foreach (var row in rows) output.WriteLine(TableLine(RowLabel(routes, row), row));
+        output.WriteLine(TableLine("all", routes.All));
+    }
+
+    private string TableLine(string label, RouteRow row)
+    {
+        var h = row.Latency;
+        return TableLine(label, Number(row.Count), Number(row.Errors),
+            DurationText.Format(h.Percentile(50)), DurationText.Format(h.Percentile(90)),
+            DurationText.Format(h.Percentile(99)), DurationText.Format(h.MaxNs));
+    }
+
+    private string TableLine(string label, string count, string errors, string p50, string p90, string p99, string max) =>
+        string.Concat(
+            TerminalText.Clean(label, RouteColumn).PadRight(RouteColumn),
+            " ", count.PadLeft(CountColumn),
+            " ", errors.PadLeft(ErrorColumn),
+            " ", p50.PadLeft(LatencyColumn),
+            " ", p90.PadLeft(LatencyColumn),
+            " ", p99.PadLeft(LatencyColumn),
+            " ", max.PadLeft(LatencyColumn));
+
+    private static string RowLabel(RouteTable routes, RouteRow row) => row.Kind switch
+    {
+        RouteKind.Other => routes.FoldedKeysIsLowerBound
+            ? $"other (>={routes.FoldedKeys} routes past the {routes.MaxRows}-row cap)"
+            : $"other ({routes.FoldedKeys} routes past the {routes.MaxRows}-row cap)",
+        _ => row.DisplayName,
+    };
+
+    private void WriteHistogram(RouteTable routes, RouteRow row, TextWriter output)
+    {
+        var title = $"{RowLabel(routes, row)}  {row.Count} requests, {row.Errors} errors (5xx), mean {DurationText.Format(row.Latency.MeanNs)}";
+        output.WriteLine(TerminalText.Clean(title, Width));
+
+        var buckets = row.Latency.Log2Buckets();
+        var labels = buckets.Select(b => b.LowerNs == 0
+            ? "[0, 1ns)"
+            : $"[{DurationText.Format(b.LowerNs)}, {DurationText.Format(b.UpperNs)})").ToArray();
+        var labelWidth = labels.Max(l => l.Length);
+        var countWidth = buckets.Max(b => Number(b.Count).Length);
+        // "  label count |bar|"
+        var barWidth = Math.Min(MaxBarWidth, Width - (2 + labelWidth + 1 + countWidth + 1 + 2));
+        var peak = buckets.Max(b => b.Count);
+        for (var i = 0; i < buckets.Count; i++)
+        {
+            var bar = (int)(buckets[i].Count * barWidth / peak);
+            output.WriteLine(string.Concat(
+                "  ", labels[i].PadRight(labelWidth),
+                " ", Number(buckets[i].Count).PadLeft(countWidth),
+                " |", new string('@', bar), new string(' ', barWidth - bar), "|"));
+        }
+    }
+
+    private string Fit(string line) => line.Length <= Width ? line : line[..(Width - 3)] + "...";
+
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -34,8 +34,12 @@ internal static class ReportCommand
         try { summary = TraceSummary.FromCapture(path, maxRoutes); }
         catch (CaptureFormatException e) { throw new TraceException($"{path}: {e.Message}"); }
         catch (IOException e) { throw new TraceException($"{path}: {e.Message}"); }
-        if (format == "json") SummaryJsonRenderer.Render(summary, Console.Out);
-        else SummaryTextRenderer.Render(summary, Console.Out);
+        if (format == "json")
+        {
+            using var stdout = Console.OpenStandardOutput();
+            SummaryJsonRenderer.Render(summary, stdout);
+        }
+        else new SummaryTextRenderer().Render(summary, Console.Out);
         return 0;
     }
 }

@@ -115,8 +115,6 @@ internal static class TraceCommand
         TextWriter summaryOut = jsonPath == "-" ? Console.Error : Console.Out;
 
         var routes = new RouteTable(maxRoutes);
-        var started = DateTimeOffset.Now;
-        long startTicks = Environment.TickCount64;
         using var tracer = new HttpTracer((uint)ringMiB << 20);
         int probes = 0;
         foreach (var (g, plan, (config, source)) in resolved)
@@ -130,6 +128,8 @@ internal static class TraceCommand
             Console.Error.WriteLine($"sonde: tracing {who}: {g.Exe.BuildInfo.GoVersion}{gin}; {plan.CostSummary}, " +
                 $"request end at {(plan.EndMode == EndProbeMode.Ret ? "RETs" : "call sites")}; offsets from {source}");
         }
+        var started = DateTimeOffset.Now;
+        long startTicks = Environment.TickCount64;
         Console.Error.WriteLine($"sonde: {probes} probes attached; {(duration is { } d ? $"capturing for {d.TotalSeconds:0.###}s" : "press Ctrl-C to stop")}");
 
         using var stop = new CancellationTokenSource();
@@ -149,7 +149,6 @@ internal static class TraceCommand
         {
             if (!groups.Any(g => g.AllProcesses) && !groups.SelectMany(g => g.Pids).Any(ProcessInfo.Exists))
                 Stop("every target process exited");
-            json?.Flush();
             if (live)
             {
                 double secs = Math.Max(0.001, (Environment.TickCount64 - startTicks) / 1000.0);
@@ -175,7 +174,7 @@ internal static class TraceCommand
                 Targets = targets, StartTime = started, Duration = elapsed, Drops = (long)stats.Drops,
                 HostName = Environment.MachineName,
             };
-            SummaryTextRenderer.Render(summary, summaryOut);
+            new SummaryTextRenderer().Render(summary, summaryOut);
         }
         return 0;
     }

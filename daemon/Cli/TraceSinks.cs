@@ -20,6 +20,9 @@ internal sealed class TraceSinks(RouteTable routes, JsonRequestWriter? json, Cap
     /// <summary>Called the first time a pid produces a request (--exe picks up new processes).</summary>
     public Action<int>? NewPid { get; init; }
 
+    /// <summary>Output is flushed from the consumer loop only: the writers are single-threaded.</summary>
+    public void OnBatchEnd() => json?.FlushIfDue();
+
     public void OnRequest(in RequestView request)
     {
         routes.Add(request);

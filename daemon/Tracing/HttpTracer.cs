@@ -13,6 +13,7 @@ public sealed class HttpTracer : IDisposable
 {
     public const uint DefaultRingBufferBytes = 8 << 20;
     private const int MaxConfigs = 256;   // SONDE_MAX_TARGETS
+    private static readonly TimeSpan IdleTick = TimeSpan.FromMilliseconds(100);
 
     private readonly BpfObject _object;
     private readonly BpfMap _configs;
@@ -110,11 +111,14 @@ public sealed class HttpTracer : IDisposable
     public async Task RunAsync(IRequestSink sink, CancellationToken stop)
     {
         using (stop.Register(static s => ((RingBufferReader)s!).CancelPendingRead(), _reader))
+        // Wakes an idle consumer so the sink can flush what it buffered.
+        using (new Timer(static s => ((RingBufferReader)s!).CancelPendingRead(), _reader, IdleTick, IdleTick))
         {
             while (!stop.IsCancellationRequested)
             {
                 var result = await _reader.ReadAsync().ConfigureAwait(false);
                 Consume(result, sink);
+                sink.OnBatchEnd();
                 if (result.IsCompleted) return;
             }
         }
@@ -124,6 +128,7 @@ public sealed class HttpTracer : IDisposable
             if (rest.Buffer.IsEmpty) { _reader.AdvanceTo(rest.Buffer.Start); break; }
             Consume(rest, sink);
         }
+        sink.OnBatchEnd();
     }
 
     private void Consume(System.IO.Pipelines.ReadResult result, IRequestSink sink)

@@ -76,7 +76,8 @@ public sealed class ProbePlan
         {
             var rets = MachineCode.FindReturns(serve, serveCode);
             if (rets.Count == 0) throw new TraceException($"{exe.Path}: {ServeHttp} has no RET instruction to probe");
-            ends = rets.Select(r => Site(exe, "sonde_http_end_ret", serve, serveCode, r)).ToList();
+            ends = new List<ProbeSite>(rets.Count);
+            foreach (ulong r in rets) ends.Add(Site(exe, "sonde_http_end_ret", serve, serveCode, r));
         }
         sites.AddRange(ends!);
 

@@ -18,6 +18,9 @@ public sealed class ElfFile
     /// <summary>The most one compressed section may inflate to.</summary>
     public const long MaxInflatedSectionSize = 256L << 20;
 
+    /// <summary>The most all compressed sections of one file may inflate to together.</summary>
+    public const long MaxInflatedTotalSize = 512L << 20;
+
     /// <summary>
     /// Deflate cannot compress better than about 1032:1 (zlib's technical
     /// notes, "Maximum compression factor"): a header claiming more is a lie.
@@ -33,6 +36,7 @@ public sealed class ElfFile
     private readonly byte[] _image;
     private readonly Dictionary<string, ElfSection> _sectionsByName;
     private readonly ConcurrentDictionary<int, byte[]> _inflated = new();
+    private long _inflatedTotal;
 
     private ElfFile(byte[] image, ushort type, ushort machine, ulong entry,
         IReadOnlyList<ElfSection> sections, IReadOnlyList<ElfSegment> loadSegments)
@@ -202,8 +206,9 @@ public sealed class ElfFile
         return raw;
     }
 
-    // GNU's older convention (binutils --compress-debug-sections=zlib-gnu, Go 1.11-1.?):
-    // a ".zdebug_*" section holding "ZLIB", the inflated size as 8 big-endian bytes, then a zlib stream.
+    // The older GNU convention (binutils --compress-debug-sections=zlib-gnu): a ".zdebug_*" section
+    // holding "ZLIB", the inflated size as 8 big-endian bytes, then a zlib stream. Go's linker wrote
+    // it from Go 1.11 until it moved to SHF_COMPRESSED for ELF (golang/go#50796; go1.19 writes the latter).
     private static bool IsGnuCompressed(ElfSection section, ReadOnlySpan<byte> raw) =>
         section.Name.StartsWith(".zdebug_", StringComparison.Ordinal) && raw.StartsWith("ZLIB"u8);
 
@@ -240,6 +245,9 @@ public sealed class ElfFile
             throw new GoBinaryException(
                 $"corrupt section {section.Name}: {compressedSize} compressed bytes cannot inflate to the {inflatedSize} it claims");
 
+        if (Interlocked.Add(ref _inflatedTotal, (long)inflatedSize) > MaxInflatedTotalSize)
+            throw new GoBinaryException(
+                $"section {section.Name} would take the file's inflated sections past the {MaxInflatedTotalSize >> 20} MiB Sonde accepts");
         var output = new byte[inflatedSize];
         try
         {

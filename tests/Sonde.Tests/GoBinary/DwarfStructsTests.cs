@@ -227,6 +227,14 @@ public sealed partial class DwarfStructsTests
         return [.. header, .. Zlib(data)];
     }
 
+    /// <summary>A GNU-style .zdebug_* body: "ZLIB", the inflated size (8 bytes, big-endian), a zlib stream.</summary>
+    private static byte[] GnuCompressed(byte[] data)
+    {
+        var size = new byte[8];
+        BinaryPrimitives.WriteUInt64BigEndian(size, (ulong)data.Length);
+        return [.. "ZLIB"u8, .. size, .. Zlib(data)];
+    }
+
     internal static (byte[] Info, byte[] Abbrev, byte[] Str, byte[] StrOffsets) SyntheticDwarf()
     {
         // .debug_abbrev: table at 0 for the DWARF 5 unit, table at 0x40 for the DWARF 4 one.
@@ -288,18 +296,23 @@ public sealed partial class DwarfStructsTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void SyntheticDwarf5StringIndexes64BitUnitsAndExpressionsAreRead(bool compressed)
+    [InlineData("none")]
+    [InlineData("SHF_COMPRESSED")]
+    [InlineData(".zdebug")]   // Go 1.11-1.18
+    public void SyntheticDwarf5StringIndexes64BitUnitsAndExpressionsAreRead(string compression)
     {
         var (info, abbrev, str, strOffsets) = SyntheticDwarf();
-        ulong flags = compressed ? SyntheticElf.ShfCompressed : 0;
-        var elf = ElfFile.Parse(new SyntheticElf()
-            .Section(".debug_info", compressed ? Compressed(info) : info, flags: flags)
-            .Section(".debug_abbrev", compressed ? Compressed(abbrev) : abbrev, flags: flags)
-            .Section(".debug_str", str)
-            .Section(".debug_str_offsets", strOffsets)
-            .Build());
+        var builder = compression switch
+        {
+            "SHF_COMPRESSED" => new SyntheticElf()
+                .Section(".debug_info", Compressed(info), flags: SyntheticElf.ShfCompressed)
+                .Section(".debug_abbrev", Compressed(abbrev), flags: SyntheticElf.ShfCompressed),
+            ".zdebug" => new SyntheticElf()
+                .Section(".zdebug_info", GnuCompressed(info))
+                .Section(".zdebug_abbrev", GnuCompressed(abbrev)),
+            _ => new SyntheticElf().Section(".debug_info", info).Section(".debug_abbrev", abbrev),
+        };
+        var elf = ElfFile.Parse(builder.Section(".debug_str", str).Section(".debug_str_offsets", strOffsets).Build());
         var dwarf = DwarfStructs.TryLoad(elf);
         Assert.NotNull(dwarf);
         Assert.Equal(2, dwarf.StructCount);

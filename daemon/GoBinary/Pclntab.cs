@@ -5,7 +5,7 @@ namespace Sonde.GoBinary;
 /// section, which the Go linker writes for the runtime's own use (stack
 /// traces, GC) and which therefore survives <c>strip</c> and
 /// <c>-ldflags="-s -w"</c>. Reads the Go 1.16 (magic 0xfffffffa), 1.18
-/// (0xfffffff0) and 1.20+ (0xfffffff1, still current in 1.25) layouts, as
+/// (0xfffffff0) and 1.20+ (0xfffffff1, the newest Go's debug/gosym knows) layouts, as
 /// described by Go's src/debug/gosym/pclntab.go (parsePclnTab, funcTab,
 /// funcData) and src/runtime/symtab.go (pcHeader, functab, _func).
 /// </summary>

@@ -27,15 +27,14 @@ static __always_inline __u64 go_read_ptr(__u64 addr)
 }
 
 /*
- * Copy a Go string at `addr` into dst (capacity `cap`, a power of two), return
- * the number of bytes copied; *truncated is set when the string was longer.
+ * Copy the Go string (ptr, len) into dst (capacity `cap`, a power of two) and
+ * return the number of bytes copied; *truncated is set when it was longer.
  */
-static __always_inline __u32 go_read_string(char *dst, __u32 cap, __u64 addr, int *truncated)
+static __always_inline __u32 go_copy_string(char *dst, __u32 cap, __u64 ptr, __s64 len, int *truncated)
 {
-	struct go_string s = {};
-	if (bpf_probe_read_user(&s, sizeof(s), (void *)addr) != 0 || s.len <= 0 || s.ptr == 0)
+	if (len <= 0 || ptr == 0)
 		return 0;
-	__u64 n = (__u64)s.len;
+	__u64 n = (__u64)len;
 	if (n > cap) {
 		n = cap;
 		*truncated = 1;
@@ -44,9 +43,18 @@ static __always_inline __u32 go_read_string(char *dst, __u32 cap, __u64 addr, in
 	n &= (2 * cap - 1);
 	if (n == 0 || n > cap)
 		return 0;
-	if (bpf_probe_read_user(dst, n, (void *)s.ptr) != 0)
+	if (bpf_probe_read_user(dst, n, (void *)ptr) != 0)
 		return 0;
 	return (__u32)n;
+}
+
+/* Copy the Go string whose header is at `addr`; see go_copy_string. */
+static __always_inline __u32 go_read_string(char *dst, __u32 cap, __u64 addr, int *truncated)
+{
+	struct go_string s = {};
+	if (bpf_probe_read_user(&s, sizeof(s), (void *)addr) != 0)
+		return 0;
+	return go_copy_string(dst, cap, s.ptr, s.len, truncated);
 }
 
 #endif

@@ -4,8 +4,12 @@
  *
  * start: net/http.serverHandler.ServeHTTP, at the first instruction of its
  *        prologue that the kernel emulates (a jcc), with the entry's registers.
- * gin:   github.com/gin-gonic/gin.(*Engine).handleHTTPRequest entry, to learn
- *        the *gin.Context whose fullPath is the route template.
+ * gin:   in github.com/gin-gonic/gin.(*Engine).ServeHTTP, the call of
+ *        sync.(*Pool).Put(c) that follows handleHTTPRequest: c (the data word
+ *        of Put's `any` argument, RCX) still holds this request's fullPath.
+ *        After Put another goroutine may take and reset c, so it is read
+ *        here; the string's bytes belong to Gin's route tree, not to c, so
+ *        they are still valid when the request ends.
  * end:   the first emulated instruction after each call of ServeHTTP (the
  *        caller's next call), or, where that can't be found, every RET of
  *        ServeHTTP. Never a uretprobe: Go moves goroutine stacks and the
@@ -34,8 +38,7 @@ struct inflight {
 	__s64 goid;
 	__u64 req;      /* *http.Request */
 	__u64 rw;       /* ResponseWriter's data word (a *response for HTTP/1) */
-	__u64 gin_ctx;  /* *gin.Context, 0 if none */
-	__u64 gin_req;  /* gin.Context.Request when the route was looked up */
+	struct go_string route; /* gin.Context.fullPath, if seen */
 	__u32 tid;
 	__u32 config;
 };
@@ -111,12 +114,11 @@ int sonde_gin_route(struct pt_regs *ctx)
 	if (!f)
 		return 0;
 	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->config);
-	if (!cfg || cfg->gin_ctx_request == 0)
+	if (!cfg || cfg->gin_ctx_full_path == 0)
 		return 0;
-	/* (*Engine).handleHTTPRequest(engine, c): c in the second register. */
-	__u64 c = GO_ARG2(ctx);
-	f->gin_ctx = c;
-	f->gin_req = go_read_ptr(c + cfg->gin_ctx_request);
+	/* sync.(*Pool).Put(p, x any): p in RAX, x's type word in RBX, data word (c) in RCX. */
+	__u64 c = GO_ARG3(ctx);
+	bpf_probe_read_user(&f->route, sizeof(f->route), (void *)(c + cfg->gin_ctx_full_path));
 	return 0;
 }
 
@@ -178,15 +180,10 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 	if (trunc)
 		e->flags |= SONDE_F_PATH_TRUNCATED;
 
-	/* Gin's route, if the context still belongs to this request (pool reuse). */
-	if (f->gin_ctx && cfg->gin_ctx_full_path &&
-	    go_read_ptr(f->gin_ctx + cfg->gin_ctx_request) == f->gin_req) {
-		trunc = 0;
-		e->route_len = go_read_string(e->route, SONDE_ROUTE_MAX,
-					      f->gin_ctx + cfg->gin_ctx_full_path, &trunc);
-		if (trunc)
-			e->flags |= SONDE_F_ROUTE_TRUNCATED;
-	}
+	trunc = 0;
+	e->route_len = go_copy_string(e->route, SONDE_ROUTE_MAX, f->route.ptr, f->route.len, &trunc);
+	if (trunc)
+		e->flags |= SONDE_F_ROUTE_TRUNCATED;
 	bpf_ringbuf_submit(e, 0);
 	count(SONDE_STAT_EVENTS);
 out:

@@ -22,7 +22,7 @@
 enum sonde_stat {
 	SONDE_STAT_START_HITS = 0,  /* ServeHTTP entry probe */
 	SONDE_STAT_END_HITS,        /* end probe (call site or RET) */
-	SONDE_STAT_GIN_HITS,        /* gin (*Engine).handleHTTPRequest probe */
+	SONDE_STAT_GIN_HITS,        /* gin route probe (before the Context goes back to its pool) */
 	SONDE_STAT_EVENTS,          /* events submitted */
 	SONDE_STAT_DROPS,           /* ring buffer full: bpf_ringbuf_reserve failed */
 	SONDE_STAT_END_UNMATCHED,   /* end without a start (attached mid-request) */
@@ -42,7 +42,6 @@ struct sonde_go_config {
 	__u32 url_raw_path;    /* net/url.URL.RawPath (string) */
 	__u32 resp_req;        /* net/http.response.req (*Request) */
 	__u32 resp_status;     /* net/http.response.status (int) */
-	__u32 gin_ctx_request; /* gin.Context.Request (*http.Request); 0 = no gin */
 	__u32 gin_ctx_full_path; /* gin.Context.fullPath (string) */
 	__u32 valid;           /* 1 once user space filled this slot */
 };

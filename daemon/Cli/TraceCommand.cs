@@ -125,6 +125,7 @@ internal static class TraceCommand
                 ? $"every process of {g.Path} (running now: {(g.Pids.Count == 0 ? "none" : string.Join(", ", g.Pids))})"
                 : $"pid {string.Join(", ", g.Pids)} ({g.Path})";
             string gin = g.Exe.BuildInfo.Modules.TryGetValue(StructOffsets.GinModule, out var gv) ? $", gin {gv}" : plan.HasGin ? ", gin" : "";
+            if (plan.RouteProblem is { } rp) Console.Error.WriteLine($"sonde: warning: Gin routes will be unknown for {g.Path}: {rp}");
             Console.Error.WriteLine($"sonde: tracing {who}: {g.Exe.BuildInfo.GoVersion}{gin}; {plan.CostSummary}, " +
                 $"request end at {(plan.EndMode == EndProbeMode.Ret ? "RETs" : "call sites")}; offsets from {source}");
         }

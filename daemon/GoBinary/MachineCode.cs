@@ -130,9 +130,11 @@ public static class MachineCode
     /// net/http.serverHandler.ServeHTTP in net/http.(*conn).serve marks the
     /// handler's end). Null when a ret, an indirect jump, another branch the
     /// kernel does not emulate, int3/ud2, the function's end or
-    /// <see cref="StraightLineLimit"/> instructions come first.
+    /// <see cref="StraightLineLimit"/> instructions come first — except that with
+    /// <paramref name="orReturn"/> a ret reached first is the answer: a call in
+    /// tail position (Go 1.19's initALPNRequest.ServeHTTP) has no other end.
     /// </summary>
-    public static ulong? FirstEmulatableAfter(GoFunction f, ReadOnlySpan<byte> code, ulong address)
+    public static ulong? FirstEmulatableAfter(GoFunction f, ReadOnlySpan<byte> code, ulong address, bool orReturn = false)
     {
         ArgumentNullException.ThrowIfNull(f);
         var bytes = FunctionBytes(f, code);
@@ -154,6 +156,8 @@ public static class MachineCode
                 case FlowControl.Call:
                 case FlowControl.IndirectCall:
                     continue;
+                case FlowControl.Return when orReturn:
+                    return instruction.IP;
                 default:
                     return null;
             }

@@ -85,8 +85,10 @@ public sealed unsafe class RingBufferReader : PipeReader, IValueTaskSource<ReadR
         ThrowIfReading();
         if (_cancelPending)
         {
+            // A canceled result is a read too: the caller answers it with AdvanceTo.
             _cancelPending = false;
             result = new ReadResult(default, isCanceled: true, isCompleted: _completed);
+            _readInProgress = true;
             return true;
         }
         if (Scan() > _examined || _completed)

@@ -17,8 +17,7 @@ public struct GoTargetConfig
     public uint UrlRawPath;
     public uint ResponseReq;
     public uint ResponseStatus;
-    /// <summary>gin.Context.Request; 0 when the binary has no Gin.</summary>
-    public uint GinContextRequest;
+    /// <summary>gin.Context.fullPath; 0 when the binary has no Gin.</summary>
     public uint GinContextFullPath;
     public uint Valid;
 }

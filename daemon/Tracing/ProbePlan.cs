@@ -17,21 +17,29 @@ namespace Sonde.Tracing;
 /// instruction of the straight-line code that follows (in Go 1.19's
 /// (*conn).serve: the <c>call (*conn).hijacked</c>); or every RET of ServeHTTP
 /// when that can't be found. Never a uretprobe.</item>
-/// <item>gin: github.com/gin-gonic/gin.(*Engine).handleHTTPRequest's prologue jcc,
-/// for the *gin.Context whose fullPath is the route.</item>
+/// <item>gin: in github.com/gin-gonic/gin.(*Engine).ServeHTTP, the
+/// <c>call sync.(*Pool).Put</c> right after handleHTTPRequest returns, where the
+/// *gin.Context (RCX) still holds this request's fullPath: after Put, another
+/// goroutine may take the Context and reset it.</item>
 /// </list>
 /// </summary>
 public sealed class ProbePlan
 {
     public const string ServeHttp = "net/http.serverHandler.ServeHTTP";
+    public const string GinServe = "github.com/gin-gonic/gin.(*Engine).ServeHTTP";
     public const string GinHandle = "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest";
+    public const string PoolPut = "sync.(*Pool).Put";
 
-    private ProbePlan(IReadOnlyList<ProbeSite> sites, EndProbeMode endMode, bool hasGin)
+    private ProbePlan(IReadOnlyList<ProbeSite> sites, EndProbeMode endMode, bool hasGin, string? routeProblem)
     {
         Sites = sites;
         EndMode = endMode;
         HasGin = hasGin;
+        RouteProblem = routeProblem;
     }
+
+    /// <summary>Why Gin's routes can't be read from this binary; null when they can (or there's no Gin).</summary>
+    public string? RouteProblem { get; }
 
     public IReadOnlyList<ProbeSite> Sites { get; }
     /// <summary>CallSite or Ret: what was chosen.</summary>
@@ -81,20 +89,35 @@ public sealed class ProbePlan
         }
         sites.AddRange(ends!);
 
-        var gin = exe.Functions.Find(GinHandle);
-        if (gin is not null)
-        {
-            var ginCode = exe.Code(gin);
-            ulong at = MachineCode.ChooseEntryProbe(gin, ginCode, Register.RAX, Register.RBX, Register.R14);
-            sites.Add(Site(exe, "sonde_gin_route", gin, ginCode, at));
-        }
-        return new ProbePlan(sites, chosen, gin is not null);
+        var (ginSite, routeProblem) = GinRouteSite(exe);
+        if (ginSite is not null) sites.Add(ginSite);
+        return new ProbePlan(sites, chosen, ginSite is not null, routeProblem);
+    }
+
+    /// <summary>The gin route probe, or why there is none (null, null: no Gin in the binary).</summary>
+    private static (ProbeSite? Site, string? Problem) GinRouteSite(GoExecutable exe)
+    {
+        var serve = exe.Functions.Find(GinServe);
+        var handle = exe.Functions.Find(GinHandle);
+        if (serve is null || handle is null) return (null, null);
+        var put = exe.Functions.Find(PoolPut);
+        var code = exe.Code(serve);
+        var calls = MachineCode.FindCallsTo(serve, code, handle.Entry);
+        if (calls.Count != 1 || put is null)
+            return (null, $"{GinServe} does not call {GinHandle} once ({calls.Count} calls)");
+        ulong? at = MachineCode.FirstEmulatableAfter(serve, code, calls[0] + 5);
+        var insn = at is null ? default : MachineCode.Decode(serve, code).FirstOrDefault(i => i.IP == at.Value);
+        if (at is null || !insn.IsCallNear || insn.NearBranchTarget != put.Entry)
+            return (null, $"the code after {GinHandle} returns is not the expected call of {PoolPut}");
+        return (Site(exe, "sonde_gin_route", serve, code, at!.Value), null);
     }
 
     /// <summary>
     /// Every call of ServeHTTP from net/http (Go 1.19: (*conn).serve for HTTP/1,
     /// initALPNRequest.ServeHTTP for HTTP/2), each with the first emulated
-    /// instruction after it; null if any call site has none.
+    /// instruction that straight-line code reaches after it, or the caller's
+    /// RET when the call is in tail position (then only that path pays for a
+    /// single-step). Null if any call site has neither.
     /// </summary>
     private static List<ProbeSite>? CallSiteEnds(GoExecutable exe, GoFunction serve)
     {
@@ -105,9 +128,12 @@ public sealed class ProbePlan
             var code = exe.Code(f);
             foreach (ulong call in MachineCode.FindCallsTo(f, code, serve.Entry))
             {
-                ulong? after = MachineCode.FirstEmulatableAfter(f, code, call + 5); // call rel32 is 5 bytes
+                ulong? after = MachineCode.FirstEmulatableAfter(f, code, call + 5, orReturn: true); // call rel32 is 5 bytes
                 if (after is null) return null;
-                ends.Add(Site(exe, "sonde_http_end", f, code, after.Value));
+                var site = Site(exe, "sonde_http_end", f, code, after.Value);
+                if (site.Instruction.StartsWith("ret", StringComparison.Ordinal))
+                    site = site with { Program = "sonde_http_end_ret" };
+                ends.Add(site);
             }
         }
         return ends.Count == 0 ? null : ends;

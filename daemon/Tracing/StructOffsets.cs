@@ -44,7 +44,6 @@ public static class StructOffsets
             var gin = ginVersion is null ? null : KnownLayouts.GinContext(ginVersion);
             string ginSource = ginVersion is null ? "Gin version unknown, assumed the current layout" : $"gin {ginVersion}";
             gin ??= KnownLayouts.GinFallback;
-            config.GinContextRequest = U(gin.Request);
             config.GinContextFullPath = U(gin.FullPath);
             source += ", " + ginSource;
         }
@@ -69,10 +68,8 @@ public static class StructOffsets
         };
         if (needGin)
         {
-            int? req = d.FieldOffset(GinModule + ".Context", "Request");
             int? full = d.FieldOffset(GinModule + ".Context", "fullPath");
-            if (req is null || full is null) return null;
-            c.GinContextRequest = (uint)req;
+            if (full is null) return null;
             c.GinContextFullPath = (uint)full;
         }
         return c;

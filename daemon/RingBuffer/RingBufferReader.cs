@@ -22,7 +22,8 @@ namespace Sonde.RingBuffer;
 /// <para>
 /// When the ring is empty, ReadAsync completes through a reusable
 /// IValueTaskSource signalled by a waiter thread blocked in epoll_wait on the
-/// map fd: no allocation per wake-up.
+/// map fd (no allocation per wake-up), which also polls every
+/// <see cref="PollInterval"/>: the BPF side batches its wake-ups.
 /// </para>
 /// </summary>
 public sealed unsafe class RingBufferReader : PipeReader, IValueTaskSource<ReadResult>
@@ -46,6 +47,13 @@ public sealed unsafe class RingBufferReader : PipeReader, IValueTaskSource<ReadR
     private bool _readInProgress;
     private volatile bool _cancelPending;
     private volatile bool _completed;
+
+    /// <summary>
+    /// How often an idle reader looks for new records. Producers submit without
+    /// waking the reader until the ring is 1/8 full (bpf/http.bpf.c
+    /// wakeup_flags), so this bounds how late a record can be seen.
+    /// </summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
 
     private ManualResetValueTaskSourceCore<bool> _wait;   // result: canceled
     private readonly Thread _waiter;
@@ -186,9 +194,8 @@ public sealed unsafe class RingBufferReader : PipeReader, IValueTaskSource<ReadR
                 if (_cancelPending) { _cancelPending = false; canceled = true; break; }
                 if (_completed || _disposed) { canceled = false; break; }
                 if (Volatile.Read(ref *_producerPos) > _examined && Scan() > _examined) { canceled = false; break; }
-                // Level-triggered: readable while the producer is ahead of the consumer.
-                // The timeout bounds the wait when new bytes are only the tail of an examined record.
-                _epoll.Wait(50);
+                // Woken by a forced wake-up (ring 1/8 full), Wake(), or the poll interval.
+                _epoll.Wait((int)PollInterval.TotalMilliseconds);
             }
             _wait.SetResult(canceled);
         }

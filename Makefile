@@ -79,9 +79,19 @@ $(GO_OUT)/%: tests/goservers/%/main.go
 
 goservers: $(GOSERVERS)
 
+# The last line is "N passed, N failed, N skipped", read from the TRX report.
 test: deps all goservers
+	$(Q)rm -rf $(OUT)/test-results
 	$(Q)SONDE_GOSERVERS=$(abspath $(GO_OUT)) $(DOTNET) test tests/Sonde.Tests/Sonde.Tests.csproj \
-		-c $(CONFIG) --nologo --logger "console;verbosity=normal"
+		-c $(CONFIG) --nologo --logger "console;verbosity=normal" \
+		--logger "trx;LogFileName=sonde.trx" --results-directory $(OUT)/test-results; \
+	rc=$$?; \
+	trx=$(OUT)/test-results/sonde.trx; \
+	if [ -f $$trx ]; then \
+		c() { grep -o "<Counters [^>]*" $$trx | grep -o " $$1=\"[0-9]*\"" | grep -o "[0-9]*"; }; \
+		echo "$$(c passed) passed, $$(c failed) failed, $$(( $$(c total) - $$(c executed) )) skipped"; \
+	fi; \
+	exit $$rc
 
 clean:
 	$(Q)rm -rf $(OUT) daemon/bin daemon/obj interop/bin interop/obj tests/Sonde.Tests/bin tests/Sonde.Tests/obj

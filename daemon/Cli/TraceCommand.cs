@@ -77,6 +77,11 @@ internal static class TraceCommand
         if (pids.Count > 0 && exePath is not null) throw new UsageException("use either --pid or --exe, not both");
 
         KernelSupport.Check();
+        // libbpf's warnings reach the user; its info/debug lines only ride along in errors.
+        Sonde.Interop.Libbpf.LibbpfLog.SetSink((level, line) =>
+        {
+            if (level == Sonde.Interop.Libbpf.LibbpfLogLevel.Warning) Console.Error.WriteLine($"sonde: libbpf: {line}");
+        });
 
         // Resolve and analyse every target before anything is loaded: a bad
         // target fails the command with nothing attached.

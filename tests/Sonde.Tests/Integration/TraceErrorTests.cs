@@ -91,4 +91,18 @@ public sealed class TraceErrorTests
         Assert.DoesNotContain("probes attached", r.Stderr);
         Assert.Equal(0, Bpftool.SondeLinks());
     }
+
+    [RootFact]
+    public void Missing_capabilities_are_named()
+    {
+        // setpriv (util-linux) drops the capabilities Sonde needs from every set.
+        var psi = new ProcessStartInfo("setpriv",
+            $"--inh-caps=-all --ambient-caps=-all --bounding-set=-bpf,-perfmon,-sys_admin,-sys_ptrace -- {Repo.Sonde} trace --pid 1")
+        { RedirectStandardError = true, RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal(1, p.ExitCode);
+        Assert.Contains("missing capabilities: CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE", err);
+    }
 }

@@ -18,12 +18,12 @@ Q := @
 endif
 
 # Debian 12 packages the build and the tests need (see README).
-APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go curl \
+APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go curl linux-libc-dev \
 	golang-github-gin-gonic-gin-dev binutils hey wrk
 
 # Go builds come from Debian's packages only: GOPATH mode, no module download.
 GOENV := GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(OUT))/gocache
-GOSERVERS := $(addprefix $(GO_OUT)/,nethttp nethttp-stripped nethttp-pie nethttp-static \
+GOSERVERS := $(addprefix $(GO_OUT)/,nethttp nethttp-stripped nethttp-pie nethttp-static breakdown breakdown-stripped \
 	gin gin-stripped demo)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -56,9 +56,14 @@ $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(BPF_OUT)/vmlinux.h
 	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
 		-I$(BPF_OUT) -Ibpf -c $< -o $@
 
-bpf: $(BPF_OBJS)
+# x86-64 syscall numbers -> names, from the kernel's uapi header (linux-libc-dev).
+$(BPF_OUT)/syscalls.tsv: /usr/include/x86_64-linux-gnu/asm/unistd_64.h
+	@echo "  GEN    $@"
+	$(Q)mkdir -p $(@D) && sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9]*\)$$/\2\t\1/p' $< > $@
 
-$(OUT)/sonde: $(BPF_OBJS) $(CS_SRCS)
+bpf: $(BPF_OBJS) $(BPF_OUT)/syscalls.tsv
+
+$(OUT)/sonde: $(BPF_OBJS) $(BPF_OUT)/syscalls.tsv $(CS_SRCS)
 	@echo "  DOTNET $@"
 	$(Q)$(DOTNET) publish daemon/Sonde.csproj -c $(CONFIG) -r linux-x64 --self-contained false \
 		-p:PublishReadyToRun=true -o $(OUT)/publish --nologo -v quiet

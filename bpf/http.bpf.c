@@ -18,10 +18,18 @@
  * In-flight requests are keyed by (tgid, g): one goroutine serves one request
  * at a time. ServeHTTP's prologue may run twice for one call (morestack
  * starts the function over): the second start simply overwrites the first.
+ *
+ * Breakdown (where the time went): each in-flight request accrues time in
+ * one category at a time (enum sonde_category); transitions come from Go's
+ * scheduler (gopark with its wait reason, execute, ready, stop/start the
+ * world) and the kernel's (sched_switch, sched_wakeup, raw_syscalls). The
+ * `threads` map says which goroutine each target thread runs, so kernel
+ * events cost a map lookup for threads that aren't ours.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "http.h"
 #include "go_abi.bpf.h"
 
@@ -34,6 +42,15 @@ struct inflight_key {
 };
 
 struct inflight {
+	__u64 cat_ns[SONDE_CAT_MAX];
+	__u64 since;     /* when the current category started accruing */
+	__u64 stw_snap;  /* the process's stop-the-world total at `since` */
+	__u32 state;     /* enum sonde_category accruing now */
+	__u32 run_tid;   /* thread the goroutine last ran on */
+	__u32 kernel_off;/* off CPU because the kernel switched its thread out */
+	__u32 nsyscalls;
+	__u64 woken_at;  /* sched_wakeup of its thread while kernel_off (see on_wakeup) */
+	struct sonde_syscall_stat sys[SONDE_MAX_SYSCALLS];
 	__u64 start_ns;
 	__s64 goid;
 	__u64 req;      /* *http.Request */
@@ -52,10 +69,38 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 	__type(key, struct inflight_key);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
+
+/* A target thread: the goroutine it runs (Go's view) and its syscall. */
+struct thread {
+	__u64 g;
+	__u32 tgid;
+	__u32 sys_nr;
+	__u64 sys_start; /* 0: not in a syscall */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);            /* tid */
+	__type(value, struct thread);
+} threads SEC(".maps");
+
+/* Stop-the-world windows per process, for the gc category. */
+struct stw {
+	__u64 total_ns;
+	__u64 start;     /* 0: the world is running */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);            /* tgid */
+	__type(value, struct stw);
+} stws SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -80,6 +125,51 @@ static __always_inline void count(__u32 which)
 		(*v)++;
 }
 
+static __always_inline __u64 stw_total(__u32 tgid, __u64 now)
+{
+	struct stw *w = bpf_map_lookup_elem(&stws, &tgid);
+	if (!w)
+		return 0;
+	return w->total_ns + (w->start ? now - w->start : 0);
+}
+
+/*
+ * Closes the current category's interval at `now` and starts `next`. Time the
+ * goroutine spent off CPU while its process's world was stopped goes to gc.
+ */
+static __always_inline void account(struct inflight *f, __u32 tgid, __u64 now, __u32 next)
+{
+	if (now > f->since) {
+		__u64 delta = now - f->since;
+		__u64 stw = stw_total(tgid, now);
+		if (f->state != SONDE_CAT_ON_CPU && stw > f->stw_snap) {
+			__u64 gc = stw - f->stw_snap;
+			if (gc > delta)
+				gc = delta;
+			f->cat_ns[SONDE_CAT_GC] += gc;
+			delta -= gc;
+		}
+		__u32 st = f->state;
+		if (st < SONDE_CAT_MAX)
+			f->cat_ns[st] += delta;
+		f->since = now;
+		f->stw_snap = stw;
+	}
+	f->state = next;
+}
+
+static __always_inline void set_thread(__u32 tid, __u32 tgid, __u64 g)
+{
+	struct thread *t = bpf_map_lookup_elem(&threads, &tid);
+	if (t) {
+		t->g = g;
+		t->tgid = tgid;
+		return;
+	}
+	struct thread n = { .g = g, .tgid = tgid };
+	bpf_map_update_elem(&threads, &tid, &n, BPF_ANY);
+}
+
 SEC("uprobe")
 int sonde_http_start(struct pt_regs *ctx)
 {
@@ -100,7 +190,13 @@ int sonde_http_start(struct pt_regs *ctx)
 		.config = cfg_idx,
 	};
 	bpf_probe_read_user(&val.goid, sizeof(val.goid), (void *)(key.g + cfg->g_goid));
+	val.since = val.start_ns;
+	val.state = SONDE_CAT_ON_CPU;
+	val.run_tid = (__u32)id;
+	val.stw_snap = stw_total(key.tgid, val.start_ns);
 	bpf_map_update_elem(&inflight, &key, &val, BPF_ANY);
+	if (cfg->breakdown)
+		set_thread((__u32)id, key.tgid, key.g);
 	return 0;
 }
 
@@ -162,6 +258,13 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 	e->tid = f->tid;
 	e->config = (__u16)f->config;
 	e->flags = end_flags;
+	account(f, key.tgid, now, SONDE_CAT_ON_CPU);
+	if (cfg->breakdown)
+		e->flags |= SONDE_F_BREAKDOWN;
+	__builtin_memcpy(e->breakdown_ns, f->cat_ns, sizeof(e->breakdown_ns));
+	e->syscall_count = f->nsyscalls;
+	e->_pad2 = 0;
+	__builtin_memcpy(e->syscalls, f->sys, sizeof(e->syscalls));
 	e->status = 0;
 	e->route_len = 0;
 	e->_pad = 0;
@@ -214,4 +317,220 @@ SEC("uprobe")
 int sonde_http_end_ret(struct pt_regs *ctx)
 {
 	return request_end(ctx, SONDE_F_END_AT_RET);
+}
+
+/* ---- breakdown: Go's scheduler ---- */
+
+/* runtime.gopark(unlockf, lock, reason waitReason, traceEv, traceskip): the goroutine parks itself. */
+SEC("uprobe")
+int sonde_go_park(struct pt_regs *ctx)
+{
+	count(SONDE_STAT_RUNTIME_HITS);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight_key key = { .g = GO_G(ctx), .tgid = id >> 32 };
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	if (!f)
+		return 0;
+	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->config);
+	__u32 reason = (__u32)(GO_ARG3(ctx) & 0xff);
+	__u32 cat = SONDE_CAT_OTHER;
+	if (cfg && reason < SONDE_WAIT_REASONS)
+		cat = cfg->wait_category[reason];
+	if (cat >= SONDE_CAT_MAX)
+		cat = SONDE_CAT_OTHER;
+	f->kernel_off = 0;
+	account(f, key.tgid, bpf_ktime_get_ns(), cat);
+	return 0;
+}
+
+/*
+ * runtime.execute(gp, inheritTime), on the scheduling thread: gp runs on this
+ * thread from now on, and whatever ran here before stopped running. If that
+ * goroutine didn't park, it was preempted or yielded: runnable.
+ */
+SEC("uprobe")
+int sonde_go_execute(struct pt_regs *ctx)
+{
+	count(SONDE_STAT_RUNTIME_HITS);
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	__u64 gp = GO_ARG1(ctx);
+	__u64 now = bpf_ktime_get_ns();
+	struct thread *t = bpf_map_lookup_elem(&threads, &tid);
+	if (t && t->g && t->g != gp) {
+		struct inflight_key old = { .g = t->g, .tgid = tgid };
+		struct inflight *f = bpf_map_lookup_elem(&inflight, &old);
+		if (f && f->run_tid == tid && f->state == SONDE_CAT_ON_CPU)
+			account(f, tgid, now, SONDE_CAT_RUNNABLE);
+	}
+	set_thread(tid, tgid, gp);
+	struct inflight_key key = { .g = gp, .tgid = tgid };
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	if (f) {
+		f->kernel_off = 0;
+		f->woken_at = 0;
+		f->run_tid = tid;
+		account(f, tgid, now, SONDE_CAT_ON_CPU);
+	}
+	return 0;
+}
+
+/* runtime.ready(gp, traceskip, next): another goroutine made gp runnable. */
+SEC("uprobe")
+int sonde_go_ready(struct pt_regs *ctx)
+{
+	count(SONDE_STAT_RUNTIME_HITS);
+	struct inflight_key key = { .g = GO_ARG1(ctx), .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	if (f && f->state != SONDE_CAT_ON_CPU && f->state != SONDE_CAT_RUNNABLE) {
+		f->kernel_off = 0;
+		account(f, key.tgid, bpf_ktime_get_ns(), SONDE_CAT_RUNNABLE);
+	}
+	return 0;
+}
+
+/* runtime.stopTheWorldWithSema: the world stops from here... */
+SEC("uprobe")
+int sonde_go_stw_start(struct pt_regs *ctx)
+{
+	count(SONDE_STAT_RUNTIME_HITS);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 now = bpf_ktime_get_ns();
+	struct stw *w = bpf_map_lookup_elem(&stws, &tgid);
+	if (w) {
+		if (!w->start)
+			w->start = now;
+		return 0;
+	}
+	struct stw n = { .start = now };
+	bpf_map_update_elem(&stws, &tgid, &n, BPF_ANY);
+	return 0;
+}
+
+/* ...until runtime.startTheWorldWithSema. */
+SEC("uprobe")
+int sonde_go_stw_end(struct pt_regs *ctx)
+{
+	count(SONDE_STAT_RUNTIME_HITS);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct stw *w = bpf_map_lookup_elem(&stws, &tgid);
+	if (w && w->start) {
+		w->total_ns += bpf_ktime_get_ns() - w->start;
+		w->start = 0;
+	}
+	return 0;
+}
+
+/* ---- breakdown: the kernel's scheduler and syscalls ---- */
+
+static __always_inline struct inflight *request_on_thread(__u32 tid, struct thread **tp)
+{
+	struct thread *t = bpf_map_lookup_elem(&threads, &tid);
+	*tp = t;
+	if (!t || !t->g)
+		return 0;
+	struct inflight_key key = { .g = t->g, .tgid = t->tgid };
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	if (!f || f->run_tid != tid)
+		return 0;
+	return f;
+}
+
+#define TASK_RUNNING 0
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct thread *t;
+	__u32 prev_tid = BPF_CORE_READ(prev, pid);
+	struct inflight *f = request_on_thread(prev_tid, &t);
+	if (f && f->state == SONDE_CAT_ON_CPU) {
+		/* Preempted (still runnable) or sleeping: in a syscall, or elsewhere. */
+		long state = BPF_CORE_READ(prev, __state);
+		__u32 cat = (preempt || state == TASK_RUNNING) ? SONDE_CAT_RUNNABLE
+			  : (t->sys_start ? SONDE_CAT_SYSCALL : SONDE_CAT_OTHER);
+		f->kernel_off = 1;
+		account(f, t->tgid, now, cat);
+	}
+	__u32 next_tid = BPF_CORE_READ(next, pid);
+	f = request_on_thread(next_tid, &t);
+	if (f && f->kernel_off) {
+		/* Woken while off CPU: from the wake-up until now it waited for a CPU. */
+		__u64 w = f->woken_at;
+		if (w > f->since && w < now && f->state != SONDE_CAT_RUNNABLE)
+			account(f, t->tgid, w, SONDE_CAT_RUNNABLE);
+		f->kernel_off = 0;
+		f->woken_at = 0;
+		account(f, t->tgid, now, SONDE_CAT_ON_CPU);
+	}
+	return 0;
+}
+
+/*
+ * A sleeping thread was woken: it waits for a CPU from now on. This runs on
+ * the waker's CPU while the woken thread may already be switching in on
+ * another, so it only records the time; the switch-in does the accounting
+ * (a stale time is older than `since` and ignored).
+ */
+static __always_inline int on_wakeup(struct task_struct *p)
+{
+	struct thread *t;
+	__u32 tid = BPF_CORE_READ(p, pid);
+	struct inflight *f = request_on_thread(tid, &t);
+	if (f && f->kernel_off)
+		f->woken_at = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(sonde_sched_wakeup, struct task_struct *p)
+{
+	return on_wakeup(p);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sonde_sys_enter, struct pt_regs *regs, long id)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct thread *t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t)
+		return 0;
+	t->sys_nr = (__u32)id;
+	t->sys_start = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sonde_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct thread *t;
+	struct inflight *f = request_on_thread(tid, &t);
+	if (!t || !t->sys_start)
+		return 0;
+	__u64 ns = bpf_ktime_get_ns() - t->sys_start;
+	__u32 nr = t->sys_nr;
+	t->sys_start = 0;
+	if (!f)
+		return 0;
+	__u32 n = f->nsyscalls;
+	for (int i = 0; i < SONDE_MAX_SYSCALLS; i++) {
+		if (i >= n)
+			break;
+		if (f->sys[i].nr == nr) {
+			f->sys[i].count++;
+			f->sys[i].ns += ns;
+			return 0;
+		}
+	}
+	if (n >= SONDE_MAX_SYSCALLS) {
+		count(SONDE_STAT_SYSCALLS_LOST);
+		return 0;
+	}
+	f->sys[n & (SONDE_MAX_SYSCALLS - 1)].nr = nr;
+	f->sys[n & (SONDE_MAX_SYSCALLS - 1)].count = 1;
+	f->sys[n & (SONDE_MAX_SYSCALLS - 1)].ns = ns;
+	f->nsyscalls = n + 1;
+	return 0;
 }

@@ -11,12 +11,29 @@
 #define SONDE_PATH_MAX   128
 #define SONDE_ROUTE_MAX  128
 #define SONDE_MAX_TARGETS 256
+#define SONDE_MAX_SYSCALLS 16   /* distinct syscalls kept per request */
+#define SONDE_WAIT_REASONS 64   /* runtime.waitReason values mapped per Go version */
+
+/* Where a request's time went (the JSON record's breakdown_ns keys, in order). */
+enum sonde_category {
+	SONDE_CAT_ON_CPU = 0,
+	SONDE_CAT_RUNNABLE,
+	SONDE_CAT_NET_IO,
+	SONDE_CAT_SYSCALL,
+	SONDE_CAT_LOCK,
+	SONDE_CAT_CHAN,
+	SONDE_CAT_SLEEP,
+	SONDE_CAT_GC,
+	SONDE_CAT_OTHER,
+	SONDE_CAT_MAX,
+};
 
 /* Event flags. */
 #define SONDE_F_PATH_TRUNCATED  (1 << 0)
 #define SONDE_F_ROUTE_TRUNCATED (1 << 1)
 #define SONDE_F_STATUS_UNKNOWN  (1 << 2) /* the ResponseWriter was not net/http's *response */
 #define SONDE_F_END_AT_RET      (1 << 3) /* ended by a RET probe, not a call-site probe */
+#define SONDE_F_BREAKDOWN       (1 << 4) /* breakdown_ns and syscalls are filled in */
 
 /* Counters in the `stats` per-CPU array. */
 enum sonde_stat {
@@ -27,6 +44,8 @@ enum sonde_stat {
 	SONDE_STAT_DROPS,           /* ring buffer full: bpf_ringbuf_reserve failed */
 	SONDE_STAT_END_UNMATCHED,   /* end without a start (attached mid-request) */
 	SONDE_STAT_START_NO_CONFIG, /* start from a binary Sonde has no offsets for */
+	SONDE_STAT_RUNTIME_HITS,    /* Go scheduler probes (gopark, execute, ready, STW) */
+	SONDE_STAT_SYSCALLS_LOST,   /* syscalls past SONDE_MAX_SYSCALLS distinct ones */
 	SONDE_STAT_MAX,
 };
 
@@ -44,6 +63,16 @@ struct sonde_go_config {
 	__u32 resp_status;     /* net/http.response.status (int) */
 	__u32 gin_ctx_full_path; /* gin.Context.fullPath (string) */
 	__u32 valid;           /* 1 once user space filled this slot */
+	__u32 breakdown;       /* 1: the scheduler probes and tracepoints are attached */
+	/* runtime.waitReason -> enum sonde_category, for this binary's Go version */
+	__u8 wait_category[SONDE_WAIT_REASONS];
+};
+
+/* One syscall's totals within a request. */
+struct sonde_syscall_stat {
+	__u32 nr;
+	__u32 count;
+	__u64 ns;
 };
 
 /* One completed request. Fixed size: the ring buffer record is 8 + this. */
@@ -63,6 +92,10 @@ struct sonde_http_event {
 	char method[SONDE_METHOD_MAX];
 	char path[SONDE_PATH_MAX];
 	char route[SONDE_ROUTE_MAX];
+	__u64 breakdown_ns[SONDE_CAT_MAX];  /* zero when breakdown is off */
+	__u32 syscall_count;                /* slots used in syscalls[] */
+	__u32 _pad2;
+	struct sonde_syscall_stat syscalls[SONDE_MAX_SYSCALLS];
 };
 
 #endif

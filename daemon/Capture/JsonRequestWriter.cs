@@ -35,6 +35,8 @@ public sealed class JsonRequestWriter : IDisposable
 
     /// <summary>Room for everything but the strings: field names, nine numbers, braces.</summary>
     private const int FixedPartMax = 256;
+    // breakdown_ns: 9 names + 20-digit numbers; syscalls: 16 entries of name + two numbers.
+    private const int BreakdownPartMax = 16 + 9 * 36 + 16 + 16 * 80;
     /// <summary>A string byte becomes at most 6 output bytes (<c>\u00XX</c>, or U+FFFD escaped).</summary>
     private const int MaxBytesPerInputByte = 6;
 
@@ -67,7 +69,7 @@ public sealed class JsonRequestWriter : IDisposable
     public void Write(in RequestView request)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var worstCase = FixedPartMax
+        var worstCase = FixedPartMax + BreakdownPartMax
             + MaxBytesPerInputByte * (request.Method.Length + request.Path.Length + request.Route.Length);
         if (_buffer.Length - _length < worstCase)
         {
@@ -97,6 +99,7 @@ public sealed class JsonRequestWriter : IDisposable
         else AppendString(line, ref n, request.Route);
         Append(line, ref n, ",\"status\":"u8);
         AppendNumber(line, ref n, request.Status);
+        if (!request.BreakdownNs.IsEmpty) AppendBreakdown(line, ref n, request);
         Append(line, ref n, "}\n"u8);
         _length += n;
         LinesWritten++;
@@ -138,6 +141,35 @@ public sealed class JsonRequestWriter : IDisposable
         if (_length == 0) return;
         _output.Write(_buffer, 0, _length);
         _length = 0;
+    }
+
+    /// <summary>"breakdown_ns":{"on_cpu":…,…},"syscalls":{"read":{"count":3,"ns":5120},…}</summary>
+    private static void AppendBreakdown(Span<byte> line, ref int n, in RequestView request)
+    {
+        Append(line, ref n, ",\"breakdown_ns\":{"u8);
+        var b = request.BreakdownNs;
+        for (int i = 0; i < b.Length && i < BreakdownCategories.Count; i++)
+        {
+            if (i > 0) Append(line, ref n, ","u8);
+            Append(line, ref n, "\""u8);
+            Append(line, ref n, BreakdownCategories.Utf8Names[i]);
+            Append(line, ref n, "\":"u8);
+            AppendNumber(line, ref n, b[i]);
+        }
+        Append(line, ref n, "},\"syscalls\":{"u8);
+        var sys = request.Syscalls;
+        for (int i = 0; i < sys.Length; i++)
+        {
+            if (i > 0) Append(line, ref n, ","u8);
+            Append(line, ref n, "\""u8);
+            Append(line, ref n, SyscallNames.Utf8(sys[i].Nr));
+            Append(line, ref n, "\":{\"count\":"u8);
+            AppendNumber(line, ref n, (ulong)sys[i].Count);
+            Append(line, ref n, ",\"ns\":"u8);
+            AppendNumber(line, ref n, sys[i].Ns);
+            Append(line, ref n, "}"u8);
+        }
+        Append(line, ref n, "}"u8);
     }
 
     private static void Append(Span<byte> line, ref int n, ReadOnlySpan<byte> literal)

@@ -36,6 +36,14 @@ internal static class TraceCommand
           --max-routes N     summary rows before the rest fold into "other" (default 200)
           --no-summary       don't print the summary
 
+        Breakdown:
+          --breakdown on|off where each request's time went (default on): JSON
+                             records gain "breakdown_ns" (on_cpu, runnable, net_io,
+                             syscall, lock, chan, sleep, gc, other; they sum to
+                             duration_ns) and "syscalls" ({"name":{"count","ns"}}),
+                             and the summary a mean breakdown per route. Off:
+                             fewer probes, lowest overhead.
+
         Probes:
           --end-probe MODE   auto (default): catch a request's end at the call
                              site after ServeHTTP returns (one cheap emulated
@@ -70,6 +78,12 @@ internal static class TraceCommand
             var m => throw new UsageException($"--end-probe must be auto, callsite or ret, not '{m}'"),
         };
         int ringMiB = a.Int("--ringbuf-mib", 1, 1024) ?? 8;
+        bool breakdown = (a.Value("--breakdown") ?? "on") switch
+        {
+            "on" => true,
+            "off" => false,
+            var b => throw new UsageException($"--breakdown must be on or off, not '{b}'"),
+        };
         if ((ringMiB & (ringMiB - 1)) != 0) throw new UsageException($"--ringbuf-mib must be a power of two, not {ringMiB}");
         if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}'");
         a.RejectUnknown();
@@ -106,8 +120,8 @@ internal static class TraceCommand
             }
         }
 
-        var plans = groups.Select(g => (g, Plan: ProbePlan.For(g.Exe, endMode))).ToList();
-        var resolved = plans.Select(p => (p.g, p.Plan, Offsets: StructOffsets.Resolve(p.g.Exe, p.Plan.HasGin))).ToList();
+        var plans = groups.Select(g => (g, Plan: ProbePlan.For(g.Exe, endMode, breakdown))).ToList();
+        var resolved = plans.Select(p => (p.g, p.Plan, Offsets: StructOffsets.Resolve(p.g.Exe, p.Plan.HasGin, breakdown))).ToList();
         var targets = groups.SelectMany(g => (g.Pids.Count == 0 ? [0] : g.Pids).Select(pid =>
             new TargetInfo(pid, g.Path, g.Exe.BuildInfo.GoVersion) { Modules = g.Exe.BuildInfo.Modules })).ToList();
 
@@ -122,6 +136,7 @@ internal static class TraceCommand
         var routes = new RouteTable(maxRoutes);
         using var tracer = new HttpTracer((uint)ringMiB << 20);
         int probes = 0;
+        if (breakdown) { tracer.AttachKernelEvents(); probes += 4; }
         foreach (var (g, plan, (config, source)) in resolved)
         {
             var links = tracer.Attach(plan, config, g.Path, g.AllProcesses ? [] : g.Pids, out _);

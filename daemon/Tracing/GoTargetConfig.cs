@@ -8,7 +8,7 @@ namespace Sonde.Tracing;
 /// to each of that binary's uprobes as its bpf_cookie.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct GoTargetConfig
+public unsafe struct GoTargetConfig
 {
     public uint GGoid;
     public uint RequestMethod;
@@ -20,4 +20,8 @@ public struct GoTargetConfig
     /// <summary>gin.Context.fullPath; 0 when the binary has no Gin.</summary>
     public uint GinContextFullPath;
     public uint Valid;
+    /// <summary>1 when the scheduler probes and tracepoints are attached.</summary>
+    public uint Breakdown;
+    /// <summary>runtime.waitReason value → <see cref="BreakdownCategories"/> index, for this Go version.</summary>
+    public fixed byte WaitCategory[64];
 }

@@ -10,7 +10,7 @@ namespace Sonde.Tracing;
 internal unsafe struct HttpEvent
 {
     public const int MethodMax = 16, PathMax = 128, RouteMax = 128;
-    public const ushort FlagPathTruncated = 1, FlagRouteTruncated = 2, FlagStatusUnknown = 4, FlagEndAtRet = 8;
+    public const ushort FlagPathTruncated = 1, FlagRouteTruncated = 2, FlagStatusUnknown = 4, FlagEndAtRet = 8, FlagBreakdown = 16;
 
     public ulong StartNs;
     public ulong DurationNs;
@@ -27,6 +27,12 @@ internal unsafe struct HttpEvent
     public fixed byte Method[MethodMax];
     public fixed byte Path[PathMax];
     public fixed byte Route[RouteMax];
+    public fixed ulong BreakdownNs[BreakdownCategories.Count];
+    public uint SyscallCount;
+    public uint Pad2;
+    public fixed byte Syscalls[MaxSyscalls * 16];
+
+    public const int MaxSyscalls = 16;
 
     /// <summary>
     /// A view of a record's payload: no copy, no allocation. Lengths from the
@@ -37,9 +43,14 @@ internal unsafe struct HttpEvent
         if (payload.Length < sizeof(HttpEvent)) throw new InvalidDataException($"ring buffer record of {payload.Length} bytes, expected {sizeof(HttpEvent)}");
         ref readonly HttpEvent e = ref MemoryMarshal.AsRef<HttpEvent>(payload);
         int methodAt = (int)Marshal.OffsetOf<HttpEvent>(nameof(Method));
+        int breakdownAt = methodAt + MethodMax + PathMax + RouteMax;
+        int syscallsAt = breakdownAt + BreakdownCategories.Count * 8 + 8;
+        bool hasBreakdown = (e.Flags & FlagBreakdown) != 0;
         return new RequestView((int)e.Pid, (int)e.Tid, e.Goid, e.StartNs, e.DurationNs, e.Status,
             payload.Slice(methodAt, Math.Min((int)e.MethodLen, MethodMax)),
             payload.Slice(methodAt + MethodMax, Math.Min((int)e.PathLen, PathMax)),
-            payload.Slice(methodAt + MethodMax + PathMax, Math.Min((int)e.RouteLen, RouteMax)));
+            payload.Slice(methodAt + MethodMax + PathMax, Math.Min((int)e.RouteLen, RouteMax)),
+            hasBreakdown ? MemoryMarshal.Cast<byte, ulong>(payload.Slice(breakdownAt, BreakdownCategories.Count * 8)) : default,
+            hasBreakdown ? MemoryMarshal.Cast<byte, SyscallStat>(payload.Slice(syscallsAt, Math.Min((int)e.SyscallCount, MaxSyscalls) * 16)) : default);
     }
 }

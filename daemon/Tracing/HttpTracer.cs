@@ -89,6 +89,28 @@ public sealed class HttpTracer : IDisposable
         return made;
     }
 
+    /// <summary>The kernel-side programs of the breakdown (tp_btf): attached once, for all targets.</summary>
+    private static readonly string[] KernelPrograms = ["sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit"];
+    private bool _kernelAttached;
+
+    /// <summary>Attaches the breakdown's scheduler and syscall tracepoints (idempotent).</summary>
+    public void AttachKernelEvents()
+    {
+        if (_kernelAttached) return;
+        var made = new List<BpfLink>();
+        try
+        {
+            foreach (var p in KernelPrograms) made.Add(_object.Program(p).Attach());
+        }
+        catch (BpfException e)
+        {
+            foreach (var l in made) l.Dispose();
+            throw new TraceException($"the breakdown's kernel tracepoints could not be attached (use --breakdown off): {e.Message}", e);
+        }
+        lock (_linksLock) _links.AddRange(made);
+        _kernelAttached = true;
+    }
+
     /// <summary>Detaches every probe; requests already in the ring buffer can still be read.</summary>
     public void Detach()
     {
@@ -96,12 +118,17 @@ public sealed class HttpTracer : IDisposable
         {
             foreach (var l in _links) l.Dispose();
             _links.Clear();
+            _kernelAttached = false;
         }
     }
 
     public TracerStats ReadStats() => new(
         _stats.SumPerCpu(0), _stats.SumPerCpu(1), _stats.SumPerCpu(2), _stats.SumPerCpu(3),
-        _stats.SumPerCpu(4), _stats.SumPerCpu(5), _stats.SumPerCpu(6));
+        _stats.SumPerCpu(4), _stats.SumPerCpu(5), _stats.SumPerCpu(6))
+    {
+        RuntimeHits = _stats.SumPerCpu(7),
+        SyscallsLost = _stats.SumPerCpu(8),
+    };
 
     /// <summary>
     /// Reads requests until <paramref name="stop"/> is cancelled, then detaches,

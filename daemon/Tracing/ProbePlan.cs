@@ -38,6 +38,9 @@ public sealed class ProbePlan
         RouteProblem = routeProblem;
     }
 
+    /// <summary>Whether the Go scheduler probes for the breakdown are part of the plan.</summary>
+    public bool Breakdown { get; private init; }
+
     /// <summary>Why Gin's routes can't be read from this binary; null when they can (or there's no Gin).</summary>
     public string? RouteProblem { get; }
 
@@ -57,7 +60,17 @@ public sealed class ProbePlan
         }
     }
 
-    public static ProbePlan For(GoExecutable exe, EndProbeMode mode)
+    /// <summary>Go runtime functions the breakdown probes, with its BPF program and the registers it reads.</summary>
+    private static readonly (string Function, string Program, Register[] Reads)[] SchedulerProbes =
+    [
+        ("runtime.gopark", "sonde_go_park", [Register.RCX, Register.R14]),          // reason is the 3rd argument
+        ("runtime.execute", "sonde_go_execute", [Register.RAX]),                     // gp
+        ("runtime.ready", "sonde_go_ready", [Register.RAX]),                         // gp
+        ("runtime.stopTheWorldWithSema", "sonde_go_stw_start", []),
+        ("runtime.startTheWorldWithSema", "sonde_go_stw_end", []),
+    ];
+
+    public static ProbePlan For(GoExecutable exe, EndProbeMode mode, bool breakdown = false)
     {
         var serve = exe.Functions.Find(ServeHttp)
             ?? throw new TraceException($"{exe.Path} has no HTTP server symbols: {ServeHttp} is not in its .gopclntab (is net/http's server linked in?)");
@@ -91,7 +104,17 @@ public sealed class ProbePlan
 
         var (ginSite, routeProblem) = GinRouteSite(exe);
         if (ginSite is not null) sites.Add(ginSite);
-        return new ProbePlan(sites, chosen, ginSite is not null, routeProblem);
+        if (breakdown)
+        {
+            foreach (var (name, program, reads) in SchedulerProbes)
+            {
+                var f = exe.Functions.Find(name)
+                    ?? throw new TraceException($"{exe.Path}: {name} is not in .gopclntab; the breakdown needs it (use --breakdown off)");
+                var code = exe.Code(f);
+                sites.Add(Site(exe, program, f, code, MachineCode.ChooseEntryProbe(f, code, reads)));
+            }
+        }
+        return new ProbePlan(sites, chosen, ginSite is not null, routeProblem) { Breakdown = breakdown };
     }
 
     /// <summary>The gin route probe, or why there is none (null, null: no Gin in the binary).</summary>

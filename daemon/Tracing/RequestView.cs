@@ -9,11 +9,21 @@ namespace Sonde.Tracing;
 public readonly ref struct RequestView
 {
     public RequestView(int pid, int tid, long goid, ulong startNs, ulong durationNs, int status,
-        ReadOnlySpan<byte> method, ReadOnlySpan<byte> path, ReadOnlySpan<byte> route)
+        ReadOnlySpan<byte> method, ReadOnlySpan<byte> path, ReadOnlySpan<byte> route,
+        ReadOnlySpan<ulong> breakdownNs = default, ReadOnlySpan<SyscallStat> syscalls = default)
     {
         Pid = pid; Tid = tid; Goid = goid; StartNs = startNs; DurationNs = durationNs; Status = status;
-        Method = method; Path = path; Route = route;
+        Method = method; Path = path; Route = route; BreakdownNs = breakdownNs; Syscalls = syscalls;
     }
+
+    /// <summary>
+    /// Nanoseconds per <see cref="BreakdownCategories"/> (they sum to the
+    /// duration); empty when the breakdown is off.
+    /// </summary>
+    public ReadOnlySpan<ulong> BreakdownNs { get; }
+
+    /// <summary>Syscalls made while running this request's goroutine; empty when the breakdown is off.</summary>
+    public ReadOnlySpan<SyscallStat> Syscalls { get; }
 
     public int Pid { get; }
     /// <summary>Thread that entered the handler.</summary>

@@ -12,7 +12,25 @@ public static class StructOffsets
     public const string GinModule = "github.com/gin-gonic/gin";
 
     /// <summary>Offsets and a short description of where they came from.</summary>
-    public static (GoTargetConfig Config, string Source) Resolve(GoExecutable exe, bool needGin)
+    public static (GoTargetConfig Config, string Source) Resolve(GoExecutable exe, bool needGin, bool breakdown = false)
+    {
+        var (config, source) = ResolveOffsets(exe, needGin);
+        if (breakdown) SetWaitCategories(ref config, exe);
+        return (config, source);
+    }
+
+    /// <summary>runtime.waitReason values differ per Go version: map this binary's onto categories.</summary>
+    private static unsafe void SetWaitCategories(ref GoTargetConfig config, GoExecutable exe)
+    {
+        GoVersion.TryParse(exe.BuildInfo.GoVersion, out var v);
+        var reasons = GoWaitReasons.For(v.Major, v.Minor)
+            ?? throw new TraceException($"{exe.Path}: no wait-reason table for {exe.BuildInfo.GoVersion}; use --breakdown off");
+        config.Breakdown = 1;
+        for (int i = 0; i < 64; i++)
+            config.WaitCategory[i] = (byte)(reasons.TryGetValue(i, out var name) ? BreakdownCategories.OfWaitReason(name) : BreakdownCategories.Other);
+    }
+
+    private static (GoTargetConfig Config, string Source) ResolveOffsets(GoExecutable exe, bool needGin)
     {
         string goVersion = exe.BuildInfo.GoVersion;
         if (!GoVersion.TryParse(goVersion, out var v))

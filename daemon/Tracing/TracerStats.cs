@@ -4,6 +4,11 @@ namespace Sonde.Tracing;
 public readonly record struct TracerStats(
     ulong StartHits, ulong EndHits, ulong GinHits, ulong Events, ulong Drops, ulong EndUnmatched, ulong StartNoConfig)
 {
+    /// <summary>Go scheduler probe hits (breakdown), for all goroutines.</summary>
+    public ulong RuntimeHits { get; init; }
+    /// <summary>Syscalls not kept because a request made more than 16 distinct ones.</summary>
+    public ulong SyscallsLost { get; init; }
+
     /// <summary>Uprobe hits per captured request.</summary>
     public double HitsPerRequest => Events == 0 ? 0 : (double)(StartHits + EndHits + GinHits) / Events;
 }

@@ -63,6 +63,26 @@ public sealed unsafe class BpfProgram
         return new BpfLink(new BpfLinkHandle(link), what);
     }
 
+    /// <summary>
+    /// Attaches by the program's section name (tp_btf/NAME, raw_tp/NAME, ...),
+    /// as libbpf's auto-attach does.
+    /// </summary>
+    public BpfLink Attach()
+    {
+        nint link;
+        int errno;
+        lock (_owner.Sync)
+        {
+            _owner.ThrowIfDisposed();
+            LibbpfLog.BeginCall();
+            link = LibbpfNative.bpf_program__attach(_prog);
+            errno = Marshal.GetLastPInvokeError();
+        }
+        var what = $"program {Name}";
+        if (link == 0) throw new BpfException($"attach {what}", errno, LibbpfLog.TakeLines());
+        return new BpfLink(new BpfLinkHandle(link), what);
+    }
+
     /// <summary>The program's fd (for /proc/self/fdinfo run-time statistics).</summary>
     public int Fd => LibbpfNative.bpf_program__fd(_prog);
 }

@@ -44,6 +44,9 @@ internal static unsafe partial class LibbpfNative
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint bpf_program__attach_tracepoint(nint prog, string category, string name);
 
+    [LibraryImport(Lib, SetLastError = true)]
+    internal static partial nint bpf_program__attach(nint prog);
+
     [LibraryImport(Lib)]
     internal static partial int bpf_link__destroy(nint link);
 

@@ -27,14 +27,18 @@ public sealed class GoServer : IDisposable
     public string BaseUrl => $"http://127.0.0.1:{Port}";
     public bool HasExited => _process.HasExited;
 
-    public static GoServer Start(string name, string? binaryPath = null)
+    /// <param name="cpu">pin the server to this CPU (taskset), or null.</param>
+    /// <param name="extraArgs">more flags for the server; the log flag is only passed to servers that take it.</param>
+    public static GoServer Start(string name, string? binaryPath = null, int? cpu = null, params string[] extraArgs)
     {
         string bin = binaryPath ?? Repo.GoServer(name);
         int port = FreePort.Next();
         string log = Path.Combine(Path.GetTempPath(), $"sonde-test-{name}-{port}.log");
-        var psi = new ProcessStartInfo(bin) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        var psi = new ProcessStartInfo(cpu is null ? bin : "taskset") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        if (cpu is { } c) { psi.ArgumentList.Add("-c"); psi.ArgumentList.Add(c.ToString()); psi.ArgumentList.Add(bin); }
         psi.ArgumentList.Add("-addr"); psi.ArgumentList.Add($"127.0.0.1:{port}");
-        psi.ArgumentList.Add("-log"); psi.ArgumentList.Add(log);
+        if (!name.StartsWith("breakdown", StringComparison.Ordinal)) { psi.ArgumentList.Add("-log"); psi.ArgumentList.Add(log); }
+        foreach (var a in extraArgs) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         p.BeginErrorReadLine();
         p.BeginOutputReadLine();

@@ -340,6 +340,14 @@ int sonde_go_park(struct pt_regs *ctx)
 		cat = SONDE_CAT_OTHER;
 	f->kernel_off = 0;
 	account(f, key.tgid, bpf_ktime_get_ns(), cat);
+	/*
+	 * The thread leaves this goroutine for the scheduler (which may poll the
+	 * network, sleep on a futex...): none of that belongs to the request.
+	 */
+	__u32 tid = (__u32)id;
+	struct thread *t = bpf_map_lookup_elem(&threads, &tid);
+	if (t && t->g == key.g)
+		t->g = 0;
 	return 0;
 }
 

@@ -36,13 +36,17 @@ public sealed class RouteRow
     /// <summary>Handler durations of this row's requests.</summary>
     public LatencyHistogram Latency { get; } = new();
 
+    /// <summary>Where this row's time went (requests traced with the breakdown on).</summary>
+    public TimeBreakdown Breakdown { get; } = new();
+
     /// <summary>"GET /users/:id", or just the route for the synthetic rows.</summary>
     public string DisplayName => Method.Length == 0 ? Route : $"{Method} {Route}";
 
-    internal void Add(ulong durationNs, int status)
+    internal void Add(in Sonde.Tracing.RequestView r)
     {
         Count++;
-        if (status is >= 500 and <= 599) Errors++;
-        Latency.Record(durationNs);
+        if (r.Status is >= 500 and <= 599) Errors++;
+        Latency.Record(r.DurationNs);
+        Breakdown.Add(r.BreakdownNs, r.Syscalls);
     }
 }

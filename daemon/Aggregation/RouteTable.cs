@@ -84,8 +84,8 @@ public sealed class RouteTable
             var key = buffer[..(2 + methodChars + targetChars)];
 
             var row = FindOrCreate(key, methodChars);
-            row.Add(request.DurationNs, request.Status);
-            All.Add(request.DurationNs, request.Status);
+            row.Add(request);
+            All.Add(request);
         }
         finally
         {

@@ -1,3 +1,4 @@
+using Sonde.Tracing;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -124,5 +125,23 @@ public static class SummaryJsonRenderer
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        var b = row.Breakdown;
+        if (b.Requests > 0)
+        {
+            json.WriteNumber("breakdown_requests", b.Requests);
+            json.WriteStartObject("breakdown_mean_ns");
+            for (int i = 0; i < BreakdownCategories.Count; i++)
+                json.WriteNumber(BreakdownCategories.Names[i], (ulong)Math.Round(b.MeanNs(i)));
+            json.WriteEndObject();
+            json.WriteStartObject("syscalls");
+            foreach (var (name, count, ns) in b.Syscalls())
+            {
+                json.WriteStartObject(name);
+                json.WriteNumber("count", count);
+                json.WriteNumber("ns", ns);
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+        }
     }
 }

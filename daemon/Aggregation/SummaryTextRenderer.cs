@@ -1,3 +1,4 @@
+using Sonde.Tracing;
 using System.Globalization;
 using System.Text;
 
@@ -165,6 +166,41 @@ public sealed class SummaryTextRenderer
                 " ", Number(buckets[i].Count).PadLeft(countWidth),
                 " |", new string('@', bar), new string(' ', barWidth - bar), "|"));
         }
+        WriteBreakdown(row.Breakdown, output);
+    }
+
+    /// <summary>One letter per category in the stacked bar.</summary>
+    private const string BarLetters = "CRNSLHZGO";
+
+    /// <summary>
+    /// The mean breakdown as a stacked bar (one letter per category, legend
+    /// after it) and the syscalls that took the most time.
+    /// </summary>
+    private void WriteBreakdown(TimeBreakdown b, TextWriter output)
+    {
+        if (b.Requests == 0) return;
+        double total = 0;
+        for (int i = 0; i < BreakdownCategories.Count; i++) total += b.MeanNs(i);
+        if (total <= 0) return;
+        int width = Math.Min(MaxBarWidth, Width - 6);
+        var bar = new System.Text.StringBuilder(width);
+        double acc = 0;
+        for (int i = 0; i < BreakdownCategories.Count; i++)
+        {
+            acc += b.MeanNs(i);
+            int upTo = (int)Math.Round(acc / total * width);
+            bar.Append(BarLetters[i], Math.Max(0, upTo - bar.Length));
+        }
+        output.WriteLine($"  where the time went (mean per request):");
+        output.WriteLine($"  [{bar}]");
+        var parts = Enumerable.Range(0, BreakdownCategories.Count).Where(i => b.MeanNs(i) / total >= 0.001)
+            .OrderByDescending(b.MeanNs)
+            .Select(i => $"{BarLetters[i]} {BreakdownCategories.Names[i]} {100 * b.MeanNs(i) / total:0.0}% ({DurationText.Format(b.MeanNs(i))})");
+        output.WriteLine(Fit("  " + string.Join("  ", parts)));
+        var top = b.Syscalls().Take(5).ToList();
+        if (top.Count > 0)
+            output.WriteLine(Fit("  top syscalls per request: " + string.Join(", ", top.Select(s =>
+                $"{s.Name} {(double)s.Count / b.Requests:0.#}x {DurationText.Format((double)s.Ns / b.Requests)}"))));
     }
 
     private string Fit(string line) => line.Length <= Width ? line : line[..(Width - 3)] + "...";

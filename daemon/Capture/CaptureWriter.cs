@@ -65,6 +65,8 @@ public sealed class CaptureWriter : IDisposable
     public long RequestCount { get; private set; }
 
     /// <summary>Appends one request record.</summary>
+    private readonly List<SyscallTotal> _syscallPool = new();
+
     public void Write(in RequestView request)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -88,6 +90,19 @@ public sealed class CaptureWriter : IDisposable
         _request.Method = UnsafeByteOperations.UnsafeWrap(memory[..request.Method.Length]);
         _request.Path = UnsafeByteOperations.UnsafeWrap(memory.Slice(request.Method.Length, request.Path.Length));
         _request.Route = UnsafeByteOperations.UnsafeWrap(memory.Slice(request.Method.Length + request.Path.Length, request.Route.Length));
+        _request.BreakdownNs.Clear();
+        foreach (var ns in request.BreakdownNs) _request.BreakdownNs.Add(ns);
+        _request.Syscalls.Clear();
+        for (int i = 0; i < request.Syscalls.Length; i++)
+        {
+            // Reuse the syscall messages from earlier records.
+            if (_syscallPool.Count <= i) _syscallPool.Add(new SyscallTotal());
+            var t = _syscallPool[i];
+            t.Nr = request.Syscalls[i].Nr;
+            t.Count = request.Syscalls[i].Count;
+            t.Ns = request.Syscalls[i].Ns;
+            _request.Syscalls.Add(t);
+        }
         WriteRecord(_requestRecord);
         RequestCount++;
     }

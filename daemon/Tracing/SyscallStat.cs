@@ -6,6 +6,13 @@ namespace Sonde.Tracing;
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct SyscallStat
 {
+    public SyscallStat(uint nr, uint count, ulong ns)
+    {
+        Nr = nr;
+        Count = count;
+        Ns = ns;
+    }
+
     public readonly uint Nr;
     public readonly uint Count;
     public readonly ulong Ns;

@@ -86,8 +86,12 @@ public sealed class BreakdownTests(ITestOutputHelper output)
         {
             var withHog = await Trace("breakdown", Repeat("/busy?ms=30"), cpu: 1, whileTracing: () =>
             {
-                hog = Process.Start(new ProcessStartInfo("taskset", "-c 1 sh -c 'while :; do :; done'"));
-                return Task.Delay(200);
+                var psi = new ProcessStartInfo("taskset");
+                foreach (var a in new[] { "-c", "1", "sh", "-c", "while :; do :; done" }) psi.ArgumentList.Add(a);
+                hog = Process.Start(psi)!;
+                Thread.Sleep(200);
+                Assert.False(hog.HasExited, "the CPU hog must keep running");
+                return Task.CompletedTask;
             });
             double Mean(List<Rec> rs, string c) => rs.Average(r => r.Share(c));
             output.WriteLine($"alone: on_cpu {Mean(alone, "on_cpu"):P1} runnable {Mean(alone, "runnable"):P1}; with hog: on_cpu {Mean(withHog, "on_cpu"):P1} runnable {Mean(withHog, "runnable"):P1}");

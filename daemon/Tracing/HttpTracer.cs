@@ -60,16 +60,33 @@ public sealed class HttpTracer : IDisposable
     }
 
     /// <summary>
+    /// Stores a binary's offsets in the next `configs` slot and returns the
+    /// slot, which the binary's probes carry as their bpf_cookie. One slot per
+    /// executable, however many processes run it.
+    /// </summary>
+    public int RegisterBinary(GoTargetConfig config)
+    {
+        int index = Interlocked.Increment(ref _nextConfig) - 1;
+        if (index >= MaxConfigs) throw new TraceException($"too many distinct binaries (at most {MaxConfigs})");
+        config.Valid = 1;
+        _configs.Update((uint)index, config);
+        return index;
+    }
+
+    /// <summary>
     /// Stores a binary's offsets and attaches its plan, for <paramref name="pids"/>
     /// (each via /proc/PID/exe) or, when empty, every process of <paramref name="path"/>.
     /// All or nothing: on failure, what was attached for this binary is detached.
     /// </summary>
     public IReadOnlyList<BpfLink> Attach(ProbePlan plan, GoTargetConfig config, string path, IReadOnlyList<int> pids, out int configIndex)
     {
-        configIndex = Interlocked.Increment(ref _nextConfig) - 1;
-        if (configIndex >= MaxConfigs) throw new TraceException($"too many distinct binaries (at most {MaxConfigs})");
-        config.Valid = 1;
-        _configs.Update((uint)configIndex, config);
+        configIndex = RegisterBinary(config);
+        return Attach(plan, configIndex, path, pids);
+    }
+
+    /// <summary>Attaches a plan for a binary registered with <see cref="RegisterBinary"/>; all or nothing.</summary>
+    public IReadOnlyList<BpfLink> Attach(ProbePlan plan, int configIndex, string path, IReadOnlyList<int> pids)
+    {
         var made = new List<BpfLink>();
         try
         {
@@ -87,6 +104,17 @@ public sealed class HttpTracer : IDisposable
         }
         lock (_linksLock) _links.AddRange(made);
         return made;
+    }
+
+    /// <summary>Detaches some probes (a process that exited), leaving the rest attached.</summary>
+    public void Detach(IEnumerable<BpfLink> links)
+    {
+        lock (_linksLock)
+            foreach (var l in links)
+            {
+                l.Dispose();
+                _links.Remove(l);
+            }
     }
 
     /// <summary>The kernel-side programs of the breakdown (tp_btf): attached once, for all targets.</summary>

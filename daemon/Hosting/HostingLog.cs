@@ -83,6 +83,9 @@ internal static partial class HostingLog
     [LoggerMessage(93, LogLevel.Error, "fake pipeline: sample error entry")]
     public static partial void FakeError(this ILogger logger);
 
+    [LoggerMessage(95, LogLevel.Debug, "fake pipeline: reloading (debug entry)")]
+    public static partial void FakeReloading(this ILogger logger);
+
     [LoggerMessage(94, LogLevel.Information, "fake pipeline: reloaded, metrics.listen {Listen}")]
     public static partial void FakeReloaded(this ILogger logger, string listen);
 }

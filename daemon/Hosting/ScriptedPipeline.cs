@@ -12,6 +12,7 @@ namespace Sonde.Hosting;
 /// observed through files in DIR.
 /// <list type="bullet">
 /// <item><c>ready-delay-ms</c>: how long StartAsync takes (default 0).</item>
+/// <item><c>reload-delay-ms</c>: how long ReloadAsync takes (default 0).</item>
 /// <item><c>fail-start</c>: if present, StartAsync fails with its text.</item>
 /// <item><c>freeze</c>: while present, the heartbeat stands still.</item>
 /// <item><c>events</c>: appended, one line per call:
@@ -36,9 +37,7 @@ internal sealed class ScriptedPipeline(string directory, ILoggerFactory loggers)
         _config = config;
         _log.FakeStarting();
         Record("start", config);
-        string delayFile = Path.Combine(directory, "ready-delay-ms");
-        int delay = File.Exists(delayFile) ? int.Parse(File.ReadAllText(delayFile).Trim(), CultureInfo.InvariantCulture) : 0;
-        await Task.Delay(delay, ct);
+        await Task.Delay(Milliseconds("ready-delay-ms"), ct);
         string fail = Path.Combine(directory, "fail-start");
         if (File.Exists(fail)) throw new TraceException(File.ReadAllText(fail).Trim());
 
@@ -59,12 +58,13 @@ internal sealed class ScriptedPipeline(string directory, ILoggerFactory loggers)
         Record("ready", config);
     }
 
-    public Task ReloadAsync(SondeConfig config, CancellationToken ct)
+    public async Task ReloadAsync(SondeConfig config, CancellationToken ct)
     {
+        _log.FakeReloading();
+        await Task.Delay(Milliseconds("reload-delay-ms"), ct);
         _config = config;
         Record("reload", config);
         _log.FakeReloaded(config.Metrics.Listen);
-        return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken ct)
@@ -73,6 +73,12 @@ internal sealed class ScriptedPipeline(string directory, ILoggerFactory loggers)
         _loop?.Join();
         Record("stop", _config);
         return Task.CompletedTask;
+    }
+
+    private int Milliseconds(string file)
+    {
+        string path = Path.Combine(directory, file);
+        return File.Exists(path) ? int.Parse(File.ReadAllText(path).Trim(), CultureInfo.InvariantCulture) : 0;
     }
 
     private void Record(string what, SondeConfig config)

@@ -1,0 +1,16 @@
+using Sonde.Tracing;
+
+namespace Sonde.Config;
+
+/// <summary>The <c>tracing</c> section: how probes are placed and events carried.</summary>
+public sealed record TracingConfig
+{
+    /// <summary>Ring buffer size in MiB, a power of two from 1 to 1024 (8 MiB holds about 25,000 requests).</summary>
+    public int RingbufMib { get; init; } = 8;
+
+    /// <summary><c>auto</c>, <c>callsite</c> or <c>ret</c>: where a request's end is caught (see `sonde trace --help`).</summary>
+    public EndProbeMode EndProbe { get; init; } = EndProbeMode.Auto;
+
+    /// <summary>Split each request's latency by cause (on CPU, runqueue, network, disk, lock, GC...).</summary>
+    public bool Breakdown { get; init; } = true;
+}

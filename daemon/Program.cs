@@ -32,8 +32,8 @@ public static class Program
                 null or "help" or "--help" or "-h" => PrintHelp(),
                 "trace" => await TraceCommand.RunAsync(args[1..]),
                 "report" => ReportCommand.Run(args[1..]),
-                "run" => await RunCommand.RunAsync(args[1..], (_, _) =>
-                    throw new TraceException("the tracing pipeline is not wired into this build yet")),
+                "run" => await RunCommand.RunAsync(args[1..], (_, loggers) =>
+                    new Sonde.Service.TracingPipeline(new Sonde.Service.ServiceRequestCounts(), loggers)),
                 "check-config" => CheckConfigCommand.Run(args[1..]),
                 "version" or "--version" => PrintVersion(),
                 var c => throw new UsageException($"unknown command '{c}' (try sonde --help)"),

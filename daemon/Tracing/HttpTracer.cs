@@ -107,14 +107,22 @@ public sealed class HttpTracer : IDisposable
     }
 
     /// <summary>Detaches some probes (a process that exited), leaving the rest attached.</summary>
-    public void Detach(IEnumerable<BpfLink> links)
+    public void Detach(IReadOnlyList<BpfLink> links)
     {
         lock (_linksLock)
-            foreach (var l in links)
-            {
-                l.Dispose();
-                _links.Remove(l);
-            }
+            foreach (var l in links) _links.Remove(l);
+        DisposeConcurrently(links);
+    }
+
+    /// <summary>
+    /// Each uprobe link's close waits for an RCU grace period in the kernel
+    /// (~110 ms each measured on 6.18); closing them concurrently lets the
+    /// waits overlap.
+    /// </summary>
+    private static void DisposeConcurrently(IReadOnlyList<BpfLink> links)
+    {
+        if (links.Count <= 1) { foreach (var l in links) l.Dispose(); return; }
+        Parallel.ForEach(links, new ParallelOptions { MaxDegreeOfParallelism = 32 }, l => l.Dispose());
     }
 
     /// <summary>The kernel-side programs of the breakdown (tp_btf): attached once, for all targets.</summary>
@@ -142,12 +150,14 @@ public sealed class HttpTracer : IDisposable
     /// <summary>Detaches every probe; requests already in the ring buffer can still be read.</summary>
     public void Detach()
     {
+        List<BpfLink> all;
         lock (_linksLock)
         {
-            foreach (var l in _links) l.Dispose();
+            all = _links.ToList();
             _links.Clear();
             _kernelAttached = false;
         }
+        DisposeConcurrently(all);
     }
 
     public TracerStats ReadStats() => new(

@@ -1,0 +1,252 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Sonde.Config;
+using Sonde.Discovery;
+using Sonde.GoBinary;
+using Sonde.Hosting;
+using Sonde.Interop.LibC;
+using Sonde.Tracing;
+
+namespace Sonde.Service;
+
+/// <summary>
+/// `sonde run`'s pipeline: finds the processes the selectors match (a /proc
+/// scan at start and on reload, then exec/exit events from the kernel),
+/// attaches the probe plan of each to it, and feeds every completed request
+/// with its service name to a sink (the metrics). One control loop applies
+/// attach/detach in order; the consumer loop reads the ring buffer and
+/// advances the heartbeat the systemd watchdog watches.
+/// </summary>
+public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
+{
+    private readonly IServiceRequestSink _sink;
+    private readonly ILogger _log;
+    private SondeConfig _config = new();
+    private HttpTracer? _tracer;
+    private ProcessEvents? _procs;
+    private readonly Dictionary<int, TracedProcess> _traced = new();
+    private readonly Dictionary<FileIdentity, (ProbePlan Plan, int ConfigIndex)?> _binaries = new();
+    private readonly ConcurrentDictionary<int, string> _serviceByPid = new();
+    private readonly Channel<(ProcessEventKind Kind, int Pid)> _work = Channel.CreateUnbounded<(ProcessEventKind, int)>();
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _consumer, _control, _events;
+    private long _heartbeat, _requests;
+    private long _rateStartTicks = Environment.TickCount64, _rateStartRequests;
+    private double _rate;
+    private readonly object _gate = new();
+    private readonly List<Task> _detaching = new();
+    private readonly string? _stallFile = Environment.GetEnvironmentVariable("SONDE_TEST_STALL_FILE");
+
+    public TracingPipeline(IServiceRequestSink sink, ILoggerFactory loggers)
+    {
+        _sink = sink;
+        _log = loggers.CreateLogger("Sonde.Service");
+    }
+
+    public long Heartbeat => Interlocked.Read(ref _heartbeat);
+
+    /// <summary>Processes attached right now.</summary>
+    public IReadOnlyCollection<int> TracedPids { get { lock (_gate) return _traced.Keys.ToList(); } }
+
+    public TracerStats? Stats => _tracer?.ReadStats();
+
+    public string Status
+    {
+        get
+        {
+            long now = Environment.TickCount64, reqs = Interlocked.Read(ref _requests);
+            if (now - _rateStartTicks >= 5000)
+            {
+                _rate = (reqs - _rateStartRequests) * 1000.0 / (now - _rateStartTicks);
+                _rateStartTicks = now;
+                _rateStartRequests = reqs;
+            }
+            int targets;
+            lock (_gate) targets = _traced.Count;
+            ulong drops = _tracer?.ReadStats().Drops ?? 0;
+            return $"{targets} target{(targets == 1 ? "" : "s")}, {_rate:0} req/s, {reqs} requests, {drops} drops";
+        }
+    }
+
+    public Task StartAsync(SondeConfig config, CancellationToken ct)
+    {
+        KernelSupport.Check();
+        _config = config;
+        _tracer = new HttpTracer((uint)config.Tracing.RingbufMib << 20);
+        if (config.Tracing.Breakdown) _tracer.AttachKernelEvents();
+        _procs = new ProcessEvents();
+        // Events first, then the scan: a process that starts in between is seen twice, never missed.
+        _events = Task.Run(() => _procs.RunAsync((k, pid) => _work.Writer.TryWrite((k, pid)), _stop.Token));
+        Rescan();
+        _consumer = Task.Run(() => _tracer.RunAsync(this, _stop.Token));
+        _control = Task.Run(ControlLoop);
+        return Task.CompletedTask;
+    }
+
+    public Task ReloadAsync(SondeConfig config, CancellationToken ct)
+    {
+        if (config.Tracing != _config.Tracing)
+            LogTracingNeedsRestart(_log);
+        lock (_gate) _config = config with { Tracing = _config.Tracing };
+        Rescan();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken ct)
+    {
+        _work.Writer.TryComplete();
+        _stop.Cancel();
+        foreach (var t in new[] { _consumer, _control, _events })
+            if (t is not null) { try { await t.WaitAsync(ct); } catch (OperationCanceledException) { } }
+        Task[] pending;
+        lock (_gate) pending = _detaching.ToArray();
+        await Task.WhenAll(pending).WaitAsync(ct);
+        lock (_gate) _traced.Clear();
+        _tracer?.Dispose();
+        _procs?.Dispose();
+    }
+
+    /// <summary>Matches every running process against the selectors: attach new matches, detach the rest.</summary>
+    private void Rescan()
+    {
+        var seen = new HashSet<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            if (int.TryParse(Path.GetFileName(dir), out int pid) && pid != Environment.ProcessId)
+            {
+                seen.Add(pid);
+                Consider(pid);
+            }
+        List<int> gone;
+        lock (_gate) gone = _traced.Keys.Where(p => !seen.Contains(p)).ToList();
+        foreach (var pid in gone) Forget(pid);
+    }
+
+    private async Task ControlLoop()
+    {
+        await foreach (var (kind, pid) in _work.Reader.ReadAllAsync())
+        {
+            try
+            {
+                if (kind == ProcessEventKind.Exit) Forget(pid);
+                else { Forget(pid); Consider(pid); }   // exec replaces the image: old probes are void
+            }
+            catch (Exception e) { LogControlFailed(_log, pid, e.Message); }
+        }
+    }
+
+    /// <summary>Attaches to <paramref name="pid"/> if a selector matches it and it isn't attached already.</summary>
+    private void Consider(int pid)
+    {
+        string? exe;
+        try { exe = new FileInfo($"/proc/{pid}/exe").LinkTarget; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }
+        if (exe is null) return;
+        SondeConfig config;
+        lock (_gate)
+        {
+            if (_traced.TryGetValue(pid, out var already))
+            {
+                // Still matched (reload)? Keep it; a selector change may rename its service.
+                var again = TargetMatch.Find(_config.Targets, pid, exe);
+                if (again is null) { Forget(pid); }
+                else _serviceByPid[pid] = again.Value.Service;
+                return;
+            }
+            config = _config;
+        }
+        var match = TargetMatch.Find(config.Targets, pid, exe);
+        if (match is null) return;
+        if (!FileIdentity.TryOf($"/proc/{pid}/exe", out var id)) return;
+        var binary = Binary(id, pid, exe);
+        if (binary is null) return;
+        try
+        {
+            var links = _tracer!.Attach(binary.Value.Plan, binary.Value.ConfigIndex, exe, [pid]);
+            lock (_gate) _traced[pid] = new TracedProcess(pid, match.Value.Service, exe, links);
+            _serviceByPid[pid] = match.Value.Service;
+            LogAttached(_log, pid, exe, match.Value.Service, links.Count);
+        }
+        catch (TraceException e)
+        {
+            // The process may have exited between the match and the attach.
+            if (ProcessInfo.Exists(pid)) LogAttachFailed(_log, pid, exe, e.Message);
+        }
+    }
+
+    /// <summary>The plan and config slot of an executable, analysed once; null when it can't be traced.</summary>
+    private (ProbePlan Plan, int ConfigIndex)? Binary(FileIdentity id, int pid, string exe)
+    {
+        lock (_gate)
+            if (_binaries.TryGetValue(id, out var known)) return known;
+        (ProbePlan, int)? result = null;
+        try
+        {
+            var go = GoExecutable.Open($"/proc/{pid}/exe");
+            bool breakdown = _config.Tracing.Breakdown;
+            var plan = ProbePlan.For(go, _config.Tracing.EndProbe, breakdown);
+            var (config, source) = StructOffsets.Resolve(go, plan.HasGin, breakdown);
+            result = (plan, _tracer!.RegisterBinary(config));
+            LogBinary(_log, exe, go.BuildInfo.GoVersion, plan.CostSummary, source);
+        }
+        catch (Exception e) when (e is GoBinaryException or TraceException or IOException or UnauthorizedAccessException)
+        {
+            LogNotTraceable(_log, pid, exe, e.Message);
+        }
+        lock (_gate) _binaries[id] = result;
+        return result;
+    }
+
+    private void Forget(int pid)
+    {
+        TracedProcess? p;
+        lock (_gate)
+        {
+            if (!_traced.Remove(pid, out p)) return;
+            _detaching.RemoveAll(t => t.IsCompleted);
+        }
+        // Closing uprobe links waits for the kernel (~1 s for 10 on 6.18): not on the control loop.
+        var tracer = _tracer!;
+        var detach = Task.Run(() =>
+        {
+            long t0 = Environment.TickCount64;
+            tracer.Detach(p.Links);
+            LogDetached(_log, pid, p.Service, Environment.TickCount64 - t0);
+        });
+        lock (_gate) _detaching.Add(detach);
+    }
+
+    void IRequestSink.OnRequest(in RequestView request)
+    {
+        Interlocked.Increment(ref _requests);
+        if (_serviceByPid.TryGetValue(request.Pid, out var service)) _sink.OnRequest(service, request);
+    }
+
+    void IRequestSink.OnBatchEnd()
+    {
+        // Test hook: a file that stalls the event loop, to prove the watchdog restarts it.
+        if (_stallFile is not null && File.Exists(_stallFile)) Thread.Sleep(Timeout.Infinite);
+        Interlocked.Increment(ref _heartbeat);
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "tracing pid {Pid} ({Exe}) as service {Service}: {Probes} probes")]
+    private static partial void LogAttached(ILogger log, int pid, string exe, string service, int probes);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "pid {Pid} of service {Service} is gone: probes detached in {Ms} ms")]
+    private static partial void LogDetached(ILogger log, int pid, string service, long ms);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "{Exe}: {GoVersion}, {Cost}; offsets from {Source}")]
+    private static partial void LogBinary(ILogger log, string exe, string goVersion, string cost, string source);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "pid {Pid} ({Exe}) matches a target but can't be traced: {Reason}")]
+    private static partial void LogNotTraceable(ILogger log, int pid, string exe, string reason);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Error, Message = "attaching to pid {Pid} ({Exe}) failed: {Reason}")]
+    private static partial void LogAttachFailed(ILogger log, int pid, string exe, string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "handling pid {Pid} failed: {Reason}")]
+    private static partial void LogControlFailed(ILogger log, int pid, string reason);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "the tracing section changed: it takes effect at the next restart")]
+    private static partial void LogTracingNeedsRestart(ILogger log);
+}

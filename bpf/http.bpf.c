@@ -67,6 +67,14 @@ struct {
 	__type(value, struct sonde_go_config);
 } configs SEC(".maps");
 
+/* Processes `sonde run` traces, for binaries whose probes cover every process of the file. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);            /* tgid */
+	__type(value, __u32);          /* unused */
+} tgids SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -182,6 +190,8 @@ int sonde_http_start(struct pt_regs *ctx)
 	}
 	__u64 id = bpf_get_current_pid_tgid();
 	struct inflight_key key = { .g = GO_G(ctx), .tgid = id >> 32 };
+	if (cfg->filter_tgids && !bpf_map_lookup_elem(&tgids, &key.tgid))
+		return 0;
 	struct inflight val = {
 		.start_ns = bpf_ktime_get_ns(),
 		.req = GO_ARG4(ctx),

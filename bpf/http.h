@@ -64,6 +64,7 @@ struct sonde_go_config {
 	__u32 gin_ctx_full_path; /* gin.Context.fullPath (string) */
 	__u32 valid;           /* 1 once user space filled this slot */
 	__u32 breakdown;       /* 1: the scheduler probes and tracepoints are attached */
+	__u32 filter_tgids;    /* 1: probes cover every process of the file; trace only tgids in `tgids` */
 	/* runtime.waitReason -> enum sonde_category, for this binary's Go version */
 	__u8 wait_category[SONDE_WAIT_REASONS];
 };

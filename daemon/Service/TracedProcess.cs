@@ -1,6 +1,6 @@
-using Sonde.Interop.Libbpf;
+using Sonde.Interop.LibC;
 
 namespace Sonde.Service;
 
-/// <summary>A process `sonde run` has attached to, and the probes that go when it does.</summary>
-public sealed record TracedProcess(int Pid, string Service, string Exe, IReadOnlyList<BpfLink> Links);
+/// <summary>A process `sonde run` traces: its service and the executable whose probes cover it.</summary>
+public sealed record TracedProcess(int Pid, string Service, string Exe, FileIdentity Binary);

@@ -26,9 +26,12 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     private HttpTracer? _tracer;
     private ProcessEvents? _procs;
     private readonly Dictionary<int, TracedProcess> _traced = new();
-    private readonly Dictionary<FileIdentity, (ProbePlan Plan, int ConfigIndex)?> _binaries = new();
+    private readonly Dictionary<FileIdentity, TracedBinary?> _binaries = new();
+    /// <summary>How long an executable with no traced process keeps its probes (a restart reuses them).</summary>
+    public static readonly TimeSpan UnusedBinaryGrace = TimeSpan.FromSeconds(60);
+    private Timer? _sweep;
     private readonly ConcurrentDictionary<int, string> _serviceByPid = new();
-    private readonly Channel<(ProcessEventKind Kind, int Pid)> _work = Channel.CreateUnbounded<(ProcessEventKind, int)>();
+    private readonly Channel<(ProcessEventKind Kind, int Pid)> _work = Channel.CreateUnbounded<(ProcessEventKind, int)>();  // kind 0: sweep unused binaries
     private readonly CancellationTokenSource _stop = new();
     private Task? _consumer, _control, _events;
     private long _heartbeat, _requests;
@@ -81,6 +84,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         Rescan();
         _consumer = Task.Run(() => _tracer.RunAsync(this, _stop.Token));
         _control = Task.Run(ControlLoop);
+        _sweep = new Timer(_ => _work.Writer.TryWrite((0, 0)), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
         return Task.CompletedTask;
     }
 
@@ -95,6 +99,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
 
     public async Task StopAsync(CancellationToken ct)
     {
+        _sweep?.Dispose();
         _work.Writer.TryComplete();
         _stop.Cancel();
         foreach (var t in new[] { _consumer, _control, _events })
@@ -128,14 +133,19 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         {
             try
             {
-                if (kind == ProcessEventKind.Exit) Forget(pid);
-                else { Forget(pid); Consider(pid); }   // exec replaces the image: old probes are void
+                if (kind == 0) ReleaseUnusedBinaries();
+                else if (kind == ProcessEventKind.Exit) Forget(pid);
+                else { Forget(pid); Consider(pid); }   // exec replaces the image
             }
             catch (Exception e) { LogControlFailed(_log, pid, e.Message); }
         }
     }
 
-    /// <summary>Attaches to <paramref name="pid"/> if a selector matches it and it isn't attached already.</summary>
+    /// <summary>
+    /// Traces <paramref name="pid"/> if a selector matches it; for a process
+    /// already traced (a reload), stops if none matches any more and takes
+    /// the service name of the selector that does.
+    /// </summary>
     private void Consider(int pid)
     {
         string? exe;
@@ -143,50 +153,51 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }
         if (exe is null) return;
         SondeConfig config;
+        bool traced;
         lock (_gate)
         {
-            if (_traced.TryGetValue(pid, out var already))
-            {
-                // Still matched (reload)? Keep it; a selector change may rename its service.
-                var again = TargetMatch.Find(_config.Targets, pid, exe);
-                if (again is null) { Forget(pid); }
-                else _serviceByPid[pid] = again.Value.Service;
-                return;
-            }
             config = _config;
+            traced = _traced.ContainsKey(pid);
         }
         var match = TargetMatch.Find(config.Targets, pid, exe);
+        if (traced)
+        {
+            if (match is null) Forget(pid);
+            else _serviceByPid[pid] = match.Value.Service;
+            return;
+        }
         if (match is null) return;
         if (!FileIdentity.TryOf($"/proc/{pid}/exe", out var id)) return;
         var binary = Binary(id, pid, exe);
         if (binary is null) return;
-        try
+        _serviceByPid[pid] = match.Value.Service;
+        _tracer!.SetTraced(pid, true);
+        lock (_gate)
         {
-            var links = _tracer!.Attach(binary.Value.Plan, binary.Value.ConfigIndex, exe, [pid]);
-            lock (_gate) _traced[pid] = new TracedProcess(pid, match.Value.Service, exe, links);
-            _serviceByPid[pid] = match.Value.Service;
-            LogAttached(_log, pid, exe, match.Value.Service, links.Count);
+            _traced[pid] = new TracedProcess(pid, match.Value.Service, exe, id);
+            binary.Pids.Add(pid);
+            binary.UnusedSince = 0;
         }
-        catch (TraceException e)
-        {
-            // The process may have exited between the match and the attach.
-            if (ProcessInfo.Exists(pid)) LogAttachFailed(_log, pid, exe, e.Message);
-        }
+        LogAttached(_log, pid, exe, match.Value.Service);
     }
 
-    /// <summary>The plan and config slot of an executable, analysed once; null when it can't be traced.</summary>
-    private (ProbePlan Plan, int ConfigIndex)? Binary(FileIdentity id, int pid, string exe)
+    /// <summary>The probes of an executable, attached on first use; null when it can't be traced.</summary>
+    private TracedBinary? Binary(FileIdentity id, int pid, string exe)
     {
         lock (_gate)
             if (_binaries.TryGetValue(id, out var known)) return known;
-        (ProbePlan, int)? result = null;
+        TracedBinary? result = null;
         try
         {
             var go = GoExecutable.Open($"/proc/{pid}/exe");
             bool breakdown = _config.Tracing.Breakdown;
             var plan = ProbePlan.For(go, _config.Tracing.EndProbe, breakdown);
             var (config, source) = StructOffsets.Resolve(go, plan.HasGin, breakdown);
-            result = (plan, _tracer!.RegisterBinary(config));
+            config.FilterTgids = 1;
+            int index = _tracer!.RegisterBinary(config);
+            // Attach by /proc/PID/exe: the kernel resolves it to the file's inode.
+            var links = _tracer.Attach(plan, index, $"/proc/{pid}/exe", []);
+            result = new TracedBinary(exe, plan, index, links);
             LogBinary(_log, exe, go.BuildInfo.GoVersion, plan.CostSummary, source);
         }
         catch (Exception e) when (e is GoBinaryException or TraceException or IOException or UnauthorizedAccessException)
@@ -203,17 +214,41 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         lock (_gate)
         {
             if (!_traced.Remove(pid, out p)) return;
+            if (_binaries.TryGetValue(p.Binary, out var b) && b is not null && b.Pids.Remove(pid) && b.Pids.Count == 0)
+                b.UnusedSince = Environment.TickCount64;
+        }
+        _tracer!.SetTraced(pid, false);
+        _serviceByPid.TryRemove(pid, out _);
+        LogDetached(_log, pid, p.Service);
+    }
+
+    /// <summary>
+    /// Detaches executables no traced process has used for <see cref="UnusedBinaryGrace"/>.
+    /// Closing uprobe links waits for the kernel (~1 s for 10 on 6.18): done off the control loop.
+    /// </summary>
+    private void ReleaseUnusedBinaries()
+    {
+        long now = Environment.TickCount64;
+        List<(FileIdentity Id, TracedBinary Binary)> idle;
+        lock (_gate)
+        {
+            idle = _binaries.Where(b => b.Value is { Pids.Count: 0, UnusedSince: > 0 } tb && now - tb.UnusedSince >= UnusedBinaryGrace.TotalMilliseconds)
+                .Select(b => (b.Key, b.Value!)).ToList();
+            foreach (var (id, _) in idle) _binaries.Remove(id);
             _detaching.RemoveAll(t => t.IsCompleted);
         }
-        // Closing uprobe links waits for the kernel (~1 s for 10 on 6.18): not on the control loop.
-        var tracer = _tracer!;
-        var detach = Task.Run(() =>
+        foreach (var (_, b) in idle)
         {
-            long t0 = Environment.TickCount64;
-            tracer.Detach(p.Links);
-            LogDetached(_log, pid, p.Service, Environment.TickCount64 - t0);
-        });
-        lock (_gate) _detaching.Add(detach);
+            var tracer = _tracer!;
+            var t = Task.Run(() => { tracer.Detach(b.Links); LogBinaryReleased(_log, b.Exe, b.Links.Count); });
+            lock (_gate) _detaching.Add(t);
+        }
+    }
+
+    /// <summary>Processes and executables currently tracked (for tests and self-metrics).</summary>
+    public (int Processes, int Binaries, int Probes) Counts
+    {
+        get { lock (_gate) return (_traced.Count, _binaries.Values.Count(b => b is not null), _tracer?.AttachedProbes ?? 0); }
     }
 
     void IRequestSink.OnRequest(in RequestView request)
@@ -229,11 +264,14 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         Interlocked.Increment(ref _heartbeat);
     }
 
-    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "tracing pid {Pid} ({Exe}) as service {Service}: {Probes} probes")]
-    private static partial void LogAttached(ILogger log, int pid, string exe, string service, int probes);
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "tracing pid {Pid} ({Exe}) as service {Service}")]
+    private static partial void LogAttached(ILogger log, int pid, string exe, string service);
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "pid {Pid} of service {Service} is gone: probes detached in {Ms} ms")]
-    private static partial void LogDetached(ILogger log, int pid, string service, long ms);
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "pid {Pid} of service {Service} is gone")]
+    private static partial void LogDetached(ILogger log, int pid, string service);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Information, Message = "{Exe}: no traced process for a while, {Probes} probes detached")]
+    private static partial void LogBinaryReleased(ILogger log, string exe, int probes);
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "{Exe}: {GoVersion}, {Cost}; offsets from {Source}")]
     private static partial void LogBinary(ILogger log, string exe, string goVersion, string cost, string source);

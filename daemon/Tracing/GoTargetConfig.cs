@@ -22,6 +22,8 @@ public unsafe struct GoTargetConfig
     public uint Valid;
     /// <summary>1 when the scheduler probes and tracepoints are attached.</summary>
     public uint Breakdown;
+    /// <summary>1: the probes cover every process of the file; only tgids in the `tgids` map are traced.</summary>
+    public uint FilterTgids;
     /// <summary>runtime.waitReason value → <see cref="BreakdownCategories"/> index, for this Go version.</summary>
     public fixed byte WaitCategory[64];
 }

@@ -106,6 +106,14 @@ public sealed class HttpTracer : IDisposable
         return made;
     }
 
+    /// <summary>Traces (or stops tracing) one process of a binary registered with FilterTgids.</summary>
+    public void SetTraced(int tgid, bool traced)
+    {
+        var map = _object.Map("tgids");
+        if (traced) map.Update((uint)tgid, 1u);
+        else map.TryDelete((uint)tgid);
+    }
+
     /// <summary>Detaches some probes (a process that exited), leaving the rest attached.</summary>
     public void Detach(IReadOnlyList<BpfLink> links)
     {

@@ -61,6 +61,16 @@ public sealed unsafe class BpfMap
         return rc == 0;
     }
 
+    /// <summary>Deletes a key; false when it wasn't there.</summary>
+    public bool TryDelete<TKey>(in TKey key) where TKey : unmanaged
+    {
+        TKey k = key;
+        int rc = LibbpfNative.bpf_map_delete_elem(Fd, &k);
+        if (rc == 0) return true;
+        if (rc == -Sonde.Interop.LibC.Errno.ENOENT) return false;
+        throw new BpfException($"delete from map {Name}", -rc, Array.Empty<string>());
+    }
+
     /// <summary>Sums a per-CPU array's u64 slot over all possible CPUs.</summary>
     public ulong SumPerCpu(uint index)
     {

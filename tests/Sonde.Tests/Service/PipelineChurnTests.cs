@@ -1,0 +1,98 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sonde.Config;
+using Sonde.Service;
+using Sonde.Tests.Support;
+using Sonde.Tracing;
+using Xunit.Abstractions;
+
+namespace Sonde.Tests.Service;
+
+/// <summary>
+/// `sonde run`'s pipeline following processes that start and stop under load:
+/// every request of every process counted exactly, nothing left behind.
+/// </summary>
+[Collection(KernelCollection.Name)]
+public sealed class PipelineChurnTests(ITestOutputHelper output)
+{
+    private sealed class PerPid : IServiceRequestSink
+    {
+        public readonly ConcurrentDictionary<int, long> Counts = new();
+        public readonly ConcurrentDictionary<string, long> Services = new();
+        public void OnRequest(string service, in RequestView request)
+        {
+            Counts.AddOrUpdate(request.Pid, 1, static (_, n) => n + 1);
+            Services.AddOrUpdate(service, 1, static (_, n) => n + 1);
+        }
+    }
+
+    private static async Task Until(Func<bool> condition, string what, int ms = 3000)
+    {
+        var deadline = Environment.TickCount64 + ms;
+        while (!condition())
+        {
+            if (Environment.TickCount64 > deadline) throw new TimeoutException(what);
+            await Task.Delay(5);
+        }
+    }
+
+    private static int OpenFds() => Directory.GetFiles("/proc/self/fd").Length;
+
+    [RootFact]
+    public async Task Processes_that_start_and_stop_are_followed_exactly_and_nothing_leaks()
+    {
+        const int Churns = 150, PerProcess = 20;
+        string bin = Repo.GoServer("gin-stripped");
+        var sink = new PerPid();
+        var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
+        var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Exe, Exe = bin, Service = "churn" }] };
+        await pipeline.StartAsync(config, CancellationToken.None);
+        try
+        {
+            // One process first so the binary is analysed and attached before measuring.
+            var expected = new Dictionary<int, long>();
+            int fdsBefore = 0;
+            long memBefore = 0;
+            for (int i = 0; i <= Churns; i++)
+            {
+                using var srv = GoServer.Start("gin-stripped");
+                await Until(() => pipeline.TracedPids.Contains(srv.Pid), $"pid {srv.Pid} traced within 3 s of its start");
+                await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, PerProcess).Select(r => ("GET", $"/users/{r}")).ToList(), 2);
+                await Until(() => sink.Counts.GetValueOrDefault(srv.Pid) == PerProcess, $"pid {srv.Pid}: {PerProcess} requests counted, got {sink.Counts.GetValueOrDefault(srv.Pid)}");
+                expected[srv.Pid] = PerProcess;
+                srv.Stop();
+                await Until(() => !pipeline.TracedPids.Contains(srv.Pid), $"pid {srv.Pid} forgotten after its exit");
+                if (i == 0)
+                {
+                    fdsBefore = OpenFds();
+                    memBefore = GC.GetTotalMemory(forceFullCollection: true);
+                }
+            }
+            await Task.Delay(300);
+            int fdsAfter = OpenFds();
+            long memAfter = GC.GetTotalMemory(forceFullCollection: true);
+            var (processes, binaries, probes) = pipeline.Counts;
+            output.WriteLine($"{Churns} churns: fds {fdsBefore} -> {fdsAfter}, managed memory {memBefore / 1024} -> {memAfter / 1024} KiB, {binaries} binaries, {probes} probes");
+
+            Assert.Equal(expected.OrderBy(e => e.Key), sink.Counts.OrderBy(e => e.Key));
+            Assert.Equal((long)(Churns + 1) * PerProcess, sink.Services["churn"]);
+            Assert.Equal(0, processes);
+            Assert.Equal(1, binaries);
+            Assert.True(probes > 0, "the executable keeps its probes for a restart");
+            Assert.InRange(fdsAfter, 0, fdsBefore + 4);
+            Assert.InRange(memAfter - memBefore, long.MinValue, 8L << 20);
+            Assert.Equal(0UL, pipeline.Stats!.Value.Drops);
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None);
+        }
+        // This process holds no BPF link or perf event any more (process-local: other
+        // tracers on the machine don't matter).
+        Assert.Empty(BpfFdsOfThisProcess());
+    }
+
+    private static List<string> BpfFdsOfThisProcess() => Directory.GetFiles("/proc/self/fd")
+        .Select(fd => { try { return new FileInfo(fd).LinkTarget ?? ""; } catch (IOException) { return ""; } })
+        .Where(t => t.Contains("bpf_link", StringComparison.Ordinal) || t.Contains("perf_event", StringComparison.Ordinal)).ToList();
+}

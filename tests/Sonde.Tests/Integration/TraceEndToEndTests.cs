@@ -31,11 +31,11 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         bool gin = server.StartsWith("gin", StringComparison.Ordinal);
         using var srv = GoServer.Start(server);
         string json = Path.Combine(Path.GetTempPath(), $"sonde-e2e-{server}-{endProbe}-{srv.Port}.jsonl");
+        var bpf = BpfFootprint.Before();
         using var sonde = SondeRun.Start("trace", "--pid", srv.Pid.ToString(), "--json", json, "--end-probe", endProbe);
         sonde.WaitAttached();
         Assert.Contains(endProbe == "ret" ? "request end at RETs" : "request end at call sites", sonde.Stderr);
-        Assert.NotEmpty(Bpftool.SondePrograms());
-        Assert.True(Bpftool.SondeLinks() > 0, "while tracing, bpftool should list Sonde's links");
+        bpf.Attached();
 
         ulong before = Clock.MonotonicNs();
         var plan = RequestMix(gin);
@@ -80,8 +80,7 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         output.WriteLine($"{server}/{endProbe}: {records.Count}/{sent.Count} captured; |sonde - server| p50 {diffs[diffs.Count / 2] / 1000.0:0.0} µs, p99 {p99 / 1000.0:0.0} µs over {diffs.Count} requests");
         Assert.True(p99 <= 50_000, $"99% of durations should agree within 50 µs; p99 differs by {p99 / 1000.0:0.0} µs");
 
-        Assert.Empty(Bpftool.SondePrograms());
-        Assert.Equal(0, Bpftool.SondeLinks());
+        bpf.Gone();
     }
 
     /// <summary>Paths are unique except the /status ones, so records can be matched to the server log.</summary>

@@ -49,10 +49,11 @@ public sealed class TraceErrorTests
         using var sleeper = Process.Start("sleep", "30");
         try
         {
+            var bpf = BpfFootprint.Before();
             var r = SondeRun.Run("trace", "--pid", sleeper.Id.ToString());
             Assert.Equal(1, r.ExitCode);
             Assert.Contains("not a Go program", r.Stderr);
-            Assert.Equal(0, Bpftool.SondeLinks());
+            bpf.NothingLoaded();
         }
         finally { sleeper.Kill(); }
     }
@@ -85,11 +86,12 @@ public sealed class TraceErrorTests
     public void Unwritable_output_fails_before_attaching()
     {
         using var srv = GoServer.Start("nethttp");
+        var bpf = BpfFootprint.Before();
         var r = SondeRun.Run("trace", "--pid", srv.Pid.ToString(), "--out", "/nonexistent-dir/x.sonde");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("--out /nonexistent-dir/x.sonde", r.Stderr);
         Assert.DoesNotContain("probes attached", r.Stderr);
-        Assert.Equal(0, Bpftool.SondeLinks());
+        bpf.NothingLoaded();
     }
 
     [RootFact]

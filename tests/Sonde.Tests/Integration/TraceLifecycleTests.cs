@@ -35,12 +35,14 @@ public sealed class TraceLifecycleTests(ITestOutputHelper output)
 
         for (int cycle = 0; cycle < 3; cycle++)
         {
+            var bpf = BpfFootprint.Before();
             using var sonde = SondeRun.Start("trace", "--pid", srv.Pid.ToString(), "--no-summary");
             sonde.WaitAttached();
+            bpf.Attached();
             await Task.Delay(700);
             Assert.Equal(0, sonde.Interrupt());
             Assert.Matches(@"detached \(interrupted\); [1-9]\d* requests", sonde.Stderr);
-            Assert.Equal(0, Bpftool.SondeLinks());
+            bpf.Gone();
         }
         stopLoad.Cancel();
         await load;

@@ -6,24 +6,20 @@ namespace Sonde.Tests.Support;
 /// <summary>What bpftool sees loaded in the kernel, machine-wide.</summary>
 public static class Bpftool
 {
-    /// <summary>Names of loaded BPF programs whose name starts with sonde_.</summary>
-    public static IReadOnlyList<string> SondePrograms()
+    /// <summary>Ids of loaded programs whose name starts with sonde_ (any process's).</summary>
+    public static HashSet<long> SondeProgramIds()
     {
         using var doc = JsonDocument.Parse(Run("-j prog show"));
         return doc.RootElement.EnumerateArray()
-            .Select(p => p.TryGetProperty("name", out var n) ? n.GetString() ?? "" : "")
-            .Where(n => n.StartsWith("sonde_", StringComparison.Ordinal)).ToList();
-    }
-
-    /// <summary>Links whose program is one of Sonde's.</summary>
-    public static int SondeLinks()
-    {
-        using var progs = JsonDocument.Parse(Run("-j prog show"));
-        var ids = progs.RootElement.EnumerateArray()
             .Where(p => p.TryGetProperty("name", out var n) && (n.GetString() ?? "").StartsWith("sonde_", StringComparison.Ordinal))
             .Select(p => p.GetProperty("id").GetInt64()).ToHashSet();
+    }
+
+    /// <summary>Links whose program is one of <paramref name="programIds"/>.</summary>
+    public static int LinksOf(IReadOnlySet<long> programIds)
+    {
         using var links = JsonDocument.Parse(Run("-j link show"));
-        return links.RootElement.EnumerateArray().Count(l => l.TryGetProperty("prog_id", out var id) && ids.Contains(id.GetInt64()));
+        return links.RootElement.EnumerateArray().Count(l => l.TryGetProperty("prog_id", out var id) && programIds.Contains(id.GetInt64()));
     }
 
     private static string Run(string args)

@@ -31,9 +31,11 @@ public interface ISondePipeline
     string Status { get; }
 
     /// <summary>
-    /// A counter the event loop advances on every iteration. The systemd
-    /// watchdog is fed only while it moves, so a stuck loop gets the unit
-    /// restarted.
+    /// A counter the event loop advances on every iteration (at least every
+    /// few seconds, also when idle). The systemd watchdog is fed only while it
+    /// moves, so a stuck loop gets the unit restarted after WatchdogSec (30 s).
+    /// It must keep moving during <see cref="ReloadAsync"/> too: re-resolve
+    /// targets beside the loop, not on it.
     /// </summary>
     long Heartbeat { get; }
 }

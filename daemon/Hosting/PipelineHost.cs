@@ -32,8 +32,9 @@ public sealed class PipelineHost : IHostedService, IDisposable
     private readonly object _notifyLock = new();
     private ISondePipeline? _pipeline;
     private Task _loops = Task.CompletedTask;
-    private string? _lastStatus;
-    private string? _reloadNote;
+    // Written by the reload loop, read by the status loop.
+    private volatile string? _lastStatus;
+    private volatile string? _reloadNote;
     private bool _notifyFailureLogged;
     private int _reloadsCompleted;
 
@@ -168,6 +169,13 @@ public sealed class PipelineHost : IHostedService, IDisposable
             SendReady();
             return;
         }
+        // The log level is the host's own: it applies as soon as the new config
+        // is known to be valid, so the pipeline's reload already logs at it.
+        if (next.Log.Level != _levels.Minimum)
+        {
+            _levels.Minimum = next.Log.Level;
+            _log.LogLevelChanged(ConfigJson.LevelName(next.Log.Level));
+        }
         try
         {
             await _pipeline!.ReloadAsync(next, ct);
@@ -180,14 +188,8 @@ public sealed class PipelineHost : IHostedService, IDisposable
             SendReady();
             return;
         }
-        var previous = Config;
         Config = next;
         _reloadNote = null;
-        if (next.Log.Level != previous.Log.Level)
-        {
-            _levels.Minimum = next.Log.Level;
-            _log.LogLevelChanged(ConfigJson.LevelName(next.Log.Level));
-        }
         string status = SendReady();
         _log.Reloaded(next.Targets.Count, status);
     }

@@ -117,7 +117,12 @@ public static class RunCommand
             .LoggingTo(logOutput, ConfigJson.LevelName(config.Log.Level));
         try { await host.StartAsync(); }
         catch (OperationCanceledException) { return 0; }   // stopped while starting; nothing left attached
-        catch (Exception) { return Math.Max(1, pipelineHost.ExitCode); }   // PipelineHost logged why
+        catch (Exception e)
+        {
+            // PipelineHost logs its own failures (and sets ExitCode); anything else is the host's.
+            if (pipelineHost.ExitCode == 0) StartupError(journalStream, $"cannot start: {e}");
+            return Math.Max(1, pipelineHost.ExitCode);
+        }
 
         earlyHangup.Dispose();
         if (Volatile.Read(ref earlyReloads) > 0) pipelineHost.RequestReload();

@@ -73,19 +73,17 @@ public sealed class PipelineHostTests : IDisposable
         _pipeline.StartGate.SetResult();
         await host.StartAsync(CancellationToken.None);
         Assert.Contains("WATCHDOG=1", _systemd.WaitFor(m => m.Contains("READY=1")));   // the first ping rides with READY
-        await Task.Delay(500);
-        int running = _systemd.Messages.Count(m => m == "WATCHDOG=1");
-        Assert.InRange(running, 3, 6);
+        int Pings() => _systemd.Messages.Count(m => m == "WATCHDOG=1");
+        await WaitUntil(() => Pings() >= 3);   // pings keep coming while the heartbeat moves
 
         _pipeline.Freeze();
-        await Task.Delay(150);   // let a check see the last movement
-        int atFreeze = _systemd.Messages.Count(m => m == "WATCHDOG=1");
-        await Task.Delay(600);
-        Assert.Equal(atFreeze, _systemd.Messages.Count(m => m == "WATCHDOG=1"));
+        await Task.Delay(300);   // a few checks: the last movement has been pinged
+        int atFreeze = Pings();
+        await Task.Delay(800);   // eight checks, no movement, no ping
+        Assert.Equal(atFreeze, Pings());
 
         _pipeline.Thaw();
-        await Task.Delay(300);
-        Assert.True(_systemd.Messages.Count(m => m == "WATCHDOG=1") > atFreeze);
+        await WaitUntil(() => Pings() > atFreeze);
         await host.StopAsync(CancellationToken.None);
     }
 

@@ -12,6 +12,7 @@ public sealed class TestPipeline : ISondePipeline
 {
     private readonly List<string> _calls = new();
     private long _heartbeat;
+    private volatile bool _frozen;
     private Timer? _beat;
 
     /// <summary>StartAsync waits on this; complete it to let the start finish.</summary>
@@ -24,12 +25,15 @@ public sealed class TestPipeline : ISondePipeline
     public IReadOnlyList<string> Calls { get { lock (_calls) return _calls.ToList(); } }
     public SondeConfig? LastConfig { get; private set; }
 
-    /// <summary>Advances the heartbeat every 20 ms until <see cref="Freeze"/>.</summary>
-    public void Run() => _beat = new Timer(_ => Interlocked.Increment(ref _heartbeat), null, 0, 20);
+    /// <summary>Advances the heartbeat every 20 ms, except while frozen.</summary>
+    public void Run() => _beat = new Timer(_ =>
+    {
+        if (!_frozen) Interlocked.Increment(ref _heartbeat);
+    }, null, 0, 20);
 
-    public void Freeze() => _beat?.Change(Timeout.Infinite, Timeout.Infinite);
+    public void Freeze() => _frozen = true;
 
-    public void Thaw() => _beat?.Change(0, 20);
+    public void Thaw() => _frozen = false;
 
     public async Task StartAsync(SondeConfig config, CancellationToken ct)
     {

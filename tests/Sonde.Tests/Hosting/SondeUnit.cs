@@ -15,7 +15,8 @@ public sealed class SondeUnit : IDisposable
 {
     private readonly SystemdNamespace _ns;
 
-    public SondeUnit(SystemdNamespace ns, string name, string configJson, string extraDropIn = "", int readyDelayMs = 0)
+    /// <param name="realPipeline">run the real tracing pipeline instead of the scripted one.</param>
+    public SondeUnit(SystemdNamespace ns, string name, string configJson, string extraDropIn = "", int readyDelayMs = 0, bool realPipeline = false)
     {
         _ns = ns;
         Name = $"sonde-{ns.Id}-{name}.service";
@@ -31,7 +32,8 @@ public sealed class SondeUnit : IDisposable
 
         string sonde = BuiltSonde.Path;
         var lines = File.ReadAllLines(Path.Combine(Repo.Root, "packaging", "sonde.service")).Select(l =>
-            l.StartsWith("ExecStart=", StringComparison.Ordinal) ? $"ExecStart={sonde} run --config {ConfigPath} --fake-pipeline {FakeDirectory}"
+            l.StartsWith("ExecStart=", StringComparison.Ordinal)
+                ? $"ExecStart={sonde} run --config {ConfigPath}" + (realPipeline ? "" : $" --fake-pipeline {FakeDirectory}")
             : l.StartsWith("WatchdogSec=", StringComparison.Ordinal) ? "WatchdogSec=2s"
             : l);
         ns.InstallUnit(Name, string.Join('\n', lines) + "\n",

@@ -196,8 +196,11 @@ public sealed class HttpTracer : IDisposable
             }
         }
         Detach();
+        // Drain what is already in the ring. A canceled result (the stop or the
+        // idle tick) carries nothing and ends nothing: only an empty ring does.
         while (_reader.TryRead(out var rest))
         {
+            if (rest.IsCanceled) { _reader.AdvanceTo(rest.Buffer.Start); continue; }
             if (rest.Buffer.IsEmpty) { _reader.AdvanceTo(rest.Buffer.Start); break; }
             Consume(rest, sink);
         }

@@ -53,7 +53,8 @@ internal static class TraceCommand
                              requests that don't fit are counted as drops
 
         Exit status: 0 on success, 1 when tracing fails (the message says why),
-        2 on a usage error. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE).
+        2 on a usage error. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN for
+        uprobes since Linux 6.16, CAP_SYS_PTRACE).
         """;
 
     private static readonly HashSet<string> Flags = ["--help", "--no-summary"];

@@ -24,7 +24,8 @@ public static class ProcessTable
     public static IReadOnlyList<TargetProcess> ByExecutable(string exePath)
     {
         if (!FileIdentity.TryOf(exePath, out var want))
-            throw new TraceException($"no such executable: {exePath}");
+            throw new TraceException($"no such executable: {exePath} (or a directory on its path can't be searched: " +
+                "Sonde needs root, or CAP_DAC_READ_SEARCH)");
         var found = new List<TargetProcess>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {

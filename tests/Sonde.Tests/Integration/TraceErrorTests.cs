@@ -105,6 +105,6 @@ public sealed class TraceErrorTests
         string err = p.StandardError.ReadToEnd();
         p.WaitForExit();
         Assert.Equal(1, p.ExitCode);
-        Assert.Contains("missing capabilities: CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE", err);
+        Assert.Contains("missing capabilities: CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE", err);
     }
 }

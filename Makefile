@@ -124,7 +124,7 @@ $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench: $(BENCH_CS) $(CS_SRCS) $(BPF_OBJS) | 
 		-p:PublishReadyToRun=true -o $(@D) --nologo -v quiet
 
 bench: bench-deps all goservers $(BENCH_BINS)
-	$(Q)python3 tests/bench/bench.py --repo .
+	$(Q)python3 -B tests/bench/bench.py --repo .
 
 bench-smoke: bench-deps all goservers $(BENCH_BINS)
-	$(Q)python3 tests/bench/bench.py --repo . --smoke
+	$(Q)python3 -B tests/bench/bench.py --repo . --smoke

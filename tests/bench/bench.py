@@ -49,6 +49,7 @@ def main():
     ap.add_argument("--plot", help="overhead plot, SVG (default tests/bench/overhead.svg; smoke: out/bench-smoke/overhead.svg)")
     ap.add_argument("--results", help="raw results, JSON (default tests/bench/results.json; smoke: out/bench-smoke/results.json)")
     ap.add_argument("--only", choices=["ringbuf", "overhead"], help="run one benchmark only")
+    ap.add_argument("--from-results", metavar="JSON", help="don't run: write the report and plot again from a run's results")
     args = ap.parse_args()
 
     repo = os.path.abspath(args.repo)
@@ -77,6 +78,14 @@ def main():
     def log(msg):
         print(f"bench [{time.monotonic() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
+    if args.from_results:
+        with open(args.from_results) as f:
+            saved = json.load(f)
+        servers = [(n, paths["servers"][n]) for n in saved["params"]["servers"]]
+        report.write(report_path, plot_path, saved["machine"], saved["params"], saved["ringbuf"], saved["overhead"], servers,
+                     saved["variants"], saved["skipped"], saved["notes"], work)
+        log(f"wrote {os.path.relpath(report_path, repo)}, {os.path.relpath(plot_path, repo)} from {args.from_results}")
+        return 0
     try:
         preflight(paths)
         info = machine.describe(paths, repo)

@@ -64,7 +64,7 @@ def describe(paths, repo):
         "kernel_build": platform.version(),
         "commit": _out(["git", "-C", repo, "rev-parse", "--short", "HEAD"]) + (" (+ uncommitted changes)" if dirty not in ("", "?") else ""),
         "versions": {
-            "sonde": _out([paths["sonde"], "version"]),
+            "sonde": _out([paths["sonde"], "version"], r"sonde (\S+)"),
             ".NET runtime": _out(["dotnet", "--list-runtimes"], r"Microsoft\.NETCore\.App (\S+)"),
             "Go (servers)": _out(["go", "version", paths["servers"]["gin"]], r"(go\d\S*)"),
             "Gin": gin,

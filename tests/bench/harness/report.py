@@ -33,7 +33,13 @@ def _f(x, fmt="{:.2f}"):
 
 
 def _us(x):
-    return "–" if x is None else (f"{x:.0f} µs" if abs(x) >= 10 else f"{x:.1f} µs")
+    if x is None:
+        return "–"
+    if abs(x) >= 10000:
+        return f"{x / 1000:.0f} ms"
+    if abs(x) >= 1000:
+        return f"{x / 1000:.1f} ms"
+    return f"{x:.0f} µs" if abs(x) >= 10 else f"{x:.1f} µs"
 
 
 def _mib(kib):
@@ -362,13 +368,13 @@ def _plot(path, summary, servers, variants, rounds, work_dir):
             plots.append(f'"{data}" using {c}:{c + 1}:{c + 2}' + (":xtic(1)" if i == 0 else "") + f' title "{name}"')
             # Histogram boxes of cluster x sit at x + (i - (n-1)/2) / (n + gap).
             off = (i - (n - 1) / 2) / (n + 1.5)
-            plots.append(f'"{data}" using ($0{off:+.3f}):(${c + 2}+0.025):(sprintf("%.2f", ${c})) with labels notitle font ",9"')
+            plots.append(f'"{data}" using ($0{off:+.3f}):(0.04):(sprintf("%.2f", ${c})) with labels notitle font ",10" tc rgb "white"')
         panels.append(", ".join(plots))
     script = f"""
 set terminal svg size 1100,500 dynamic font "sans,12" background rgb "white"
 set output "{path}"
 set multiplot layout 1,2 title "Go hello world (1 core) saturated by wrk, with tracing, relative to untraced in the same round: median of {rounds} rounds, bars min to max" noenhanced
-set yrange [0:1.15]
+set yrange [0:1.4]
 set ytics 0.1
 set grid ytics
 set bmargin 5

@@ -103,3 +103,43 @@ clean:
 
 demo: deps all $(GO_OUT)/demo
 	$(Q)SONDE=$(OUT)/sonde DEMO=$(GO_OUT)/demo tests/goservers/demo/run-demo.sh
+
+# Benchmarks (tests/bench/bench.py): `make bench` runs every benchmark side by
+# side, ~15 min, and writes BENCHMARKS.md, tests/bench/overhead.svg and
+# tests/bench/results.json; `make bench-smoke` runs each once with small sizes
+# (< 60 s) and fails only on crashes and errors. Both need root and 2 CPUs.
+BENCH_OUT := $(OUT)/bench
+BENCH_APT_PACKAGES := bpftrace gnuplot-nox python3
+BENCH_CS := $(wildcard tests/bench/RingBufferBench/*.cs tests/bench/RingBufferBench/*.csproj)
+BENCH_BINS := $(BENCH_OUT)/ringbuf-consumer $(BENCH_OUT)/ringbuf-producer $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench
+
+.PHONY: bench bench-smoke bench-deps
+
+bench-deps: deps
+	$(Q)missing=""; for p in $(BENCH_APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "  APT    $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BENCH_OUT)/ringbuf-consumer: tests/bench/ringbuf/consumer.c bpf/bench.h
+	@echo "  CC     $@"
+	$(Q)mkdir -p $(@D) && $(CLANG) -O2 -g -Wall -Werror -Ibpf -o $@ $< -lbpf
+
+$(BENCH_OUT)/ringbuf-producer: tests/bench/ringbuf/producer.c
+	@echo "  CC     $@"
+	$(Q)mkdir -p $(@D) && $(CLANG) -O2 -g -Wall -Werror -o $@ $<
+
+# After out/sonde: both builds write daemon/obj.
+$(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench: $(BENCH_CS) $(CS_SRCS) $(BPF_OBJS) | $(OUT)/sonde
+	@echo "  DOTNET $@"
+	$(Q)$(DOTNET) publish tests/bench/RingBufferBench/RingBufferBench.csproj -c $(CONFIG) -r linux-x64 --self-contained false \
+		-p:PublishReadyToRun=true -o $(@D) --nologo -v quiet
+
+bench: bench-deps all goservers $(BENCH_BINS)
+	$(Q)python3 -B tests/bench/bench.py --repo .
+
+bench-smoke: bench-deps all goservers $(BENCH_BINS)
+	$(Q)python3 -B tests/bench/bench.py --repo . --smoke

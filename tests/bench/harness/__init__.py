@@ -1,0 +1,1 @@
+"""Sonde's benchmark harness (make bench, make bench-smoke): stdlib only."""

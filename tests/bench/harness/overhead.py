@@ -1,0 +1,244 @@
+"""
+Benchmarks 2-4: what tracing costs a Go HTTP service.
+
+Each Go hello-world server runs on CPU 0 (taskset; GOMAXPROCS follows the
+affinity: 1) and wrk -t1 saturates it from CPU 1. Tracers run unpinned, as
+a deployment would run them: their user-space CPU lands on whichever core
+the scheduler picks, and their BPF programs run on CPU 0, in the server's
+threads, where uprobes fire. Every round measures every variant, in an order
+rotated by the round; ratios are taken within a round.
+
+Per variant and round: throughput and latency under saturation (-c16), the
+p50 latency of one connection at a time (-c1: no queueing, so the difference
+to untraced is the latency a request gains), the server's and the tracer's
+CPU time per request, the tracer's BPF programs' run time and run count
+(/proc/PID/fdinfo), its RSS idle and under load, and its time to ready.
+"""
+import http.client
+import json
+import os
+import re
+import resource
+import shlex
+import socket
+import subprocess
+import time
+
+from . import procfs
+from .processes import Background, BenchError, run
+
+
+class Variant:
+    """A row of the overhead tables: how to start its tracer (None: untraced) and what says it's ready."""
+
+    def __init__(self, key, label, argv=None, ready=None, kind="sonde"):
+        self.key, self.label, self.argv, self.ready, self.kind = key, label, argv, ready, kind
+
+
+def variants(paths, work_dir, skipped):
+    """
+    The variants this build supports. Planned rows whose feature isn't in
+    this build are recorded in skipped (label -> why) instead.
+    """
+    sonde = paths["sonde"]
+    sonde_help = run([sonde, "--help"], 30, "sonde --help")
+    trace_help = run([sonde, "trace", "--help"], 30, "sonde trace --help")
+    trace = lambda *extra: (lambda server: [sonde, "trace", "--pid", str(server.pid), "--no-summary", *extra])
+
+    found = [Variant("untraced", "untraced", kind="baseline"),
+             Variant("trace", "sonde trace", trace(), "probes attached")]
+    if "--breakdown" in trace_help:
+        found.append(Variant("trace-breakdown", "sonde trace --breakdown on", trace("--breakdown", "on"), "probes attached"))
+    else:
+        skipped["sonde trace --breakdown on"] = "`sonde trace --help` has no --breakdown in this build"
+    found.append(Variant("trace-ret", "sonde trace --end-probe ret", trace("--end-probe", "ret"), "probes attached"))
+    if re.search(r"^\s+run\s", sonde_help, re.M):
+        # The daemon's command line is not settled yet: SONDE_BENCH_RUN overrides this guess.
+        args = os.environ.get("SONDE_BENCH_RUN", "run --pid {pid}")
+        ready = os.environ.get("SONDE_BENCH_RUN_READY", "probes attached")
+        found.append(Variant("run", "sonde run", lambda server: [sonde, *shlex.split(args.format(pid=server.pid))], ready))
+    else:
+        skipped["sonde run"] = "`sonde --help` lists no `run` in this build (the daemon lands with issue 4)"
+
+    def bpftrace(server):
+        with open(paths["bpftrace_script"]) as f:
+            script = f.read().replace("@BINARY@", server.path)
+        path = os.path.join(work_dir, f"peer-{server.name}.bt")
+        with open(path, "w") as f:
+            f.write(script)
+        return ["bpftrace", "-p", str(server.pid), path]
+
+    found.append(Variant("bpftrace", "bpftrace (peer)", bpftrace, "ready", kind="peer"))
+    return found
+
+
+class GoServer:
+    """A Go hello-world server pinned to CPU 0."""
+
+    def __init__(self, name, path):
+        self.name, self.path = name, os.path.abspath(path)
+        self.proc = None
+        self.port = None
+
+    @property
+    def pid(self):
+        return self.proc.pid   # taskset execs the server: same pid
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/hello"
+
+    def start(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc = Background(["taskset", "-c", "0", self.path, "-addr", f"127.0.0.1:{self.port}"], f"server {self.name}")
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                c.request("GET", "/hello")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            if self.proc.proc.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"server {self.name} did not answer on port {self.port}: " + " | ".join(self.proc.lines[-5:]))
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(15)
+
+
+def wrk(server, seconds, connections, lua):
+    """One wrk run from CPU 1: its SONDE_BENCH result plus requests/s."""
+    argv = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", lua, server.url]
+    out = run(argv, seconds + 60, "wrk")
+    line = next((l for l in out.splitlines() if l.startswith("SONDE_BENCH ")), None)
+    if line is None:
+        raise BenchError("wrk printed no result: " + out[-1000:])
+    r = json.loads(line[len("SONDE_BENCH "):])
+    if r["requests"] == 0:
+        raise BenchError(f"wrk made no request to {server.url}")
+    if r["socket_errors"] or r["non2xx"]:
+        raise BenchError(f"wrk against {server.name}: {r['socket_errors']} socket errors, {r['non2xx']} non-2xx answers")
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    return r
+
+
+class _Snapshot:
+    def __init__(self, server, tracer):
+        self.t = time.monotonic()
+        self.busy, _ = procfs.machine_ticks()
+        self.server_cpu = procfs.cpu_seconds(server.pid)
+        self.tracer_cpu = procfs.cpu_seconds(tracer.pid) if tracer else 0.0
+        self.progs = procfs.bpf_programs(tracer.pid) if tracer else {}
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.children_cpu = ru.ru_utime + ru.ru_stime
+
+
+_prog_names = {}
+
+
+def _prog_name(prog_id):
+    if prog_id not in _prog_names:
+        try:
+            _prog_names[prog_id] = json.loads(run(["bpftool", "-j", "prog", "show", "id", str(prog_id)], 30, "bpftool")).get("name", "?")
+        except (BenchError, ValueError):
+            _prog_names[prog_id] = "?"
+    return _prog_names[prog_id]
+
+
+_DETACHED = re.compile(r"detached .*?; (\d+) requests, (\d+) dropped, ([\d.]+) probe hits per request")
+
+
+def measure(server, variant, rnd, p, lua, log):
+    """One variant in one round: a result dict."""
+    rec = {"server": server.name, "variant": variant.key, "label": variant.label, "kind": variant.kind, "round": rnd}
+    tracer = None
+    if variant.argv:
+        tracer = Background(variant.argv(server), variant.label)
+    try:
+        if tracer:
+            rec["ready_s"] = tracer.wait_for(variant.ready, 60)
+            time.sleep(p["idle_s"])
+            rec["rss_idle_kib"] = procfs.status_kib(tracer.pid, "VmRSS")
+            names = {prog: _prog_name(prog) for prog in procfs.bpf_programs(tracer.pid)}
+        wrk(server, p["warm_s"], 16, lua)
+        a = _Snapshot(server, tracer)
+        sat = wrk(server, p["measure_s"], 16, lua)
+        b = _Snapshot(server, tracer)
+        if tracer:
+            rec["rss_load_kib"] = procfs.status_kib(tracer.pid, "VmRSS")
+            rec["rss_peak_kib"] = procfs.status_kib(tracer.pid, "VmHWM")
+        light = wrk(server, p["light_s"], 1, lua)
+    except BaseException:
+        if tracer:
+            tracer.kill()
+        raise
+    if tracer:
+        rc = tracer.stop(30)
+        rec["exit_status"] = rc
+        if rc != 0:
+            raise BenchError(f"{variant.label} exited with {rc}: " + " | ".join(tracer.lines[-10:]))
+        m = next((_DETACHED.search(l) for l in tracer.lines if _DETACHED.search(l)), None)
+        if m:
+            rec["sonde_requests"], rec["sonde_drops"], rec["sonde_hits_per_request"] = int(m[1]), int(m[2]), float(m[3])
+
+    requests = sat["requests"]
+    elapsed = b.t - a.t
+    rec.update(
+        rps=sat["rps"], p50_us=sat["p50_us"], p90_us=sat["p90_us"], p99_us=sat["p99_us"], p999_us=sat["p999_us"],
+        requests=requests, light_p50_us=light["p50_us"], light_p99_us=light["p99_us"], light_rps=light["rps"],
+        server_cpu_us_per_req=(b.server_cpu - a.server_cpu) / requests * 1e6,
+        server_cpu_share=(b.server_cpu - a.server_cpu) / elapsed,
+    )
+    wrk_cpu = b.children_cpu - a.children_cpu
+    busy = (b.busy - a.busy) / procfs.CLK_TCK
+    ours = (b.server_cpu - a.server_cpu) + (b.tracer_cpu - a.tracer_cpu) + wrk_cpu
+    rec["other_load"] = max(0.0, busy - ours) / (elapsed * os.cpu_count())
+    rec["machine_busy"] = busy / (elapsed * os.cpu_count())
+    rec["wrk_cpu_share"] = wrk_cpu / elapsed
+    if tracer:
+        rec["tracer_cpu_us_per_req"] = (b.tracer_cpu - a.tracer_cpu) / requests * 1e6
+        rec["tracer_cpu_share"] = (b.tracer_cpu - a.tracer_cpu) / elapsed
+        progs = {}
+        for prog, (ns1, cnt1) in b.progs.items():
+            ns0, cnt0 = a.progs.get(prog, (0, 0))
+            name = names.get(prog) or _prog_name(prog)
+            t = progs.setdefault(name, [0, 0])
+            t[0] += ns1 - ns0
+            t[1] += cnt1 - cnt0
+        rec["bpf"] = {n: {"run_time_ns": v[0], "run_cnt": v[1]} for n, v in progs.items()}
+        rec["bpf_ns_per_req"] = sum(v[0] for v in progs.values()) / requests
+        rec["hits_per_req"] = sum(v[1] for v in progs.values()) / requests
+    log(f"{server.name:8} round {rnd + 1} {variant.label:28} {rec['rps']:9.0f} req/s  p50 {rec['p50_us']:5d} us"
+        f"  c1 p50 {rec['light_p50_us']:4d} us"
+        + (f"  tracer {rec['tracer_cpu_share'] * 100:4.1f}% CPU, {rec['hits_per_req']:.2f} hits/req,"
+           f" BPF {rec['bpf_ns_per_req']:.0f} ns/req, ready {rec['ready_s']:.2f}s" if tracer else "")
+        + f"  other load {rec['other_load'] * 100:.0f}%")
+    return rec
+
+
+def run_all(paths, servers, p, rounds, work_dir, log):
+    """Every server, every round, every variant: (results, skipped variants)."""
+    skipped = {}
+    vs = variants(paths, work_dir, skipped)
+    results = []
+    for name, path in servers:
+        server = GoServer(name, path)
+        server.start()
+        try:
+            wrk(server, p["warm_s"] * 2, 16, paths["wrk_lua"])
+            for rnd in range(rounds):
+                # Other users of the machine skew a round: give them a moment to finish first.
+                waited, busy = procfs.wait_for_quiet(p["quiet_wait_s"])
+                k = rnd % len(vs)
+                for v in vs[k:] + vs[:k]:
+                    rec = measure(server, v, rnd, p, paths["wrk_lua"], log)
+                    rec.update(quiet_wait_s=waited, busy_before=busy)
+                    results.append(rec)
+        finally:
+            server.stop()
+    return results, skipped, [(v.key, v.label, v.kind) for v in vs]

@@ -1,0 +1,395 @@
+"""BENCHMARKS.md and the overhead plot, from a run's results."""
+import os
+import statistics
+import subprocess
+
+from .processes import BenchError
+
+TARGET_RATE = 10e6      # events/s on one core, 64-byte events
+TARGET_RATIO = 0.8      # of libbpf's consumer
+TARGET_BYTES = 0        # allocated per event
+
+
+def _med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _span(values):
+    values = [v for v in values if v is not None]
+    return (min(values), max(values)) if values else (None, None)
+
+
+def _m(x, digits=1):
+    return "–" if x is None else f"{x / 1e6:.{digits}f} M"
+
+
+def _pct(x):
+    return "–" if x is None else f"{x * 100:.0f} %"
+
+
+def _f(x, fmt="{:.2f}"):
+    return "–" if x is None else fmt.format(x)
+
+
+def _us(x):
+    if x is None:
+        return "–"
+    if abs(x) >= 10000:
+        return f"{x / 1000:.0f} ms"
+    if abs(x) >= 1000:
+        return f"{x / 1000:.1f} ms"
+    return f"{x:.0f} µs" if abs(x) >= 10 else f"{x:.1f} µs"
+
+
+def _mib(kib):
+    return "–" if kib is None else f"{kib / 1024:.0f} MiB"
+
+
+# ---------------------------------------------------------------- ring buffer
+
+def ringbuf_summary(results):
+    """Per consumer and mode: medians over rounds; and the per-round ratios sonde/libbpf."""
+    by = {}
+    for r in results:
+        by.setdefault((r["consumer_key"], r["mode"]), []).append(r)
+
+    def stat(key, mode, f):
+        return _med([f(r) for r in by.get((key, mode), [])])
+
+    def ratio(mode, f):
+        rounds = {}
+        for r in results:
+            if r["mode"] == mode:
+                rounds.setdefault(r["round"], {})[r["consumer_key"]] = f(r)
+        return [v["sonde"] / v["libbpf"] for v in rounds.values() if v.get("libbpf") and "sonde" in v]
+
+    wall = lambda r: r["events"] / r["seconds"]
+    per_cpu = lambda r: r["events"] / r["cpu_seconds"] if r["cpu_seconds"] > 0 else None
+    s = {"consumers": {}}
+    for key in ("libbpf", "sonde"):
+        rows = by.get((key, "stream"), []) + by.get((key, "drain"), [])
+        if not rows:
+            continue
+        s["consumers"][key] = {
+            "names": sorted({r["consumer"] for r in rows}),
+            "stream_rate": stat(key, "stream", wall),
+            "stream_cpu": stat(key, "stream", lambda r: r["cpu_seconds"] / r["seconds"]),
+            "stream_per_cpu": stat(key, "stream", per_cpu),
+            "stream_per_read": stat(key, "stream", lambda r: r["events"] / r["batches"] if r["batches"] else None),
+            "stream_failed": sum(r["failed"] for r in by.get((key, "stream"), [])),
+            "stream_produced": sum(r["produced"] for r in by.get((key, "stream"), [])),
+            "drain_per_cpu": stat(key, "drain", per_cpu),
+            "drain_rate": stat(key, "drain", wall),
+            "drain_read_share": stat(key, "drain", lambda r: r["read_seconds"] / r["seconds"] if "read_seconds" in r else None),
+            "thread_bytes_per_event": max((r["thread_bytes"] / r["events"] for r in rows if "thread_bytes" in r), default=None),
+            "process_bytes_per_event": max((r["process_bytes"] / r["events"] for r in rows if "process_bytes" in r), default=None),
+            "gcs": sum(r["gcs"] for r in rows) if any("gcs" in r for r in rows) else None,
+            "events": sum(r["events"] for r in rows),
+        }
+    s["ratio_stream_rate"] = ratio("stream", wall)
+    s["ratio_stream_per_cpu"] = ratio("stream", per_cpu)
+    s["ratio_drain_per_cpu"] = ratio("drain", per_cpu)
+    s["rounds"] = len({r["round"] for r in results})
+    return s
+
+
+def _ringbuf_section(s, params):
+    c = s["consumers"]
+    lb, so = c.get("libbpf", {}), c.get("sonde", {})
+    out = [
+        "## 1. Ring buffer consumer",
+        "",
+        f"One producer process on CPU 1 calls `getpgid()` in a loop; each call runs `bpf/bench.bpf.c` "
+        f"(raw tracepoint `sys_enter`), which emits {params['batch']} records of 64 bytes with `bpf_loop` "
+        f"into a {params['ring_bytes'] >> 20} MiB ring buffer, with `bpf/http.bpf.c`'s wake-up policy "
+        f"(no wake-up until the ring is 1/8 full), counting failed reservations. The consumer process runs on CPU 0 "
+        f"(all of its threads: `taskset -c 0`); the two cores are split one each, nothing else of the bench runs. "
+        f"Each consumer decodes every record in place (length, magic, a payload word, sequence order) and, at the end, "
+        f"must account for every record produced. Median of {s['rounds']} rounds, consumers alternating; "
+        f"{params['warmup_s']} s warm-up (JIT tiering), {params['measure_s']} s measured.",
+        "",
+        "- **stream**: the consumer runs its production loop while the producer runs flat out: libbpf's "
+        "`ring_buffer__poll()`; Sonde's `RingBufferReader.ReadAsync` + `RingBufferRecords` loop exactly as "
+        "`HttpTracer.RunAsync`/`Consume` run it. When no reservation fails, the rate is the producer's, and "
+        "the consumer's CPU time per event is what tells the consumers apart.",
+        "- **drain**: consumer-bound. The producer fills the ring for 20 ms, then the consumer empties it "
+        "(`ring_buffer__consume()`; `TryRead` + `RingBufferRecords`) while the producer keeps refilling; only "
+        "the drains are timed, with the consuming thread's CPU clock.",
+        "",
+        "| consumer | stream: events/s | consumer CPU | events per CPU-second | events per read | drain: events per CPU-second | allocated per event (consumer thread / process) | GCs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def row(label, d):
+        if not d:
+            return f"| {label} | – | – | – | – | – | – | – |"
+        alloc = "–" if d["thread_bytes_per_event"] is None else \
+            f"{d['thread_bytes_per_event']:.4f} B / {d['process_bytes_per_event']:.4f} B"
+        return (f"| {label} | {_m(d['stream_rate'])} | {_pct(d['stream_cpu'])} | {_m(d['stream_per_cpu'])} | "
+                f"{_f(d['stream_per_read'], '{:.0f}')} | {_m(d['drain_per_cpu'])} | {alloc} | "
+                f"{'–' if d['gcs'] is None else d['gcs']} |")
+
+    out.append(row("libbpf 1.1 (`ring_buffer__poll` / `__consume`), C", lb))
+    out.append(row("Sonde `RingBufferReader` (`ReadAsync` / `TryRead`), .NET", so))
+    r1, r2, r3 = (_med(s[k]) for k in ("ratio_stream_rate", "ratio_stream_per_cpu", "ratio_drain_per_cpu"))
+    sp = lambda k: "" if not s[k] else " ({:.2f}–{:.2f})".format(*_span(s[k]))
+    out.append(f"| **Sonde ÷ libbpf** (median of per-round ratios, min–max) | {_f(r1)}×{sp('ratio_stream_rate')} | | "
+               f"{_f(r2)}×{sp('ratio_stream_per_cpu')} | | {_f(r3)}×{sp('ratio_drain_per_cpu')} | | |")
+    out.append("")
+    failed = sum(d.get("stream_failed", 0) for d in c.values())
+    produced = sum(d.get("stream_produced", 0) for d in c.values())
+    out.append(f"In the stream windows {failed:,} of {produced + failed:,} reservations failed "
+               f"({'the producer, not the consumer, set the stream rate' if failed == 0 else 'a consumer fell behind'}).")
+    if so.get("drain_read_share") is not None:
+        out.append(f"Sonde's drain spends {_pct(so['drain_read_share'])} of its time in `TryRead` (the scan that finds "
+                   f"where complete records end) and the rest walking the same records again with `RingBufferRecords` "
+                   f"and decoding them; libbpf reads each record once.")
+    out.append("")
+    # Targets.
+    capacity = so.get("drain_per_cpu")
+    verdict = lambda ok: "met" if ok else "**missed**"
+    out += [
+        "| target | measured | |",
+        "|---|---|---|",
+        f"| ≥ 10 M events/s on one core (64-byte events) | consumer-bound (drain): {_m(capacity)} events per CPU-second; "
+        f"steady state (stream): kept up with the producer's {_m(so.get('stream_rate'))} events/s using "
+        f"{_pct(so.get('stream_cpu'))} of its core | {verdict(capacity and capacity >= TARGET_RATE)} |",
+        f"| ≥ 0.8× libbpf's consumer, consumer-bound | drain: {_f(r3)}× libbpf's events per CPU-second | "
+        f"{verdict(r3 and r3 >= TARGET_RATIO)} |",
+        f"| ≥ 0.8× libbpf's consumer, steady state | stream: {_f(r2)}× libbpf's events per CPU-second "
+        f"({_f(r1)}× its events/s) | {verdict(r2 and r2 >= TARGET_RATIO)} |",
+        f"| 0 bytes allocated per event | {_f(so.get('thread_bytes_per_event'), '{:.4f}')} B on the consuming thread, "
+        f"{_f(so.get('process_bytes_per_event'), '{:.4f}')} B in the whole process; {so.get('gcs', '–')} GCs | "
+        f"{verdict(so.get('thread_bytes_per_event') == 0)} |",
+        "",
+    ]
+    return out
+
+
+# ---------------------------------------------------------------- overhead
+
+def overhead_summary(results, variants):
+    """Per server and variant: medians of the measures and of the per-round ratios to untraced."""
+    base = {(r["server"], r["round"]): r for r in results if r["variant"] == "untraced"}
+    out = {}
+    for r in results:
+        b = base.get((r["server"], r["round"]))
+        d = out.setdefault((r["server"], r["variant"]), {"label": r["label"], "kind": r["kind"], "rows": [], "ratio": [], "ratio_cpu": [],
+                                                          "added_p50": [], "added_light_p50": [], "added_server_cpu": []})
+        d["rows"].append(r)
+        if b:
+            d["ratio"].append(r["rps"] / b["rps"])
+            d["ratio_cpu"].append(b["server_cpu_us_per_req"] / r["server_cpu_us_per_req"])
+            d["added_p50"].append(r["p50_us"] - b["p50_us"])
+            d["added_light_p50"].append(r["light_p50_us"] - b["light_p50_us"])
+            d["added_server_cpu"].append(r["server_cpu_us_per_req"] - b["server_cpu_us_per_req"])
+    for d in out.values():
+        rows = d["rows"]
+        for k in ("rps", "p50_us", "p99_us", "light_p50_us", "light_p99_us", "server_cpu_us_per_req", "server_cpu_share",
+                  "tracer_cpu_us_per_req", "tracer_cpu_share", "bpf_ns_per_req", "hits_per_req", "rss_idle_kib",
+                  "rss_load_kib", "rss_peak_kib", "ready_s", "other_load"):
+            d[k] = _med([r.get(k) for r in rows])
+        d["ready_span"] = _span([r.get("ready_s") for r in rows])
+        d["drops"] = sum(r.get("sonde_drops", 0) for r in rows)
+        progs = {}
+        for r in rows:
+            for name, v in (r.get("bpf") or {}).items():
+                progs.setdefault(name, []).append((v["run_time_ns"], v["run_cnt"], r["requests"]))
+        d["progs"] = {n: {"ns_per_hit": _med([ns / cnt for ns, cnt, _ in v if cnt]),
+                          "hits_per_req": _med([cnt / req for _, cnt, req in v])} for n, v in progs.items()}
+    return out
+
+
+def _overhead_section(summary, servers, variants, params, rounds):
+    out = [
+        "## 2. Overhead on a Go service",
+        "",
+        f"Go hello-world servers (`tests/goservers/nethttp`, `tests/goservers/gin`, route `/hello`) pinned to CPU 0 "
+        f"(`taskset`; GOMAXPROCS follows the affinity: 1), saturated by `wrk -t1 -c16` pinned to CPU 1 for "
+        f"{params['measure_s']} s after a {params['warm_s']} s warm-up. Then {params['light_s']} s of `wrk -t1 -c1` "
+        f"(one request at a time: no queueing, so its p50 minus untraced's is the latency a request gains). "
+        f"Tracers run unpinned, as deployed: their BPF programs run on CPU 0 inside the server's threads; their "
+        f"user-space threads go where the scheduler puts them. Each round runs every variant once, in an order "
+        f"rotated per round; ratios are to the same round's untraced run; median of {rounds} rounds (min–max). "
+        f"Before each round the harness waits (up to {params['quiet_wait_s']} s) for the machine to go idle. "
+        f"Requests per *server CPU-second* (the server's utime + stime) discount time other processes took "
+        f"from the server's core, so that ratio is the steadier of the two when the machine is shared.",
+        "",
+        "- `sonde trace --pid P --no-summary`: call-site end probes (the default, `--end-probe auto`); "
+        "this is \"--breakdown off\" until the breakdown feature lands.",
+        "- `sonde trace --end-probe ret`: a uprobe on every RET of `ServeHTTP` instead (single-stepped).",
+        "- bpftrace (peer): `tests/bench/peer/http_latency.bt`, uprobes at the entries of "
+        "`net/http.serverHandler.ServeHTTP` and `net/http.(*response).finishRequest`, keyed by goroutine (R14), "
+        "a latency `hist`.",
+        "",
+    ]
+    for name, _ in servers:
+        out += [f"### {name}", "",
+                "| variant | requests/s | ÷ untraced (min–max) | requests per server CPU-second ÷ untraced (min–max) | p50 | p99 | p50 added | c=1 p50 | c=1 p50 added |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for key, label, _ in variants:
+            d = summary.get((name, key))
+            if not d:
+                continue
+            lo, hi = _span(d["ratio"])
+            ratio = "1" if key == "untraced" else f"**{_med(d['ratio']):.2f}×** ({lo:.2f}–{hi:.2f})"
+            lo, hi = _span(d["ratio_cpu"])
+            ratio_cpu = "1" if key == "untraced" else f"{_med(d['ratio_cpu']):.2f}× ({lo:.2f}–{hi:.2f})"
+            added = "" if key == "untraced" else _us(_med(d["added_p50"]))
+            added_l = "" if key == "untraced" else _us(_med(d["added_light_p50"]))
+            out.append(f"| {label} | {d['rps']:,.0f} | {ratio} | {ratio_cpu} | {_us(d['p50_us'])} | {_us(d['p99_us'])} | {added} | "
+                       f"{_us(d['light_p50_us'])} | {added_l} |")
+        out.append("")
+    return out
+
+
+def _cost_section(summary, servers, variants):
+    out = [
+        "## 3. Cost per request",
+        "",
+        "Measured over the saturated window of each run. *Tracer CPU*: utime + stime of the tracer process "
+        "(`/proc/PID/stat`) ÷ requests. *BPF*: `run_time_ns` and `run_cnt` of the tracer's own BPF programs "
+        "(`/proc/PID/fdinfo` of its program fds, so other tracers on the machine don't count; run-time statistics "
+        "enabled with `BPF_ENABLE_STATS` for the run) ÷ requests. BPF run time excludes the uprobe's own cost "
+        "(the trap, and the single-step of a non-emulated instruction), which the server pays on its core: "
+        "*server CPU added* is the server's CPU time per request minus untraced's, same round.",
+        "",
+        "| server | variant | tracer CPU / request | tracer CPU (share of a core) | BPF run time / request | probe hits / request | BPF ns per hit, by program | server CPU added / request |",
+        "|---|---|---:|---:|---:|---:|---|---:|",
+    ]
+    for name, _ in servers:
+        for key, label, kind in variants:
+            d = summary.get((name, key))
+            if not d or key == "untraced":
+                continue
+            progs = ", ".join(f"{n} {v['ns_per_hit']:.0f} ({v['hits_per_req']:.2f}/req)"
+                              for n, v in sorted(d["progs"].items()) if v["ns_per_hit"] is not None and v["hits_per_req"] > 0.001)
+            out.append(f"| {name} | {label} | {_us(d['tracer_cpu_us_per_req'])} | {_pct(d['tracer_cpu_share'])} | "
+                       f"{_f(d['bpf_ns_per_req'], '{:.0f} ns')} | {_f(d['hits_per_req'])} | {progs or '–'} | "
+                       f"{_us(_med(d['added_server_cpu']))} |")
+    out.append("")
+    return out
+
+
+def _footprint_section(summary, servers, variants):
+    out = [
+        "## 4. Footprint",
+        "",
+        "RSS of the tracer process (`VmRSS`): *idle* 1 s after it is ready with no traffic, *under load* at the "
+        "end of the saturated window (peak: `VmHWM`). *Time to ready*: from starting the command to "
+        "\"probes attached\" on sonde's stderr (bpftrace: its BEGIN probe's output). Medians over every run of "
+        "the variant, both servers.",
+        "",
+        "| tracer | RSS idle | RSS under load (peak) | time to ready (min–max) |",
+        "|---|---:|---:|---:|",
+    ]
+    for key, label, kind in variants:
+        rows = [d for (s, k), d in summary.items() if k == key]
+        if not rows or key == "untraced":
+            continue
+        allrows = [r for d in rows for r in d["rows"]]
+        ready = [r.get("ready_s") for r in allrows]
+        lo, hi = _span(ready)
+        out.append(f"| {label} | {_mib(_med([r.get('rss_idle_kib') for r in allrows]))} | "
+                   f"{_mib(_med([r.get('rss_load_kib') for r in allrows]))} ({_mib(_med([r.get('rss_peak_kib') for r in allrows]))}) | "
+                   f"{_f(_med(ready), '{:.2f} s')} ({lo:.2f}–{hi:.2f}) |")
+    out += [
+        "| `sonde run` daemon, 10 traced processes | TODO — not yet measurable: sonde run lands with issue 4 | | |",
+        "| `sonde run` time to ready | TODO — not yet measurable: sonde run lands with issue 4 | | |",
+        "",
+    ]
+    return out
+
+
+def write(path, plot_path, machine, params, rb_results, oh_results, servers, variants, skipped, notes, work_dir):
+    rb = ringbuf_summary(rb_results) if rb_results else None
+    oh = overhead_summary(oh_results, variants) if oh_results else {}
+    rel_plot = os.path.relpath(plot_path, os.path.dirname(os.path.abspath(path)))
+    v = machine["versions"]
+    lines = [
+        "# Sonde benchmarks",
+        "",
+        f"Written by `make bench` ({'smoke mode: one round, small sizes — not for comparison' if params['smoke'] else 'the full run'}) "
+        f"on {machine['date']}, commit {machine['commit']}. Every number below comes from this one run; "
+        "the variants were run side by side, interleaved, and are compared as ratios within a round. "
+        "Absolute times on a shared 2-core VM are noisy: compare ratios, and never gate CI on these numbers.",
+        "",
+        f"**Machine:** {machine['cpu']}, {machine['cpus']} CPUs{' (virtual machine)' if machine['virtual'] else ''}, "
+        f"{machine['memory_gib']} GiB; {machine['os']}; kernel {machine['kernel']} ({machine['kernel_build']}).  ",
+        "**Versions:** " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".  ",
+        f"**Load:** load average {notes['load_start']} at the start, {notes['load_end']} at the end; other processes "
+        f"on the machine used a median {_pct(notes['other_load'])} of its CPU during the measured windows "
+        f"(max {_pct(notes['other_load_max'])}).  ",
+        f"**Runtime:** {notes['runtime']}.",
+        "",
+    ]
+    if oh:
+        lines += [f"![Throughput with tracing, relative to untraced]({rel_plot})", ""]
+    if rb:
+        lines += _ringbuf_section(rb, params["ringbuf"])
+    if oh:
+        lines += _overhead_section(oh, servers, variants, params["overhead"], params["rounds"])
+        lines += _cost_section(oh, servers, variants)
+        lines += _footprint_section(oh, servers, variants)
+    if skipped:
+        lines += ["## Variants not in this build", ""]
+        lines += [f"- {label}: {why}; the harness adds the row once it is." for label, why in skipped.items()]
+        lines.append("")
+    lines += ["Raw results: `tests/bench/results.json` (the smoke mode writes under `out/bench-smoke/`).", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    if oh:
+        _plot(plot_path, oh, servers, variants, params["rounds"], work_dir)
+
+
+def _plot(path, summary, servers, variants, rounds, work_dir):
+    """Two panels: throughput ÷ untraced, and requests per server CPU-second ÷ untraced."""
+    names = {"trace": "sonde trace", "trace-ret": "sonde trace\\n--end-probe ret", "bpftrace": "bpftrace\\n(peer)",
+             "trace-breakdown": "sonde trace\\n--breakdown on", "run": "sonde run"}
+    panels = []
+    for metric in ("ratio", "ratio_cpu"):
+        data = os.path.join(work_dir, f"overhead-{metric}.dat")
+        with open(data, "w") as f:
+            for key, label, _ in variants:
+                if key == "untraced":
+                    continue
+                cols = []
+                for name, _ in servers:
+                    d = summary.get((name, key))
+                    values = d[metric] if d else []
+                    lo, hi = _span(values)
+                    cols += [f"{_med(values):.4f}", f"{lo:.4f}", f"{hi:.4f}"] if values else ["0", "0", "0"]
+                f.write('"' + names.get(key, label) + '" ' + " ".join(cols) + "\n")
+        n = len(servers)
+        plots = []
+        for i, (name, _) in enumerate(servers):
+            c = 2 + 3 * i
+            plots.append(f'"{data}" using {c}:{c + 1}:{c + 2}' + (":xtic(1)" if i == 0 else "") + f' title "{name}"')
+            # Histogram boxes of cluster x sit at x + (i - (n-1)/2) / (n + gap).
+            off = (i - (n - 1) / 2) / (n + 1.5)
+            plots.append(f'"{data}" using ($0{off:+.3f}):(0.04):(sprintf("%.2f", ${c})) with labels notitle font ",10" tc rgb "white"')
+        panels.append(", ".join(plots))
+    script = f"""
+set terminal svg size 1100,500 dynamic font "sans,12" background rgb "white"
+set output "{path}"
+set multiplot layout 1,2 title "Go hello world (1 core) saturated by wrk, with tracing, relative to untraced in the same round: median of {rounds} rounds, bars min to max" noenhanced
+set yrange [0:1.4]
+set ytics 0.1
+set grid ytics
+set bmargin 5
+set style data histogram
+set style histogram errorbars gap 1.5 lw 1.2
+set style fill solid 0.75 border -1
+set key top right noenhanced
+set xtics noenhanced
+set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb "gray40"
+set title "throughput (requests/s)" noenhanced
+plot {panels[0]}
+set title "requests per server CPU-second" noenhanced
+plot {panels[1]}
+unset multiplot
+"""
+    p = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+    if p.returncode != 0 or not os.path.exists(path):
+        raise BenchError("gnuplot failed: " + p.stderr[-2000:])

@@ -1,0 +1,119 @@
+using Sonde.Tracing;
+
+namespace Sonde.Metrics;
+
+/// <summary>
+/// Turns completed requests into <c>http_server_request_duration_seconds</c>
+/// (OpenTelemetry's <c>http.server.request.duration</c>), with labels
+/// <c>service</c>, <c>http_request_method</c>, <c>http_route</c> and
+/// <c>http_response_status_code</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <c>http_route</c> is the route template when the router reported one,
+/// else the raw path; each service keeps at most
+/// <see cref="MaxRoutesPerService"/> distinct values and records further ones
+/// as <c>other</c>, counting each such request in
+/// <c>sonde_route_overflow_total{service}</c>. Unknown methods are
+/// <c>_OTHER</c>; an unknown status (0, HTTP/2) is the empty label value,
+/// which Prometheus treats as no label and OTLP export leaves out.
+/// </para>
+/// <para>
+/// <see cref="Record"/> is the consumer loop's hot path: for a label set seen
+/// before it allocates nothing and takes no lock: the service by reference
+/// (then by name), the route through a span-keyed dictionary, the series
+/// through a struct-keyed cache. Call it from one thread at a time (the ring
+/// buffer consumer); scrapes and exports read concurrently through the
+/// registry. Later per-request families (time by cause, syscalls) can share
+/// the same service and route resolution.
+/// </para>
+/// </remarks>
+public sealed class HttpServerMetrics
+{
+    public const string DurationName = "http_server_request_duration_seconds";
+
+    private static readonly OtlpNaming s_durationOtlp = new("http.server.request.duration", "s",
+        ["service", "http.request.method", "http.route", "http.response.status_code"]);
+
+    private readonly Dictionary<string, ServiceRoutes> _services = new(StringComparer.Ordinal);
+    private readonly Dictionary<SeriesKey, HistogramSeries> _series = [];
+    private readonly string?[] _statusLabels = new string?[1000];
+    private readonly int _cacheLimit;
+    private string? _lastServiceName;
+    private ServiceRoutes? _lastService;
+    private volatile int _maxRoutesPerService;
+
+    public HttpServerMetrics(MetricsRegistry registry, HttpServerMetricsOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        options ??= new HttpServerMetricsOptions();
+        MaxRoutesPerService = options.MaxRoutesPerService;
+        Duration = registry.AddHistogram(DurationName,
+            "Duration of HTTP requests served by the traced Go services, from the entry of net/http's serverHandler.ServeHTTP to its return.",
+            options.Histogram, ["service", "http_request_method", "http_route", "http_response_status_code"],
+            maxSeries: options.MaxSeries, otlp: s_durationOtlp);
+        RouteOverflow = registry.AddCounter("sonde_route_overflow",
+            "Requests recorded with http_route=\"other\" because their service already had the maximum number of distinct routes.",
+            ["service"]);
+        _cacheLimit = 2 * Duration.MaxSeries + 64;
+    }
+
+    public HistogramFamily Duration { get; }
+
+    /// <summary><c>sonde_route_overflow_total{service}</c>.</summary>
+    public CounterFamily RouteOverflow { get; }
+
+    /// <summary>Routes kept per service; a change applies to routes not seen yet (a reload keeps the histograms).</summary>
+    public int MaxRoutesPerService
+    {
+        get => _maxRoutesPerService;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _maxRoutesPerService = value;
+        }
+    }
+
+    /// <summary>Records one completed request of <paramref name="service"/>.</summary>
+    public void Record(string service, in RequestView request)
+    {
+        var routes = ReferenceEquals(service, _lastServiceName) ? _lastService! : Service(service);
+        int method = HttpMethodLabel.Index(request.Method);
+        int route = routes.Resolve(request.Route.IsEmpty ? request.Path : request.Route, _maxRoutesPerService);
+        if (route == ServiceRoutes.Other) routes.Overflow.Increment();
+        var key = new SeriesKey(routes.Index, method, route, request.Status);
+        if (!_series.TryGetValue(key, out var series)) series = Resolve(key, routes);
+        series.Observe(request.DurationNs);
+    }
+
+    private ServiceRoutes Service(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (!_services.TryGetValue(name, out var routes))
+        {
+            routes = new ServiceRoutes(_services.Count, name, RouteOverflow.WithLabels(name));
+            _services.Add(name, routes);
+        }
+        _lastServiceName = name;
+        _lastService = routes;
+        return routes;
+    }
+
+    private HistogramSeries Resolve(SeriesKey key, ServiceRoutes routes)
+    {
+        var series = Duration.WithLabels(routes.Name, HttpMethodLabel.Labels[key.Method], routes.Label(key.Route), StatusLabel(key.Status));
+        // Label sets refused by the family's cap all share its overflow
+        // series; remember only so many of them, so the cache stays bounded too.
+        if (!Duration.IsOverflow(series) || _series.Count < _cacheLimit) _series[key] = series;
+        return series;
+    }
+
+    private string StatusLabel(int status)
+    {
+        if (status == 0) return "";
+        if (status is < 0 or >= 1000) return ServiceRoutes.OtherLabel;
+        return _statusLabels[status] ??= status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private readonly record struct SeriesKey(int Service, int Method, int Route, int Status);
+}

@@ -32,6 +32,7 @@
 #include <bpf/bpf_core_read.h>
 #include "http.h"
 #include "go_abi.bpf.h"
+#include "pidns.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -56,8 +57,10 @@ struct inflight {
 	__u64 req;      /* *http.Request */
 	__u64 rw;       /* ResponseWriter's data word (a *response for HTTP/1) */
 	struct go_string route; /* gin.Context.fullPath, if seen */
-	__u32 tid;
+	__u32 tid;      /* as Sonde sees it (its pid namespace) */
 	__u32 config;
+	__u32 ns_tgid;  /* as Sonde sees it */
+	__u32 _pad2;
 };
 
 struct {
@@ -81,6 +84,14 @@ struct {
 	__type(key, struct inflight_key);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
+
+/* Where a new in-flight entry is built: it is too big for the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight_scratch SEC(".maps");
 
 /* A target thread: the goroutine it runs (Go's view) and its syscall. */
 struct thread {
@@ -190,21 +201,28 @@ int sonde_http_start(struct pt_regs *ctx)
 	}
 	__u64 id = bpf_get_current_pid_tgid();
 	struct inflight_key key = { .g = GO_G(ctx), .tgid = id >> 32 };
-	if (cfg->filter_tgids && !bpf_map_lookup_elem(&tgids, &key.tgid))
+	__u32 ns_tgid, ns_tid;
+	if (!sonde_current_ids(&ns_tgid, &ns_tid))
 		return 0;
-	struct inflight val = {
-		.start_ns = bpf_ktime_get_ns(),
-		.req = GO_ARG4(ctx),
-		.rw = GO_ARG3(ctx),
-		.tid = (__u32)id,
-		.config = cfg_idx,
-	};
-	bpf_probe_read_user(&val.goid, sizeof(val.goid), (void *)(key.g + cfg->g_goid));
-	val.since = val.start_ns;
-	val.state = SONDE_CAT_ON_CPU;
-	val.run_tid = (__u32)id;
-	val.stw_snap = stw_total(key.tgid, val.start_ns);
-	bpf_map_update_elem(&inflight, &key, &val, BPF_ANY);
+	if (cfg->filter_tgids && !bpf_map_lookup_elem(&tgids, &ns_tgid))
+		return 0;
+	__u32 zero = 0;
+	struct inflight *val = bpf_map_lookup_elem(&inflight_scratch, &zero);
+	if (!val)
+		return 0;
+	__builtin_memset(val, 0, sizeof(*val));
+	val->start_ns = bpf_ktime_get_ns();
+	val->req = GO_ARG4(ctx);
+	val->rw = GO_ARG3(ctx);
+	val->tid = ns_tid;
+	val->ns_tgid = ns_tgid;
+	val->config = cfg_idx;
+	bpf_probe_read_user(&val->goid, sizeof(val->goid), (void *)(key.g + cfg->g_goid));
+	val->since = val->start_ns;
+	val->state = SONDE_CAT_ON_CPU;
+	val->run_tid = (__u32)id;
+	val->stw_snap = stw_total(key.tgid, val->start_ns);
+	bpf_map_update_elem(&inflight, &key, val, BPF_ANY);
 	if (cfg->breakdown)
 		set_thread((__u32)id, key.tgid, key.g);
 	return 0;
@@ -264,7 +282,7 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 	e->start_ns = f->start_ns;
 	e->duration_ns = now - f->start_ns;
 	e->goid = f->goid;
-	e->pid = key.tgid;
+	e->pid = f->ns_tgid;
 	e->tid = f->tid;
 	e->config = (__u16)f->config;
 	e->flags = end_flags;

@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "procs.h"
+#include "pidns.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -41,7 +42,9 @@ static __always_inline void emit(__u32 kind, __u32 pid)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sonde_proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	emit(SONDE_PROC_EXEC, bpf_get_current_pid_tgid() >> 32);
+	__u32 tgid, tid;
+	if (sonde_current_ids(&tgid, &tid))
+		emit(SONDE_PROC_EXEC, tgid);
 	return 0;
 }
 
@@ -49,8 +52,9 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sonde_proc_exit, struct task_struct *p)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid, tid;
 	/* Thread exits are not process exits: only the group leader counts. */
-	if ((__u32)id == (__u32)(id >> 32))
-		emit(SONDE_PROC_EXIT, id >> 32);
+	if ((__u32)id == (__u32)(id >> 32) && sonde_current_ids(&tgid, &tid))
+		emit(SONDE_PROC_EXIT, tgid);
 	return 0;
 }

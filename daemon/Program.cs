@@ -32,8 +32,7 @@ public static class Program
                 null or "help" or "--help" or "-h" => PrintHelp(),
                 "trace" => await TraceCommand.RunAsync(args[1..]),
                 "report" => ReportCommand.Run(args[1..]),
-                "run" => await RunCommand.RunAsync(args[1..], (_, loggers) =>
-                    new Sonde.Service.TracingPipeline(new Sonde.Service.ServiceRequestCounts(), loggers)),
+                "run" => await RunCommand.RunAsync(args[1..], (config, loggers) => new Sonde.Service.SondeService(config, loggers)),
                 "check-config" => CheckConfigCommand.Run(args[1..]),
                 "version" or "--version" => PrintVersion(),
                 var c => throw new UsageException($"unknown command '{c}' (try sonde --help)"),

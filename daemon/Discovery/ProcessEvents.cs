@@ -24,6 +24,7 @@ public sealed class ProcessEvents : IDisposable
         {
             try { _object.Load(); }
             catch (BpfException e) { throw new TraceException("the kernel refused Sonde's process-event programs: " + e.Message, e); }
+            PidNamespace.Configure(_object);
             _links.Add(_object.Program("sonde_proc_exec").Attach());
             _links.Add(_object.Program("sonde_proc_exit").Attach());
             _reader = new RingBufferReader(_object.Map("proc_events").Fd, RingBytes);

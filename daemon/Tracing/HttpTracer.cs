@@ -33,6 +33,7 @@ public sealed class HttpTracer : IDisposable
             _object.Map("events").SetMaxEntries(ringBufferBytes);
             try { _object.Load(); }
             catch (BpfException e) { throw new TraceException("the kernel refused Sonde's BPF programs: " + e.Message, e); }
+            PidNamespace.Configure(_object);
             _configs = _object.Map("configs");
             _stats = _object.Map("stats");
             _reader = new RingBufferReader(_object.Map("events").Fd, ringBufferBytes);

@@ -1,0 +1,67 @@
+using System.Text.RegularExpressions;
+using Sonde.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Sonde.Tests.Hosting;
+
+/// <summary>
+/// `sonde run` with the real tracing pipeline, started by a real systemd
+/// through packaging/sonde.service: a Go service started afterwards (a unit
+/// of its own, found by the `unit` selector) is traced, and /metrics counts
+/// exactly the requests it served.
+/// </summary>
+[Collection(KernelCollection.Name)]
+public sealed class SondeRunTests(SystemdFixture systemd, ITestOutputHelper output) : IClassFixture<SystemdFixture>
+{
+    private SystemdNamespace Ns => systemd.Namespace;
+
+    private static long CountFor(string metrics, string service) => Regex.Matches(metrics,
+            $@"^http_server_request_duration_seconds_count\{{[^}}]*service=""{service}""[^}}]*\}} (\d+)", RegexOptions.Multiline)
+        .Sum(m => long.Parse(m.Groups[1].Value));
+
+    [SystemdFact]
+    public async Task A_service_started_later_is_traced_and_its_requests_are_on_metrics()
+    {
+        int metricsPort = FreePort.Next(), appPort = FreePort.Next();
+        string goUnit = $"goapp-{Ns.Id}";
+        string config = "{\"targets\":[{\"unit\":\"" + goUnit + "\",\"service\":\"shop\"}]," +
+            "\"metrics\":{\"listen\":\"127.0.0.1:" + metricsPort + "\"}}";
+        using var unit = new SondeUnit(Ns, "real", config, realPipeline: true);
+        var bpf = BpfFootprint.Before();
+        var start = unit.Systemctl("start");
+        Assert.True(start.ExitCode == 0, start.Stderr + string.Join("\n", unit.Journal().Select(e => e.GetValueOrDefault("MESSAGE"))));
+        Assert.Equal("active", unit.Show("ActiveState"));
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        string metricsUrl = $"http://127.0.0.1:{metricsPort}/metrics";
+        Assert.Contains("sonde_targets", await http.GetStringAsync(metricsUrl));
+
+        var run = Ns.Run("systemd-run", $"--unit={goUnit}", Repo.GoServer("gin-stripped"), "-addr", $"127.0.0.1:{appPort}");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        try
+        {
+            unit.WaitFor(() => unit.Journal().Any(e => (e.GetValueOrDefault("MESSAGE") ?? "").Contains("as service shop")), "the new service traced");
+            bpf.Attached();
+            await Task.Delay(200);
+            var sent = await LoadClient.SendAsync($"http://127.0.0.1:{appPort}",
+                Enumerable.Range(0, 500).Select(i => ("GET", $"/users/{i}")).ToList(), 8);
+            Assert.All(sent, r => Assert.Equal(200, r.Status));
+            long seen = 0;
+            unit.WaitFor(() => (seen = CountFor(http.GetStringAsync(metricsUrl).Result, "shop")) == 500 ? true : (bool?)null,
+                "500 requests on /metrics");
+            string text = await http.GetStringAsync(metricsUrl);
+            Assert.Contains("http_route=\"/users/:id\"", text);
+            // STATUS= is refreshed every few seconds.
+            unit.WaitFor(() => unit.Show("StatusText").StartsWith("1 target,", StringComparison.Ordinal) ? true : (bool?)null,
+                "STATUS= naming the one target");
+            output.WriteLine(unit.Show("StatusText"));
+        }
+        finally
+        {
+            Ns.Systemctl("stop", goUnit);
+        }
+        var stop = unit.Systemctl("stop");
+        Assert.Equal(0, stop.ExitCode);
+        Assert.Equal("inactive", unit.Show("ActiveState"));
+        bpf.Gone();
+    }
+}

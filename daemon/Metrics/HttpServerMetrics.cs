@@ -56,6 +56,55 @@ public sealed class HttpServerMetrics
             "Requests recorded with http_route=\"other\" because their service already had the maximum number of distinct routes.",
             ["service"]);
         _cacheLimit = 2 * Duration.MaxSeries + 64;
+        TimeByCategory = registry.AddHistogram("sonde_request_time_seconds",
+            "Where each request's time went: the time one request spent in each category (on_cpu, runnable, net_io, syscall, lock, chan, sleep, gc, other); the categories of a request sum to its duration.",
+            options.Histogram, ["service", "http_route", "category"], maxSeries: options.MaxSeries);
+        Syscalls = registry.AddCounter("sonde_request_syscalls",
+            "Syscalls made by the traced services' threads while running a request's goroutine, by route and syscall.",
+            ["service", "http_route", "syscall"], maxSeries: options.MaxSeries);
+        SyscallTime = registry.AddCounter("sonde_request_syscall_seconds",
+            "Time in those syscalls, by route and syscall.",
+            ["service", "http_route", "syscall"], unit: "seconds", valueDivisor: 1_000_000_000, maxSeries: options.MaxSeries);
+    }
+
+    /// <summary><c>sonde_request_time_seconds{service, http_route, category}</c>: the breakdown, per request.</summary>
+    public HistogramFamily TimeByCategory { get; }
+
+    /// <summary><c>sonde_request_syscalls_total{service, http_route, syscall}</c>.</summary>
+    public CounterFamily Syscalls { get; }
+
+    /// <summary><c>sonde_request_syscall_seconds_total{service, http_route, syscall}</c>.</summary>
+    public CounterFamily SyscallTime { get; }
+
+    private readonly Dictionary<(int Service, int Route, int Category), HistogramSeries> _categorySeries = new();
+    private readonly Dictionary<(int Service, int Route, uint Nr), (CounterSeries Count, CounterSeries Ns)> _syscallSeries = new();
+
+    /// <summary>The breakdown and syscalls of a request, on the series of its service and route.</summary>
+    private void RecordBreakdown(ServiceRoutes routes, int route, in RequestView request)
+    {
+        var b = request.BreakdownNs;
+        for (int c = 0; c < b.Length && c < BreakdownCategories.Count; c++)
+        {
+            var key = (routes.Index, route, c);
+            if (!_categorySeries.TryGetValue(key, out var series))
+            {
+                series = TimeByCategory.WithLabels(routes.Name, routes.Label(route), BreakdownCategories.Names[c]);
+                if (_categorySeries.Count < _cacheLimit) _categorySeries[key] = series;
+            }
+            series.Observe(b[c]);
+        }
+        foreach (var sc in request.Syscalls)
+        {
+            var key = (routes.Index, route, sc.Nr);
+            if (!_syscallSeries.TryGetValue(key, out var pair))
+            {
+                string name = SyscallNames.Name(sc.Nr), label = routes.Label(route);
+                pair = (Syscalls.WithLabels(routes.Name, label, name), SyscallTime.WithLabels(routes.Name, label, name));
+                if (_syscallSeries.Count < _cacheLimit) _syscallSeries[key] = pair;
+            }
+            pair.Count.Add(sc.Count);
+            pair.Ns.Add((long)sc.Ns);
+        }
     }
 
     public HistogramFamily Duration { get; }
@@ -84,6 +133,7 @@ public sealed class HttpServerMetrics
         var key = new SeriesKey(routes.Index, method, route, request.Status);
         if (!_series.TryGetValue(key, out var series)) series = Resolve(key, routes);
         series.Observe(request.DurationNs);
+        if (!request.BreakdownNs.IsEmpty) RecordBreakdown(routes, route, request);
     }
 
     private ServiceRoutes Service(string name)

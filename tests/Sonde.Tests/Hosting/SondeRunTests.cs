@@ -50,6 +50,9 @@ public sealed class SondeRunTests(SystemdFixture systemd, ITestOutputHelper outp
                 "500 requests on /metrics");
             string text = await http.GetStringAsync(metricsUrl);
             Assert.Contains("http_route=\"/users/:id\"", text);
+            // The breakdown, per category: every request is in each category's histogram.
+            foreach (var category in new[] { "on_cpu", "runnable", "net_io", "syscall", "lock", "chan", "sleep", "gc", "other" })
+                Assert.Matches($@"(?m)^sonde_request_time_seconds_count\{{service=""shop"",http_route=""/users/:id"",category=""{category}""\}} 500$", text);
             // STATUS= is refreshed every few seconds.
             unit.WaitFor(() => unit.Show("StatusText").StartsWith("1 target,", StringComparison.Ordinal) ? true : (bool?)null,
                 "STATUS= naming the one target");

@@ -77,6 +77,7 @@ public sealed class HttpServerMetrics
     /// <summary>Records one completed request of <paramref name="service"/>.</summary>
     public void Record(string service, in RequestView request)
     {
+        ArgumentNullException.ThrowIfNull(service);
         var routes = ReferenceEquals(service, _lastServiceName) ? _lastService! : Service(service);
         int method = HttpMethodLabel.Index(request.Method);
         int route = routes.Resolve(request.Route.IsEmpty ? request.Path : request.Route, _maxRoutesPerService);
@@ -88,7 +89,6 @@ public sealed class HttpServerMetrics
 
     private ServiceRoutes Service(string name)
     {
-        ArgumentNullException.ThrowIfNull(name);
         if (!_services.TryGetValue(name, out var routes))
         {
             routes = new ServiceRoutes(_services.Count, name, RouteOverflow.WithLabels(name));

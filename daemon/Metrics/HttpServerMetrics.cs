@@ -20,9 +20,10 @@ namespace Sonde.Metrics;
 /// </para>
 /// <para>
 /// <see cref="Record"/> is the consumer loop's hot path: for a label set seen
-/// before it allocates nothing and takes no lock: the service by reference
-/// (then by name), the route through a span-keyed dictionary, the series
-/// through a struct-keyed cache. Call it from one thread at a time (the ring
+/// before it allocates nothing and never waits on a scrape or an export: the
+/// service by reference (then by name), the route through a span-keyed
+/// dictionary, the series through a struct-keyed cache, then one
+/// <see cref="HistogramSeries.Observe"/>. Call it from one thread at a time (the ring
 /// buffer consumer); scrapes and exports read concurrently through the
 /// registry. Later per-request families (time by cause, syscalls) can share
 /// the same service and route resolution.

@@ -36,6 +36,7 @@ internal sealed class HistogramLayout
             if (i > 0 && !(b > Bounds[i - 1])) throw new ArgumentException($"bucket bounds must ascend: {Bounds[i - 1]} then {b}", nameof(options));
             BoundTicks[i] = ToTicksFloor(b, Divisor);
         }
+        BoundLabels = [.. Bounds.Select(GoFloat.FormatCanonical)];
 
         // Recorded integers below MinTicks are at or under the zero threshold.
         double thresholdTicks = ZeroThreshold * Divisor;
@@ -52,6 +53,9 @@ internal sealed class HistogramLayout
     public int Schema { get; }
     public double ZeroThreshold { get; }
     public double[] Bounds { get; }
+
+    /// <summary>The <c>le</c> label value of each bound (canonical OpenMetrics spelling), made once.</summary>
+    public string[] BoundLabels { get; }
 
     /// <summary>Classic bounds in recorded units: v ≤ bound ⇔ ticks ≤ BoundTicks (ticks are integers).</summary>
     public ulong[] BoundTicks { get; }

@@ -124,7 +124,7 @@ public sealed class HistogramSeries : MetricSeries
             }
         }
         double sumValue = layout.Divisor == 1 ? (double)sum : (double)sum / layout.Divisor;
-        return new HistogramSnapshot(count, sumValue, layout.Bounds, classic, layout.Schema, layout.ZeroThreshold, zero, indexes, counts);
+        return new HistogramSnapshot(count, sumValue, layout.Bounds, layout.BoundLabels, classic, layout.Schema, layout.ZeroThreshold, zero, indexes, counts);
     }
 
     private int EnterWrite()

@@ -7,9 +7,10 @@ namespace Sonde.Metrics;
 /// </summary>
 public sealed class HistogramSnapshot
 {
-    internal HistogramSnapshot(long count, double sum, double[] bounds, long[] bucketCounts,
+    internal HistogramSnapshot(long count, double sum, double[] bounds, string[] boundLabels, long[] bucketCounts,
         int schema, double zeroThreshold, long zeroCount, int[] nativeIndexes, long[] nativeCounts)
     {
+        BoundLabels = boundLabels;
         Count = count;
         Sum = sum;
         Bounds = bounds;
@@ -27,6 +28,9 @@ public sealed class HistogramSnapshot
 
     /// <summary>Classic upper bounds (inclusive), ascending, without +Inf.</summary>
     public IReadOnlyList<double> Bounds { get; }
+
+    /// <summary>The <c>le</c> label value of each bound, spelled the same in every format (see <see cref="GoFloat"/>).</summary>
+    internal string[] BoundLabels { get; }
 
     /// <summary>Observations per classic bucket (not cumulative): Bounds.Count + 1 entries, the last above every bound.</summary>
     public IReadOnlyList<long> BucketCounts { get; }

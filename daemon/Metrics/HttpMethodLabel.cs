@@ -3,9 +3,10 @@ namespace Sonde.Metrics;
 /// <summary>
 /// The <c>http_request_method</c> label: one of the methods of RFC 9110 and
 /// RFC 5789 (PATCH) as sent, or <c>_OTHER</c> for anything else, as
-/// OpenTelemetry's semantic conventions ask for <c>http.request.method</c>
-/// (docs/http/http-spans.md, "known methods"). A method is whatever the
-/// client wrote, so without the fold any client could mint series.
+/// OpenTelemetry's semantic conventions define the attribute
+/// <c>http.request.method</c> (its "known" methods are exactly these). A
+/// method is whatever the client wrote, so without the fold any client could
+/// mint series.
 /// </summary>
 internal static class HttpMethodLabel
 {

@@ -20,9 +20,10 @@ namespace Sonde.Metrics;
 /// </para>
 /// <para>
 /// <see cref="Record"/> is the consumer loop's hot path: for a label set seen
-/// before it allocates nothing and takes no lock: the service by reference
-/// (then by name), the route through a span-keyed dictionary, the series
-/// through a struct-keyed cache. Call it from one thread at a time (the ring
+/// before it allocates nothing and never waits on a scrape or an export: the
+/// service by reference (then by name), the route through a span-keyed
+/// dictionary, the series through a struct-keyed cache, then one
+/// <see cref="HistogramSeries.Observe"/>. Call it from one thread at a time (the ring
 /// buffer consumer); scrapes and exports read concurrently through the
 /// registry. Later per-request families (time by cause, syscalls) can share
 /// the same service and route resolution.
@@ -126,6 +127,7 @@ public sealed class HttpServerMetrics
     /// <summary>Records one completed request of <paramref name="service"/>.</summary>
     public void Record(string service, in RequestView request)
     {
+        ArgumentNullException.ThrowIfNull(service);
         var routes = ReferenceEquals(service, _lastServiceName) ? _lastService! : Service(service);
         int method = HttpMethodLabel.Index(request.Method);
         int route = routes.Resolve(request.Route.IsEmpty ? request.Path : request.Route, _maxRoutesPerService);
@@ -138,7 +140,6 @@ public sealed class HttpServerMetrics
 
     private ServiceRoutes Service(string name)
     {
-        ArgumentNullException.ThrowIfNull(name);
         if (!_services.TryGetValue(name, out var routes))
         {
             routes = new ServiceRoutes(_services.Count, name, RouteOverflow.WithLabels(name));

@@ -1,9 +1,11 @@
 namespace Sonde.Metrics;
 
 /// <summary>
-/// Every non-empty family of a registry at one instant, ordered by name: what
-/// one scrape or one OTLP export sends. See <see cref="HistogramSeries"/> for
-/// how consistent one histogram's numbers are.
+/// Every non-empty family of a registry, ordered by name: what one scrape or
+/// one OTLP export sends. Each series is read exactly (see
+/// <see cref="HistogramSeries"/>: a histogram's count, sum and buckets always
+/// describe the same observations), but series are read one after another,
+/// so two series of one snapshot may be some observations apart.
 /// </summary>
 public sealed class MetricsSnapshot
 {

@@ -49,6 +49,7 @@ internal static class TextFormatWriter
                 Meta(output, "TYPE", sampleName, type, escape: false);
             }
 
+            string bucketName = family.Name + "_bucket", sumName = family.Name + "_sum", countName = family.Name + "_count";
             foreach (var series in familySnapshot.Series)
             {
                 if (series.Histogram is { } h)
@@ -57,17 +58,17 @@ internal static class TextFormatWriter
                     for (var i = 0; i < h.Bounds.Count; i++)
                     {
                         cumulative += h.BucketCounts[i];
-                        Sample(output, family.Name + "_bucket", family.LabelNames, series.LabelValues, GoFloat.FormatCanonical(h.Bounds[i]));
+                        Sample(output, bucketName, family.LabelNames, series.LabelValues, h.BoundLabels[i]);
                         output.Write(cumulative);
                         output.Write('\n');
                     }
-                    Sample(output, family.Name + "_bucket", family.LabelNames, series.LabelValues, "+Inf");
+                    Sample(output, bucketName, family.LabelNames, series.LabelValues, "+Inf");
                     output.Write(h.Count);
                     output.Write('\n');
-                    Sample(output, family.Name + "_sum", family.LabelNames, series.LabelValues, null);
+                    Sample(output, sumName, family.LabelNames, series.LabelValues, null);
                     output.WriteNumber(h.Sum);
                     output.Write('\n');
-                    Sample(output, family.Name + "_count", family.LabelNames, series.LabelValues, null);
+                    Sample(output, countName, family.LabelNames, series.LabelValues, null);
                     output.Write(h.Count);
                     output.Write('\n');
                 }

@@ -7,7 +7,9 @@ namespace Sonde.Metrics;
 /// <summary>Appends UTF-8 text, numbers and escaped strings to a buffer writer (the text exposition formats).</summary>
 internal readonly struct Utf8Output(IBufferWriter<byte> output)
 {
-    public void Write(string text)
+    public void Write(string text) => Write(text.AsSpan());
+
+    public void Write(ReadOnlySpan<char> text)
     {
         int max = Encoding.UTF8.GetMaxByteCount(text.Length);
         var span = output.GetSpan(max);
@@ -53,10 +55,10 @@ internal readonly struct Utf8Output(IBufferWriter<byte> output)
                 _ => null,
             };
             if (escape is null) continue;
-            if (i > start) Write(text[start..i]);
+            if (i > start) Write(text.AsSpan(start, i - start));
             Write(escape);
             start = i + 1;
         }
-        if (start < text.Length) Write(start == 0 ? text : text[start..]);
+        if (start < text.Length) Write(text.AsSpan(start));
     }
 }

@@ -42,6 +42,12 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
             for (var i = 1; i <= 1000; i++) http.Record(i % 2 == 0 ? "shop" : "cart", shapes[i % 3].View((ulong)i * 100_000));
         }
         RecordBatch();
+        // Sonde's own metrics ride along: units, ratios and counters in
+        // seconds must parse in both formats (one bad line fails a scrape).
+        var self = new SelfMetrics(registry);
+        self.Targets.Set(2);
+        self.RingBufferFillRatio.Set(0.25);
+        self.SetBpfProgramStats("sonde_http_start", new BpfProgramStats(7, 1_500_000_000, 3, 0));
 
         int port = FreePort.Next();
         await using var endpoint = MetricsEndpoint.Build(registry, $"http://127.0.0.1:{port}");
@@ -60,6 +66,12 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
         Assert.Equal(50.05, (await native.ScalarAsync($"histogram_sum(sum({Name}))"))!.Value, 9);
         Assert.Equal(0.099, (await classic.ScalarAsync($"histogram_quantile(0.99, sum by (le) ({Name}_bucket))"))!.Value, 9);
         Assert.InRange((await native.ScalarAsync($"histogram_quantile(0.99, sum({Name}))"))!.Value, Math.Pow(2, -27 / 8.0), Math.Pow(2, -26 / 8.0));
+        foreach (var server in new[] { classic, native })
+        {
+            Assert.Equal(2, await server.ScalarAsync("sonde_targets"));
+            Assert.Equal(0.25, await server.ScalarAsync("sonde_ringbuf_fill_ratio"));
+            Assert.Equal(1.5, await server.ScalarAsync("sonde_bpf_run_time_seconds_total{program=\"sonde_http_start\"}"));
+        }
         // What each server negotiated: the shipped one has classic buckets and
         // no native samples, the native one the reverse (it read protobuf).
         Assert.Equal(6, (await classic.QueryAsync($"sum by (service, http_route) ({Name}_count)")).GetArrayLength());

@@ -19,7 +19,7 @@ endif
 
 # Debian 12 packages the build and the tests need (see README).
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go curl linux-libc-dev \
-	golang-github-gin-gonic-gin-dev binutils hey wrk systemd
+	golang-github-gin-gonic-gin-dev binutils hey wrk systemd prometheus
 
 # Go builds come from Debian's packages only: GOPATH mode, no module download.
 GOENV := GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(OUT))/gocache

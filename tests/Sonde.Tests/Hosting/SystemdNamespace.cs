@@ -52,10 +52,24 @@ public sealed class SystemdNamespace : IDisposable
         string target = $"sonde-test-{id}.target";
         string boot = $"""
             set -e
-            for d in /tmp /run /var/tmp /var/lib; do mount -t tmpfs -o mode=0755 tmpfs "$d"; done
+            repo='{Repo.Root}'
+            mount -t tmpfs -o mode=0755 tmpfs /run
+            # A checkout under a directory the namespace covers with a tmpfs (a CI
+            # clone in /tmp) must stay visible: stash a bind mount of it in /run...
+            case "$repo" in /tmp/*|/var/tmp/*|/var/lib/*) mkdir -p /run/sonde-repo && mount --bind "$repo" /run/sonde-repo;; esac
+            for d in /tmp /var/tmp /var/lib; do mount -t tmpfs -o mode=0755 tmpfs "$d"; done
             chmod 1777 /tmp /var/tmp
+            mkdir -p /run/systemd/system
+            if [ -d /run/sonde-repo ]; then
+                # ...and put it back at its path. systemd-tmpfiles cleans /tmp at boot
+                # and daily: it must never run where a real checkout is mounted.
+                mkdir -p "$repo" && mount --bind /run/sonde-repo "$repo"
+                for u in systemd-tmpfiles-setup.service systemd-tmpfiles-clean.service systemd-tmpfiles-clean.timer; do
+                    ln -s /dev/null "/run/systemd/system/$u"
+                done
+            fi
             if [ -d /var/log/journal ]; then mount -t tmpfs -o mode=0755 tmpfs /var/log/journal; fi
-            mkdir -p /run/systemd/system /run/systemd/journald.conf.d
+            mkdir -p /run/systemd/journald.conf.d
             printf '[Journal]\nStorage=volatile\n' > /run/systemd/journald.conf.d/sonde-test.conf
             for u in systemd-journal-flush.service systemd-tmpfiles-setup-dev.service systemd-journald-audit.socket; do
                 ln -s /dev/null "/run/systemd/system/$u"

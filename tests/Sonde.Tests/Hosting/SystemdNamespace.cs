@@ -52,7 +52,7 @@ public sealed class SystemdNamespace : IDisposable
         string target = $"sonde-test-{id}.target";
         string boot = $"""
             set -e
-            repo='{Repo.Root}'
+            repo='{Support.Repo.Root}'
             mount -t tmpfs -o mode=0755 tmpfs /run
             # A checkout under a directory the namespace covers with a tmpfs (a CI
             # clone in /tmp) must stay visible: stash a bind mount of it in /run...

@@ -43,7 +43,7 @@ public sealed class SondeSandboxTests
                 : l.StartsWith("WatchdogSec=", StringComparison.Ordinal) ? "WatchdogSec=0"
                 : l.StartsWith("Restart=", StringComparison.Ordinal) ? "Restart=no"
                 : l);
-            ns.InstallUnit(name, string.Join('\n', lines) + "\n");
+            ns.InstallUnit(name, string.Join('\n', lines) + "\n", "[Service]\n" + SystemdNamespace.CheckoutVisibility());
             Assert.Equal(0, ns.Systemctl("start", name).ExitCode);
             string Journal() => ns.Run("journalctl", "--no-pager", "-o", "cat", "-u", name).Stdout;
             var sw = Stopwatch.StartNew();

@@ -37,7 +37,7 @@ public sealed class SondeUnit : IDisposable
             : l.StartsWith("WatchdogSec=", StringComparison.Ordinal) ? "WatchdogSec=2s"
             : l);
         ns.InstallUnit(Name, string.Join('\n', lines) + "\n",
-            $"[Service]\nReadWritePaths={FakeDirectory}\nRestartSec=100ms\n{extraDropIn}\n");
+            $"[Service]\nReadWritePaths={FakeDirectory}\nRestartSec=100ms\n{SystemdNamespace.CheckoutVisibility(FakeDirectory)}{extraDropIn}\n");
     }
 
     public string Name { get; }

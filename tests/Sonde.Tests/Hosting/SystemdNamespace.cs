@@ -46,6 +46,18 @@ public sealed class SystemdNamespace : IDisposable
     /// <summary>After Dispose: what was left behind (processes, cgroups); empty when clean.</summary>
     public IReadOnlyList<string> Leftovers { get; private set; } = [];
 
+    /// <summary>
+    /// Drop-in lines a test unit with PrivateTmp= needs when the checkout
+    /// itself lives under /tmp or /var/tmp (a CI clone): the unit's private
+    /// tmp would hide the built sonde and its files. Empty otherwise.
+    /// </summary>
+    public static string CheckoutVisibility(params string[] writable)
+    {
+        string root = Support.Repo.Root;
+        if (!root.StartsWith("/tmp/", StringComparison.Ordinal) && !root.StartsWith("/var/tmp/", StringComparison.Ordinal)) return "";
+        return $"BindReadOnlyPaths={root}\n" + string.Concat(writable.Select(w => $"BindPaths={w}\n"));
+    }
+
     public static SystemdNamespace Start(TimeSpan? timeout = null)
     {
         string id = Guid.NewGuid().ToString("N")[..8];

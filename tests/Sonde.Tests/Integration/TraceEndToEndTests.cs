@@ -32,7 +32,10 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         using var srv = GoServer.Start(server);
         string json = Path.Combine(Path.GetTempPath(), $"sonde-e2e-{server}-{endProbe}-{srv.Port}.jsonl");
         var bpf = BpfFootprint.Before();
-        using var sonde = SondeRun.Start("trace", "--pid", srv.Pid.ToString(), "--json", json, "--end-probe", endProbe);
+        // Breakdown off: its scheduler probes fire inside the measured window (e.g. when the
+        // test server's log send wakes its writer goroutine), which the server's own
+        // measurement doesn't see; BreakdownTests check the breakdown itself.
+        using var sonde = SondeRun.Start("trace", "--pid", srv.Pid.ToString(), "--json", json, "--end-probe", endProbe, "--breakdown", "off");
         sonde.WaitAttached();
         Assert.Contains(endProbe == "ret" ? "request end at RETs" : "request end at call sites", sonde.Stderr);
         bpf.Attached();

@@ -31,7 +31,7 @@ public sealed partial class SondeService : ISondePipeline, IServiceRequestSink
         _log = loggers.CreateLogger("Sonde.Service");
         _http = new HttpServerMetrics(_registry, new HttpServerMetricsOptions { MaxRoutesPerService = config.Metrics.MaxRoutesPerService });
         _self = new SelfMetrics(_registry);
-        _pipeline = new TracingPipeline(this, loggers);
+        _pipeline = new TracingPipeline(this, loggers) { AttachFailed = reason => _self.ProbeAttachFailed(reason) };
         _registry.AddRefresh(RefreshSelfMetrics);
     }
 
@@ -94,6 +94,13 @@ public sealed partial class SondeService : ISondePipeline, IServiceRequestSink
         _self.Targets.Set(processes);
         _self.ProbesAttached.Set(probes);
         if (_pipeline.Stats is { } stats) _self.SetTracerStats(stats);
+        if (_pipeline.Tracer is { } tracer)
+        {
+            _self.RingBufferFillRatio.Set(tracer.RingBufferFill);
+            if (BpfProgramStats.StatsEnabled)
+                foreach (var name in HttpTracer.ProgramNames)
+                    _self.SetBpfProgramStats(name, BpfProgramStats.Read(tracer.ProgramFd(name)));
+        }
     }
 
     [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "metrics at {Url}")]

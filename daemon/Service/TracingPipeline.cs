@@ -54,6 +54,12 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
 
     public TracerStats? Stats => _tracer?.ReadStats();
 
+    /// <summary>The tracer, once started (for self-metrics).</summary>
+    public HttpTracer? Tracer => _tracer;
+
+    /// <summary>Called with a short reason when a matching process can't be traced.</summary>
+    public Action<string>? AttachFailed { get; init; }
+
     public string Status
     {
         get
@@ -203,6 +209,14 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         catch (Exception e) when (e is GoBinaryException or TraceException or IOException or UnauthorizedAccessException)
         {
             LogNotTraceable(_log, pid, exe, e.Message);
+            AttachFailed?.Invoke(e switch
+            {
+                GoBinaryException => "not_a_go_binary",
+                TraceException t when t.Message.Contains("no HTTP server", StringComparison.Ordinal) => "no_http_server",
+                TraceException t when t.InnerException is Sonde.Interop.Libbpf.BpfException => "attach_error",
+                TraceException => "unsupported",
+                _ => "unreadable",
+            });
         }
         lock (_gate) _binaries[id] = result;
         return result;

@@ -47,6 +47,20 @@ public sealed class HttpTracer : IDisposable
     }
 
     public uint RingBufferBytes { get; }
+
+    /// <summary>How full the ring buffer is now: 0 (empty) to 1 (full: further requests are drops).</summary>
+    public double RingBufferFill => Math.Min(1.0, (double)_reader.Pending / _reader.Size);
+
+    /// <summary>Every BPF program of bpf/http.bpf.c, for their run-time statistics.</summary>
+    public static readonly string[] ProgramNames =
+    [
+        "sonde_http_start", "sonde_http_end", "sonde_http_end_ret", "sonde_gin_route",
+        "sonde_go_park", "sonde_go_execute", "sonde_go_ready", "sonde_go_stw_start", "sonde_go_stw_end",
+        "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit",
+    ];
+
+    /// <summary>The fd of one of <see cref="ProgramNames"/> (for /proc/self/fdinfo statistics).</summary>
+    public int ProgramFd(string name) => _object.Program(name).Fd;
     public RingBufferReader Reader => _reader;
     public int AttachedProbes { get { lock (_linksLock) return _links.Count; } }
 

@@ -50,6 +50,11 @@ public sealed class SondeRunTests(SystemdFixture systemd, ITestOutputHelper outp
                 "500 requests on /metrics");
             string text = await http.GetStringAsync(metricsUrl);
             Assert.Contains("http_route=\"/users/:id\"", text);
+            // Self-metrics from the daemon itself.
+            Assert.Matches(@"(?m)^sonde_targets 1$", text);
+            Assert.Matches(@"(?m)^sonde_probes_attached [1-9]\d*$", text);
+            Assert.Matches(@"(?m)^sonde_ringbuf_fill_ratio 0(\.\d+)?(e-\d+)?$", text);
+            Assert.Matches(@"(?m)^sonde_events_total 500$", text);
             // The breakdown, per category: every request is in each category's histogram.
             foreach (var category in new[] { "on_cpu", "runnable", "net_io", "syscall", "lock", "chan", "sleep", "gc", "other" })
                 Assert.Matches($@"(?m)^sonde_request_time_seconds_count\{{service=""shop"",http_route=""/users/:id"",category=""{category}""\}} 500$", text);

@@ -95,4 +95,24 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
     private static List<string> BpfFdsOfThisProcess() => Directory.GetFiles("/proc/self/fd")
         .Select(fd => { try { return new FileInfo(fd).LinkTarget ?? ""; } catch (IOException) { return ""; } })
         .Where(t => t.Contains("bpf_link", StringComparison.Ordinal) || t.Contains("perf_event", StringComparison.Ordinal)).ToList();
+
+    [RootFact]
+    public async Task A_matching_process_that_is_not_Go_is_reported_with_its_reason()
+    {
+        var reasons = new ConcurrentQueue<string>();
+        var pipeline = new TracingPipeline(new PerPid(), NullLoggerFactory.Instance) { AttachFailed = reasons.Enqueue };
+        var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Process, Process = "sleep" }] };
+        await pipeline.StartAsync(config, CancellationToken.None);
+        try
+        {
+            using var sleeper = System.Diagnostics.Process.Start("sleep", "30")!;
+            try
+            {
+                await Until(() => reasons.Contains("not_a_go_binary"), "the attach failure reported");
+                Assert.DoesNotContain(sleeper.Id, pipeline.TracedPids);
+            }
+            finally { sleeper.Kill(); }
+        }
+        finally { await pipeline.StopAsync(CancellationToken.None); }
+    }
 }

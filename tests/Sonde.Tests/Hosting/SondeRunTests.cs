@@ -72,4 +72,50 @@ public sealed class SondeRunTests(SystemdFixture systemd, ITestOutputHelper outp
         Assert.Equal("inactive", unit.Show("ActiveState"));
         bpf.Gone();
     }
+
+    [SystemdFact]
+    public async Task Reload_renames_the_service_and_a_stalled_event_loop_is_restarted_by_the_watchdog()
+    {
+        int metricsPort = FreePort.Next(), appPort = FreePort.Next();
+        string goUnit = $"goapp2-{Ns.Id}";
+        string Config(string service) => "{\"targets\":[{\"unit\":\"" + goUnit + "\",\"service\":\"" + service + "\"}]," +
+            "\"metrics\":{\"listen\":\"127.0.0.1:" + metricsPort + "\"}}";
+        // The real pipeline's test hook: while this file exists, its event loop stalls.
+        string stallFile = "/run/sonde-test-stall-" + Ns.Id;
+        using var unit = new SondeUnit(Ns, "reload", Config("before"), realPipeline: true,
+            extraDropIn: $"Environment=SONDE_TEST_STALL_FILE={stallFile}\n");
+        Assert.Equal(0, unit.Systemctl("start").ExitCode);
+        var run = Ns.Run("systemd-run", $"--unit={goUnit}", Repo.GoServer("gin-stripped"), "-addr", $"127.0.0.1:{appPort}");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        string metricsUrl = $"http://127.0.0.1:{metricsPort}/metrics";
+        try
+        {
+            unit.WaitFor(() => unit.Journal().Any(e => (e.GetValueOrDefault("MESSAGE") ?? "").Contains("as service before")), "the service traced");
+            async Task Send(int n) => await LoadClient.SendAsync($"http://127.0.0.1:{appPort}", Enumerable.Range(0, n).Select(i => ("GET", $"/users/{i}")).ToList(), 4);
+            await Send(100);
+            unit.WaitFor(() => CountFor(http.GetStringAsync(metricsUrl).Result, "before") == 100 ? true : (bool?)null, "100 requests as 'before'");
+
+            // Reload with a new service name: new requests carry it, the old counts stay.
+            File.WriteAllText(unit.ConfigPath, Config("after"));
+            Assert.Equal(0, unit.Systemctl("reload").ExitCode);
+            unit.WaitFor(() => unit.Show("ActiveState") == "active" ? true : (bool?)null, "active after reload");
+            await Send(50);
+            unit.WaitFor(() => CountFor(http.GetStringAsync(metricsUrl).Result, "after") == 50 ? true : (bool?)null, "50 requests as 'after'");
+            Assert.Equal(100, CountFor(await http.GetStringAsync(metricsUrl), "before"));
+
+            // Stall the event loop: the heartbeat stops, systemd's watchdog (2 s here) restarts sonde.
+            Assert.Equal("0", unit.Show("NRestarts"));
+            Ns.Run("touch", stallFile);
+            unit.WaitFor(() => unit.Show("NRestarts") != "0" ? true : (bool?)null, "a watchdog restart", seconds: 15);
+            Ns.Run("rm", "-f", stallFile);
+            unit.WaitFor(() => unit.Show("ActiveState") == "active" && unit.Show("SubState") == "running" ? true : (bool?)null, "running again", seconds: 15);
+            Assert.Contains(unit.Journal(includeSystemd: true), e => (e.GetValueOrDefault("MESSAGE") ?? "").Contains("Watchdog timeout"));
+        }
+        finally
+        {
+            Ns.Run("rm", "-f", stallFile);
+            Ns.Systemctl("stop", goUnit);
+        }
+    }
 }

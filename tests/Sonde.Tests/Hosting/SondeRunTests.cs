@@ -99,7 +99,9 @@ public sealed class SondeRunTests(SystemdFixture systemd, ITestOutputHelper outp
             // Reload with a new service name: new requests carry it, the old counts stay.
             File.WriteAllText(unit.ConfigPath, Config("after"));
             Assert.Equal(0, unit.Systemctl("reload").ExitCode);
-            unit.WaitFor(() => unit.Show("ActiveState") == "active" ? true : (bool?)null, "active after reload");
+            // systemd 252's reload via kill -HUP may return before sonde applied it.
+            unit.WaitFor(() => unit.Journal().Any(e => (e.GetValueOrDefault("MESSAGE") ?? "").StartsWith("reloaded:", StringComparison.Ordinal)) ? true : (bool?)null,
+                "the reload applied");
             await Send(50);
             unit.WaitFor(() => CountFor(http.GetStringAsync(metricsUrl).Result, "after") == 50 ? true : (bool?)null, "50 requests as 'after'");
             Assert.Equal(100, CountFor(await http.GetStringAsync(metricsUrl), "before"));

@@ -18,13 +18,16 @@ public sealed class ConcurrentScrapeTests
         const int Total = 2_000_000;
         using var done = new CancellationTokenSource();
 
+        var scrapes = 0;
         var writer = Task.Factory.StartNew(() =>
         {
+            // Start recording only once the scrapers run: on a busy machine the thread
+            // pool may start them after a recording this short is over.
+            SpinWait.SpinUntil(() => Volatile.Read(ref scrapes) >= 2, TimeSpan.FromSeconds(30));
             var random = new Random(5);
             for (var i = 0; i < Total; i++) http.Record("svc", requests[i & 7].View((ulong)random.Next(1, 2_000_000_000)));
         }, TaskCreationOptions.LongRunning);
 
-        var scrapes = 0;
         async Task Scraper(ExpositionFormat format)
         {
             var last = new Dictionary<string, (long Count, double Sum)>();
@@ -33,7 +36,9 @@ public sealed class ConcurrentScrapeTests
                 var snapshot = registry.Collect();
                 MetricsExposition.ToBytes(snapshot, format);
                 Interlocked.Increment(ref scrapes);
-                foreach (var series in snapshot.Families.Single(f => f.Family.Name == HttpServerMetrics.DurationName).Series)
+                // Before the first Record the family has no series and is left out of snapshots.
+                var family = snapshot.Families.SingleOrDefault(f => f.Family.Name == HttpServerMetrics.DurationName);
+                foreach (var series in family?.Series ?? [])
                 {
                     var h = series.Histogram!;
                     Assert.Equal(h.Count, h.BucketCounts.Sum());

@@ -41,7 +41,7 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
     [RootFact]
     public async Task Processes_that_start_and_stop_are_followed_exactly_and_nothing_leaks()
     {
-        const int Churns = 150, PerProcess = 20;
+        const int Churns = 300, PerProcess = 20;
         string bin = Repo.GoServer("gin-stripped");
         var sink = new PerPid();
         var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);

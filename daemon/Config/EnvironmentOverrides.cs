@@ -55,7 +55,7 @@ internal static class EnvironmentOverrides
                     if (index == array.Count) array.Add(node); else array[index] = node;
                     return;
                 }
-                if (index == array.Count) array.Add(new JsonObject());
+                if (index == array.Count) array.Add((JsonNode)new JsonObject()); // not Add<T>: that one needs reflection (trimming)
                 parent = array[index] ?? (array[index] = new JsonObject());
                 path = childPath;
             }

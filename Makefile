@@ -1,5 +1,7 @@
 # Sonde build. `make` builds the BPF objects and publishes out/sonde;
-# `make test` installs what it needs, builds and runs every test;
+# `make deb` builds the Debian package (out/sonde_VERSION_amd64.deb);
+# `make test` installs what it needs, builds and runs every test, the
+# package's included;
 # `make demo` traces the bundled demo service. Quiet unless V=1.
 
 OUT      := out
@@ -19,7 +21,8 @@ endif
 
 # Debian 12 packages the build and the tests need (see README).
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go curl linux-libc-dev \
-	golang-github-gin-gonic-gin-dev binutils hey wrk systemd prometheus
+	golang-github-gin-gonic-gin-dev binutils hey wrk systemd prometheus \
+	dpkg-dev lintian
 
 # Go builds come from Debian's packages only: GOPATH mode, no module download.
 GOENV := GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(OUT))/gocache
@@ -31,7 +34,11 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
 CS_SRCS  := $(shell find daemon interop -name '*.cs' -o -name '*.csproj' -o -name '*.proto' 2>/dev/null | grep -v /obj/ | grep -v /bin/)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps bpf goservers test demo clean
+.PHONY: all deps bpf goservers test demo clean deb
+
+# The one version (Directory.Build.props) names the package.
+VERSION := $(shell sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props)
+DEB     := $(OUT)/sonde_$(VERSION)_amd64.deb
 
 all: $(OUT)/sonde
 
@@ -69,6 +76,17 @@ $(OUT)/sonde: $(BPF_OBJS) $(BPF_OUT)/syscalls.tsv $(CS_SRCS)
 		-p:PublishReadyToRun=true -o $(OUT)/publish --nologo -v quiet
 	$(Q)ln -sf publish/sonde $(OUT)/sonde
 
+# The package's sonde: self-contained single file, ReadyToRun, trimmed
+# (daemon/Sonde.csproj, SondeSelfContained). Its own obj/bin under out/.
+$(OUT)/package/sonde: $(BPF_OBJS) $(BPF_OUT)/syscalls.tsv $(CS_SRCS) Directory.Build.props
+	@echo "  DOTNET $@ (self-contained)"
+	$(Q)$(DOTNET) publish daemon/Sonde.csproj -c $(CONFIG) -p:SondeSelfContained=true -o $(OUT)/package --nologo -v quiet
+
+$(DEB): $(OUT)/package/sonde $(wildcard packaging/* packaging/debian/* packaging/lintian/*) README.md
+	$(Q)packaging/build-deb.sh $(VERSION) $(OUT)/package/sonde $@
+
+deb: $(DEB)
+
 $(GO_OUT)/%-stripped: tests/goservers/%/main.go
 	@echo "  GO     $@"
 	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && $(GOENV) go build -ldflags="-s -w" -o $(abspath $@) .
@@ -85,9 +103,9 @@ $(GO_OUT)/%: tests/goservers/%/main.go
 goservers: $(GOSERVERS)
 
 # The last line is "N passed, N failed, N skipped", read from the TRX report.
-test: deps all goservers
+test: deps all goservers deb
 	$(Q)rm -rf $(OUT)/test-results
-	$(Q)SONDE_GOSERVERS=$(abspath $(GO_OUT)) $(DOTNET) test tests/Sonde.Tests/Sonde.Tests.csproj \
+	$(Q)SONDE_GOSERVERS=$(abspath $(GO_OUT)) SONDE_DEB=$(abspath $(DEB)) $(DOTNET) test tests/Sonde.Tests/Sonde.Tests.csproj \
 		-c $(CONFIG) --nologo --logger "console;verbosity=normal" \
 		--logger "trx;LogFileName=sonde.trx" --results-directory $(OUT)/test-results; \
 	rc=$$?; \

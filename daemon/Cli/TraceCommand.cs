@@ -47,8 +47,10 @@ internal static class TraceCommand
         Probes:
           --end-probe MODE   auto (default): catch a request's end at the call
                              site after ServeHTTP returns (one cheap emulated
-                             probe); ret: a probe on every RET of ServeHTTP
-                             (works everywhere, each hit ~20x costlier)
+                             probe, or RET probes where there is no such
+                             site); callsite: call sites only, fail otherwise;
+                             ret: a probe on every RET of ServeHTTP (works
+                             everywhere, each hit ~20x costlier)
           --ringbuf-mib N    ring buffer size in MiB, a power of two (default 8);
                              requests that don't fit are counted as drops
 

@@ -46,7 +46,9 @@ public static class RunCommand
 
         Exit status: 0 after a clean stop, 1 when the pipeline fails to start
         or stop, 2 on a usage error, 78 when the configuration is missing or
-        invalid. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE).
+        invalid. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN for uprobes
+        since Linux 6.16, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH: sonde.service
+        grants exactly these).
 
         """;
 

@@ -58,18 +58,48 @@ public sealed class SystemdNamespace : IDisposable
         return $"BindReadOnlyPaths={root}\n" + string.Concat(writable.Select(w => $"BindPaths={w}\n"));
     }
 
-    public static SystemdNamespace Start(TimeSpan? timeout = null)
+    public static SystemdNamespace Start(TimeSpan? timeout = null) => Start(overlay: null, timeout);
+
+    /// <summary>
+    /// With <paramref name="overlay"/>, the namespace's root is the machine's
+    /// root file system under a tmpfs overlay: everything the namespace writes
+    /// (a dpkg -i into /usr, /etc and /var/lib/dpkg) stays in memory and goes
+    /// with it, and the paths in <see cref="OverlayRoot.Hide"/> are deleted
+    /// there (whiteouts) so that the namespace's machine does not have them.
+    /// </summary>
+    public static SystemdNamespace Start(OverlayRoot? overlay, TimeSpan? timeout = null)
     {
         string id = Guid.NewGuid().ToString("N")[..8];
         string target = $"sonde-test-{id}.target";
+        string root = overlay is null ? "" : $"""
+            # The machine's root file system (its / mount only, not /proc, /sys or
+            # /dev) as the lower layer of an overlay whose upper layer is a tmpfs.
+            mount -t tmpfs -o mode=0755 tmpfs /mnt
+            mkdir /mnt/upper /mnt/work /mnt/root
+            mount -t overlay overlay -o lowerdir=/,upperdir=/mnt/upper,workdir=/mnt/work /mnt/root
+            mount -t proc proc /mnt/root/proc
+            mount --rbind /sys /mnt/root/sys
+            mount --rbind /dev /mnt/root/dev
+            rm -rf {string.Join(' ', overlay.Hide.Select(h => $"'/mnt/root{h}'"))}
+            # pivot_root, not chroot: systemd and systemctl refuse to act in a chroot.
+            cd /mnt/root
+            mkdir -p .oldroot
+            pivot_root . .oldroot
+            umount -l /.oldroot
+            rmdir /.oldroot
+            cd /
+            """;
+        // In an overlay, /var/lib is the overlay's (dpkg's database lives there).
+        string tmpfsDirs = overlay is null ? "/tmp /var/tmp /var/lib" : "/tmp /var/tmp";
         string boot = $"""
             set -e
             repo='{Support.Repo.Root}'
+            {root}
             mount -t tmpfs -o mode=0755 tmpfs /run
             # A checkout under a directory the namespace covers with a tmpfs (a CI
             # clone in /tmp) must stay visible: stash a bind mount of it in /run...
-            case "$repo" in /tmp/*|/var/tmp/*|/var/lib/*) mkdir -p /run/sonde-repo && mount --bind "$repo" /run/sonde-repo;; esac
-            for d in /tmp /var/tmp /var/lib; do mount -t tmpfs -o mode=0755 tmpfs "$d"; done
+            case "$repo" in /tmp/*|/var/tmp/*{(overlay is null ? "|/var/lib/*" : "")}) mkdir -p /run/sonde-repo && mount --bind "$repo" /run/sonde-repo;; esac
+            for d in {tmpfsDirs}; do mount -t tmpfs -o mode=0755 tmpfs "$d"; done
             chmod 1777 /tmp /var/tmp
             mkdir -p /run/systemd/system
             if [ -d /run/sonde-repo ]; then
@@ -288,3 +318,7 @@ public sealed class SystemdNamespace : IDisposable
         }
     }
 }
+
+/// <summary>How <see cref="SystemdNamespace.Start(OverlayRoot?, TimeSpan?)"/> builds an overlay root.</summary>
+/// <param name="Hide">Absolute paths removed from the namespace's view of the machine.</param>
+public sealed record OverlayRoot(params string[] Hide);

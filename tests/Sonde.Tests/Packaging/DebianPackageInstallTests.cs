@@ -50,7 +50,11 @@ public sealed class DebianPackageInstallTests(ITestOutputHelper output) : IDispo
         Assert.Equal("enabled", ns.Systemctl("is-enabled", "sonde.service").Stdout.Trim());
         Assert.Equal("inactive", ns.Show("sonde.service", "ActiveState"));
         Assert.Equal($"sonde {DebianPackage.Version}", ns.Run("sonde", "version").Stdout.Trim());
-        Assert.Contains("usr/bin/sonde", ns.Run("readlink", "-f", "/usr/bin/sonde").Stdout);
+        // The installed unit passes systemd-analyze verify, man page included.
+        var verify = ns.Run("systemd-analyze", "verify", "/lib/systemd/system/sonde.service");
+        Assert.True(verify.ExitCode == 0 && (verify.Stdout + verify.Stderr).Trim().Length == 0,
+            $"systemd-analyze verify: exit {verify.ExitCode}\n{verify.Stdout}{verify.Stderr}");
+        Assert.Contains("sonde trace", ns.Run("man", "-P", "cat", "sonde").Stdout);
 
         // 2. A Go service, and a config that traces it: the local edit to keep.
         int metricsPort = FreePort.Next(), appPort = FreePort.Next();

@@ -1,15 +1,21 @@
+using System.Runtime.CompilerServices;
+
 namespace Sonde.RingBuffer;
 
 /// <summary>
 /// Walks the records in a span handed out by <see cref="RingBufferReader"/>:
 /// 8-byte header (u32 length with BUSY/DISCARD bits, u32 page offset), then
 /// the payload, padded to 8 bytes (kernel/bpf/ringbuf.c). Discarded records
-/// are skipped. A ref struct enumerator: nothing is allocated.
+/// are skipped; the walk ends at the first record still being written (BUSY),
+/// whose header is read with acquire semantics: the kernel clears BUSY with
+/// release semantics once the payload is written. A ref struct enumerator:
+/// nothing is allocated.
 /// </summary>
 public ref struct RingBufferRecords
 {
+    private const uint BusyBit = 1u << 31;
     private const uint DiscardBit = 1u << 30;
-    private const uint LengthMask = ~((1u << 31) | DiscardBit);
+    private const uint LengthMask = ~(BusyBit | DiscardBit);
     private readonly ReadOnlySpan<byte> _span;
     private int _next;
 
@@ -31,7 +37,9 @@ public ref struct RingBufferRecords
     {
         while (_next + RingBufferReader.HeaderSize <= _span.Length)
         {
-            uint hdr = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(_span.Slice(_next));
+            // Little-endian: the kernel's native order on the machines Sonde runs on (x86-64).
+            uint hdr = Volatile.Read(ref Unsafe.As<byte, uint>(ref Unsafe.AsRef(in _span[_next])));
+            if ((hdr & BusyBit) != 0) return false;
             int len = (int)(hdr & LengthMask);
             int total = (len + RingBufferReader.HeaderSize + 7) & ~7;
             if (_next + total > _span.Length) return false;

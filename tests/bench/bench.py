@@ -7,7 +7,7 @@ benchmark once with small sizes, < 60 s; fails only on crashes and errors).
   1. ring buffer consumer: Sonde's RingBufferReader vs libbpf's, one producer
   2. overhead on a Go service: untraced / sonde trace variants / bpftrace
   3. cost per request: tracer CPU, BPF run time, probe hits
-  4. footprint: tracer RSS, time to ready
+  4. footprint: tracer RSS, time to ready; `sonde run` tracing 10 servers
 
 Needs root, 2+ CPUs, and what `make bench` builds and installs. Python
 standard library only.
@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import machine, overhead, report, ringbuf  # noqa: E402
+from harness import footprint, machine, overhead, report, ringbuf  # noqa: E402
 from harness.bpfstats import RunTimeStats  # noqa: E402
 from harness.processes import BenchError  # noqa: E402
 
@@ -31,12 +31,14 @@ FULL = {
     "servers": ["nethttp", "gin"],
     "ringbuf": {"batch": 256, "ring_bytes": 8 << 20, "warmup_s": 4, "measure_s": 2, "quiet_wait_s": 10},
     "overhead": {"measure_s": 8, "light_s": 2, "warm_s": 1, "idle_s": 1, "quiet_wait_s": 15},
+    "footprint": {"processes": 10, "connections": 2, "idle_s": 1, "load_s": 8, "quiet_wait_s": 15},
 }
 SMOKE = {
     "rounds": 1,
     "servers": ["gin"],
     "ringbuf": {"batch": 64, "ring_bytes": 1 << 20, "warmup_s": 0.5, "measure_s": 0.5, "quiet_wait_s": 0},
     "overhead": {"measure_s": 1, "light_s": 1, "warm_s": 1, "idle_s": 0.2, "quiet_wait_s": 0},  # wrk takes whole seconds
+    "footprint": {"processes": 10, "connections": 2, "idle_s": 0.5, "load_s": 1, "quiet_wait_s": 0},
 }
 
 
@@ -48,7 +50,7 @@ def main():
     ap.add_argument("--report", help="markdown report (default BENCHMARKS.md; smoke: out/bench-smoke/BENCHMARKS.md)")
     ap.add_argument("--plot", help="overhead plot, SVG (default tests/bench/overhead.svg; smoke: out/bench-smoke/overhead.svg)")
     ap.add_argument("--results", help="raw results, JSON (default tests/bench/results.json; smoke: out/bench-smoke/results.json)")
-    ap.add_argument("--only", choices=["ringbuf", "overhead"], help="run one benchmark only")
+    ap.add_argument("--only", choices=["ringbuf", "overhead", "footprint"], help="run one benchmark only")
     ap.add_argument("--from-results", metavar="JSON", help="don't run: write the report and plot again from a run's results")
     args = ap.parse_args()
 
@@ -83,7 +85,7 @@ def main():
             saved = json.load(f)
         servers = [(n, paths["servers"][n]) for n in saved["params"]["servers"]]
         report.write(report_path, plot_path, saved["machine"], saved["params"], saved["ringbuf"], saved["overhead"], servers,
-                     saved["variants"], saved["skipped"], saved["notes"], work)
+                     saved["variants"], saved["skipped"], saved["notes"], work, saved.get("footprint", []))
         log(f"wrote {os.path.relpath(report_path, repo)}, {os.path.relpath(plot_path, repo)} from {args.from_results}")
         return 0
     try:
@@ -91,15 +93,17 @@ def main():
         info = machine.describe(paths, repo)
         load_start = machine.loadavg()
         servers = [(n, paths["servers"][n]) for n in params["servers"]]
-        rb_results, oh_results, skipped, variants = [], [], {}, []
+        rb_results, oh_results, fp_results, skipped, variants = [], [], [], {}, []
         with RunTimeStats() as stats:
             log(f"BPF run-time statistics: {stats.how}")
             if args.only in (None, "ringbuf"):
                 rb_results = ringbuf.run(paths, params["ringbuf"], params["rounds"], log)
             if args.only in (None, "overhead"):
                 oh_results, skipped, variants = overhead.run_all(paths, servers, params["overhead"], params["rounds"], work, log)
+            if args.only in (None, "footprint"):
+                fp_results = footprint.run(paths, params["footprint"], params["rounds"], work, log)
         elapsed = time.monotonic() - t0
-        other = [r["other_load"] for r in oh_results]
+        other = [r["other_load"] for r in oh_results + fp_results]
         notes = {
             "load_start": load_start, "load_end": machine.loadavg(),
             "other_load": statistics.median(other) if other else None, "other_load_max": max(other) if other else None,
@@ -108,9 +112,10 @@ def main():
         os.makedirs(os.path.dirname(results_path), exist_ok=True)
         with open(results_path, "w") as f:
             json.dump({"machine": info, "params": params, "notes": notes, "skipped": skipped, "variants": variants,
-                       "ringbuf": rb_results, "overhead": oh_results}, f, indent=1)
+                       "ringbuf": rb_results, "overhead": oh_results, "footprint": fp_results}, f, indent=1)
         os.makedirs(os.path.dirname(plot_path), exist_ok=True)
-        report.write(report_path, plot_path, info, params, rb_results, oh_results, servers, variants, skipped, notes, work)
+        report.write(report_path, plot_path, info, params, rb_results, oh_results, servers, variants, skipped, notes, work,
+                     fp_results)
         log(f"wrote {os.path.relpath(report_path, repo)}, {os.path.relpath(plot_path, repo)}, {os.path.relpath(results_path, repo)}")
     except BenchError as e:
         log(f"error: {e}")

@@ -13,52 +13,116 @@ p50 latency of one connection at a time (-c1: no queueing, so the difference
 to untraced is the latency a request gains), the server's and the tracer's
 CPU time per request, the tracer's BPF programs' run time and run count
 (/proc/PID/fdinfo), its RSS idle and under load, and its time to ready.
+
+Tracers: `sonde trace` in its variants, `sonde run` (the daemon, with a
+configuration file naming the server's pid and otherwise the packaged
+defaults: harness/daemon.py), and bpftrace as the peer. The daemon tracing
+ten servers at once is harness/footprint.py.
 """
 import http.client
 import json
 import os
 import re
 import resource
-import shlex
 import socket
 import subprocess
 import time
 
-from . import procfs
+from . import daemon, procfs
 from .processes import Background, BenchError, run
 
 
 class Variant:
-    """A row of the overhead tables: how to start its tracer (None: untraced) and what says it's ready."""
+    """
+    A row of the overhead tables: how to start its tracer (None: untraced)
+    and what says it's ready. start(server) returns a started
+    tracer with pid, lines, wait_ready(timeout) -> seconds, stop(timeout) and kill().
+    """
 
-    def __init__(self, key, label, argv=None, ready=None, kind="sonde"):
+    def __init__(self, key, label, argv=None, ready=None, kind="sonde", start=None):
         self.key, self.label, self.argv, self.ready, self.kind = key, label, argv, ready, kind
+        self._start = start
+
+    @property
+    def traced(self):
+        return self.argv is not None or self._start is not None
+
+    def start(self, server):
+        if self._start:
+            return self._start(server)
+        return _Command(self.argv(server), self.label, self.ready)
+
+
+class _Command:
+    """A tracer that is one command whose output says when it's ready."""
+
+    def __init__(self, argv, what, ready):
+        self.proc = Background(argv, what)
+        self.ready = ready
+
+    pid = property(lambda self: self.proc.pid)
+    lines = property(lambda self: self.proc.lines)
+
+    def wait_ready(self, timeout):
+        return self.proc.wait_for(self.ready, timeout)
+
+    def stop(self, timeout):
+        return self.proc.stop(timeout)
+
+    def kill(self):
+        self.proc.kill()
+
+
+class _Run:
+    """`sonde run` tracing one server, with a configuration of its own."""
+
+    def __init__(self, sonde, work_dir, server, label):
+        self.daemon = daemon.Daemon(sonde, work_dir, f"run-{server.name}", [server.pid], what=label)
+
+    pid = property(lambda self: self.daemon.pid)
+    lines = property(lambda self: self.daemon.lines)
+
+    def wait_ready(self, timeout):
+        ready, self.metrics_s = self.daemon.wait_ready(timeout)
+        return ready
+
+    def stop(self, timeout):
+        return self.daemon.stop(timeout)
+
+    def kill(self):
+        self.daemon.kill()
+
+
+RUN_LABEL = "sonde run (daemon, defaults: breakdown on)"
 
 
 def variants(paths, work_dir, skipped):
     """
-    The variants this build supports. Planned rows whose feature isn't in
-    this build are recorded in skipped (label -> why) instead.
+    The variants this build supports. A planned row whose command or option
+    this build lacks is recorded in skipped (label -> why) instead.
     """
     sonde = paths["sonde"]
     sonde_help = run([sonde, "--help"], 30, "sonde --help")
     trace_help = run([sonde, "trace", "--help"], 30, "sonde trace --help")
     trace = lambda *extra: (lambda server: [sonde, "trace", "--pid", str(server.pid), "--no-summary", *extra])
 
-    found = [Variant("untraced", "untraced", kind="baseline"),
-             Variant("trace", "sonde trace", trace(), "probes attached")]
+    found = [Variant("untraced", "untraced", kind="baseline")]
     if "--breakdown" in trace_help:
-        found.append(Variant("trace-breakdown", "sonde trace --breakdown on", trace("--breakdown", "on"), "probes attached"))
+        # The breakdown is on by default: the cheapest tracing is asked for, and the default is a row of its own.
+        off = ("--breakdown", "off")
+        found.append(Variant("trace", "sonde trace --breakdown off", trace(*off), "probes attached"))
+        found.append(Variant("trace-breakdown", "sonde trace (default: breakdown on)", trace("--breakdown", "on"),
+                             "probes attached"))
     else:
+        off = ()
+        found.append(Variant("trace", "sonde trace", trace(), "probes attached"))
         skipped["sonde trace --breakdown on"] = "`sonde trace --help` has no --breakdown in this build"
-    found.append(Variant("trace-ret", "sonde trace --end-probe ret", trace("--end-probe", "ret"), "probes attached"))
+    found.append(Variant("trace-ret", " ".join(["sonde trace --end-probe ret", *off]), trace("--end-probe", "ret", *off),
+                         "probes attached"))
     if re.search(r"^\s+run\s", sonde_help, re.M):
-        # The daemon's command line is not settled yet: SONDE_BENCH_RUN overrides this guess.
-        args = os.environ.get("SONDE_BENCH_RUN", "run --pid {pid}")
-        ready = os.environ.get("SONDE_BENCH_RUN_READY", "probes attached")
-        found.append(Variant("run", "sonde run", lambda server: [sonde, *shlex.split(args.format(pid=server.pid))], ready))
+        found.append(Variant("run", RUN_LABEL, start=lambda server: _Run(sonde, work_dir, server, RUN_LABEL)))
     else:
-        skipped["sonde run"] = "`sonde --help` lists no `run` in this build (the daemon lands with issue 4)"
+        skipped[RUN_LABEL] = "`sonde --help` lists no `run` in this build"
 
     def bpftrace(server):
         with open(paths["bpftrace_script"]) as f:
@@ -157,11 +221,13 @@ def measure(server, variant, rnd, p, lua, log):
     """One variant in one round: a result dict."""
     rec = {"server": server.name, "variant": variant.key, "label": variant.label, "kind": variant.kind, "round": rnd}
     tracer = None
-    if variant.argv:
-        tracer = Background(variant.argv(server), variant.label)
+    if variant.traced:
+        tracer = variant.start(server)
     try:
         if tracer:
-            rec["ready_s"] = tracer.wait_for(variant.ready, 60)
+            rec["ready_s"] = tracer.wait_ready(60)
+            if getattr(tracer, "metrics_s", None) is not None:
+                rec["metrics_ready_s"] = tracer.metrics_s
             time.sleep(p["idle_s"])
             rec["rss_idle_kib"] = procfs.status_kib(tracer.pid, "VmRSS")
             names = {prog: _prog_name(prog) for prog in procfs.bpf_programs(tracer.pid)}
@@ -213,7 +279,7 @@ def measure(server, variant, rnd, p, lua, log):
         rec["bpf"] = {n: {"run_time_ns": v[0], "run_cnt": v[1]} for n, v in progs.items()}
         rec["bpf_ns_per_req"] = sum(v[0] for v in progs.values()) / requests
         rec["hits_per_req"] = sum(v[1] for v in progs.values()) / requests
-    log(f"{server.name:8} round {rnd + 1} {variant.label:28} {rec['rps']:9.0f} req/s  p50 {rec['p50_us']:5d} us"
+    log(f"{server.name:8} round {rnd + 1} {variant.label:42} {rec['rps']:9.0f} req/s  p50 {rec['p50_us']:5d} us"
         f"  c1 p50 {rec['light_p50_us']:4d} us"
         + (f"  tracer {rec['tracer_cpu_share'] * 100:4.1f}% CPU, {rec['hits_per_req']:.2f} hits/req,"
            f" BPF {rec['bpf_ns_per_req']:.0f} ns/req, ready {rec['ready_s']:.2f}s" if tracer else "")

@@ -1,4 +1,5 @@
 """Starting, watching and stopping the processes a benchmark runs."""
+import re
 import signal
 import subprocess
 import threading
@@ -26,14 +27,14 @@ class Background:
     come (so its pipes never fill), with a wait for a readiness line.
     """
 
-    def __init__(self, argv, what):
+    def __init__(self, argv, what, env=None):
         self.what = what
         self.argv = argv
         self.lines = []
         self._cond = threading.Condition()
         self.started = time.monotonic()
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, env=env)
         self._readers = [threading.Thread(target=self._read, args=(s,), daemon=True)
                          for s in (self.proc.stdout, self.proc.stderr)]
         for r in self._readers:
@@ -50,12 +51,17 @@ class Background:
                 self._cond.notify_all()
 
     def wait_for(self, text, timeout):
-        """Seconds from start until a line containing text appeared; BenchError if it didn't."""
+        """
+        Seconds from start until a line containing text (a string, or a
+        compiled regular expression to search for) appeared; BenchError if it didn't.
+        """
+        found = text.search if isinstance(text, re.Pattern) else (lambda line: text in line)
+        text = getattr(text, "pattern", text)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 for line in self.lines:
-                    if text in line:
+                    if found(line):
                         return time.monotonic() - self.started
                 if self.proc.poll() is not None:
                     raise BenchError(f"{self.what} exited with {self.proc.returncode} before '{text}': "

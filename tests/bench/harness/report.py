@@ -216,9 +216,29 @@ def _overhead_section(summary, servers, variants, params, rounds):
         f"Requests per *server CPU-second* (the server's utime + stime) discount time other processes took "
         f"from the server's core, so that ratio is the steadier of the two when the machine is shared.",
         "",
-        "- `sonde trace --pid P --no-summary`: call-site end probes (the default, `--end-probe auto`); "
-        "this is \"--breakdown off\" until the breakdown feature lands.",
-        "- `sonde trace --end-probe ret`: a uprobe on every RET of `ServeHTTP` instead (single-stepped).",
+    ]
+    keys = {key for key, _, _ in variants}
+    labels = {key: label for key, label, _ in variants}
+    if "trace-breakdown" in keys:
+        out.append("- `sonde trace --pid P --no-summary --breakdown off`: call-site end probes (the default, "
+                   "`--end-probe auto`) and nothing else: the least a request costs to trace.")
+        out.append("- `sonde trace --pid P --no-summary --breakdown on`, `sonde trace`'s default: the same, plus the "
+                   "breakdown's probes: Go scheduler uprobes (park, execute, ready, stop-the-world) in the server and "
+                   "the kernel tracepoints `sched_switch`, `sched_wakeup`, `sys_enter` and `sys_exit`, which run for "
+                   "every task on the machine.")
+    else:
+        out.append("- `sonde trace --pid P --no-summary`: call-site end probes (the default, `--end-probe auto`).")
+    if "trace-ret" in keys:
+        out.append(f"- `{labels['trace-ret']}`: a uprobe on every RET of `ServeHTTP` instead of the call-site "
+                   "end probes (single-stepped).")
+    if "run" in keys:
+        out.append("- `sonde run` (daemon, defaults: breakdown on): `sonde run --config FILE` with a configuration "
+                   "written per server, `{\"targets\": [{\"pids\": [P], \"service\": \"bench\"}], \"metrics\": "
+                   "{\"listen\": \"127.0.0.1:PORT\"}}`, everything else the packaged defaults (what a service install "
+                   "runs: end probes `auto`, the breakdown on, 8 MiB ring); ready at its `ready:` log line, with "
+                   "`sonde_targets 1` checked on its `/metrics`; stopped with SIGTERM. Its Prometheus histograms are "
+                   "updated for every request, and nothing scrapes them during the window.")
+    out += [
         "- bpftrace (peer): `tests/bench/peer/http_latency.bt`, uprobes at the entries of "
         "`net/http.serverHandler.ServeHTTP` and `net/http.(*response).finishRequest`, keyed by goroutine (R14), "
         "a latency `hist`.",
@@ -253,7 +273,10 @@ def _cost_section(summary, servers, variants):
         "(`/proc/PID/fdinfo` of its program fds, so other tracers on the machine don't count; run-time statistics "
         "enabled with `BPF_ENABLE_STATS` for the run) ÷ requests. BPF run time excludes the uprobe's own cost "
         "(the trap, and the single-step of a non-emulated instruction), which the server pays on its core: "
-        "*server CPU added* is the server's CPU time per request minus untraced's, same round.",
+        "*server CPU added* is the server's CPU time per request minus untraced's, same round. "
+        "With the breakdown on (`sonde trace`'s default, `sonde run`'s), the kernel tracepoints run for every task "
+        "on the machine, wrk and other processes included, and their runs count here too: *probe hits* are "
+        "then BPF program runs, not only uprobe hits in the server.",
         "",
         "| server | variant | tracer CPU / request | tracer CPU (share of a core) | BPF run time / request | probe hits / request | BPF ns per hit, by program | server CPU added / request |",
         "|---|---|---:|---:|---:|---:|---|---:|",
@@ -272,18 +295,31 @@ def _cost_section(summary, servers, variants):
     return out
 
 
-def _footprint_section(summary, servers, variants):
+TARGET_DAEMON_RSS = 80e6    # bytes, idle, 10 traced processes
+TARGET_DAEMON_READY = 1.0   # seconds from start to ready
+
+
+def _footprint_section(summary, variants, fp, fp_params, oh_params):
     out = [
         "## 4. Footprint",
         "",
-        "RSS of the tracer process (`VmRSS`): *idle* 1 s after it is ready with no traffic, *under load* at the "
-        "end of the saturated window (peak: `VmHWM`). *Time to ready*: from starting the command to "
-        "\"probes attached\" on sonde's stderr (bpftrace: its BEGIN probe's output). Medians over every run of "
-        "the variant, both servers.",
-        "",
+    ]
+    if summary:
+        out += [
+            f"With one traced server (benchmark 2's runs): RSS of the tracer process (`VmRSS`): *idle* {oh_params['idle_s']} s "
+            "after it is ready with no traffic, *under load* at the end of the saturated window (peak: `VmHWM`). *Time to ready*: "
+            "from starting the command to `sonde trace`'s \"N probes attached\" line on stderr (printed once every "
+            "probe is attached, the moment tracing begins), `sonde run`'s \"ready:\" log line (its READY=1 moment: "
+            "`/metrics` listens and the targets are attached), or bpftrace's BEGIN output. Medians over every run of "
+            "the variant, both servers.",
+            "",
+        ]
+    out += [
         "| tracer | RSS idle | RSS under load (peak) | time to ready (min–max) |",
         "|---|---:|---:|---:|",
     ]
+    what = {"trace": "start to probes attached", "trace-ret": "start to probes attached",
+            "trace-breakdown": "start to probes attached", "run": "start to ready", "bpftrace": "start to BEGIN"}
     for key, label, kind in variants:
         rows = [d for (s, k), d in summary.items() if k == key]
         if not rows or key == "untraced":
@@ -291,18 +327,78 @@ def _footprint_section(summary, servers, variants):
         allrows = [r for d in rows for r in d["rows"]]
         ready = [r.get("ready_s") for r in allrows]
         lo, hi = _span(ready)
-        out.append(f"| {label} | {_mib(_med([r.get('rss_idle_kib') for r in allrows]))} | "
+        out.append(f"| {label}, 1 traced process | {_mib(_med([r.get('rss_idle_kib') for r in allrows]))} | "
                    f"{_mib(_med([r.get('rss_load_kib') for r in allrows]))} ({_mib(_med([r.get('rss_peak_kib') for r in allrows]))}) | "
-                   f"{_f(_med(ready), '{:.2f} s')} ({lo:.2f}–{hi:.2f}) |")
+                   f"{what.get(key, 'start to ready')}: {_f(_med(ready), '{:.2f} s')} ({_f(lo)}–{_f(hi)}) |")
+    if fp:
+        n = fp[0]["processes"]
+        med = lambda k: _med([r.get(k) for r in fp])
+        span = lambda k, fmt="{:.2f}": "({}–{})".format(*(_f(v, fmt) for v in _span([r.get(k) for r in fp])))
+        mib_span = lambda k: "({}–{})".format(*(_mib(v) for v in _span([r.get(k) for r in fp])))
+        out.append(f"| `sonde run` (daemon, defaults: breakdown on), {n} traced processes | {_mib(med('rss_idle_kib'))} | "
+                   f"{_mib(med('rss_load_kib'))} ({_mib(med('rss_peak_kib'))}) | start to ready: "
+                   f"{_f(med('ready_s'), '{:.2f} s')} {span('ready_s')} |")
+    else:
+        out.append("| `sonde run` (daemon), 10 traced processes | not measured in this run | | |")
+    out.append("")
+    if not fp:
+        return out
+
+    rounds = len(fp)
+    counted, sent = sum(r.get("sonde_requests", 0) for r in fp), sum(r["requests"] for r in fp)
+    progs = {}
+    for r in fp:
+        for name, v in (r.get("bpf") or {}).items():
+            progs.setdefault(name, []).append((v["run_time_ns"], v["run_cnt"], r["requests"]))
+    by_prog = ", ".join(f"{name} {_med([c / q for _, c, q in v]):.2f}" for name, v in sorted(progs.items())
+                        if _med([c / q for _, c, q in v]) >= 0.01)
+    rss_idle = med("rss_idle_kib")
+    ready = med("ready_s")
+    verdict = lambda ok: "met" if ok else "**missed**"
     out += [
-        "| `sonde run` daemon, 10 traced processes | TODO — not yet measurable: sonde run lands with issue 4 | | |",
-        "| `sonde run` time to ready | TODO — not yet measurable: sonde run lands with issue 4 | | |",
+        f"### `sonde run` tracing {n} processes",
+        "",
+        f"{n} instances of the net/http hello-world server (`tests/goservers/nethttp`), each on its own port, all "
+        f"pinned to CPU 0, started once. Each round starts `sonde run --config FILE` with one configuration whose "
+        f"target names the {n} pids (`{{\"pids\": [...], \"service\": \"bench\"}}`, a metrics port of its own, "
+        f"everything else the packaged defaults: end probes `auto`, the breakdown on). *Ready*: its \"ready:\" log "
+        f"line, written when `/metrics` listens and all {n} are attached (when it sends READY=1 under systemd); the "
+        f"harness then polls `/metrics` until `sonde_targets {n}`. *Idle*: `VmRSS` {fp_params['idle_s']} s after "
+        f"ready, no traffic (after one scrape of `/metrics`). *Under load*: one `wrk -t1 -c{fp_params['connections']}` "
+        f"per server, the {n} at once, all on CPU 1, for {fp_params['load_s']} s; `VmRSS` at the end, peak `VmHWM`. "
+        f"Stopped with SIGTERM (exit status 0). Median of {rounds} round{'s' if rounds != 1 else ''} (min–max).",
+        "",
+        "| measure | median (min–max) |",
+        "|---|---:|",
+        f"| time to ready: start to the \"ready:\" line | {_f(ready, '{:.2f} s')} {span('ready_s')} |",
+        f"| time to `/metrics` showing `sonde_targets {n}` | {_f(med('metrics_ready_s'), '{:.2f} s')} {span('metrics_ready_s')} |",
+        f"| probes attached (`sonde_probes_attached`; the {n} share one executable, whose uprobes are attached once) | "
+        f"{_f(med('probes_attached'), '{:.0f}')} |",
+        f"| RSS at the \"ready:\" line, before the first scrape of `/metrics` | {_mib(med('rss_ready_kib'))} {mib_span('rss_ready_kib')} |",
+        f"| RSS idle | {_mib(rss_idle)} {mib_span('rss_idle_kib')} |",
+        f"| RSS under load, end of the window | {_mib(med('rss_load_kib'))} {mib_span('rss_load_kib')} |",
+        f"| RSS peak (`VmHWM`) | {_mib(med('rss_peak_kib'))} {mib_span('rss_peak_kib')} |",
+        f"| load: requests/s, all {n} servers | {_f(med('rps'), '{:,.0f}')} {span('rps', '{:,.0f}')} |",
+        f"| requests counted on `/metrics` / completed by wrk (all rounds; sonde also counts the requests wrk "
+        f"left in flight when it stopped, up to {n * fp_params['connections']} a round) | {counted:,.0f} / {sent:,} |",
+        f"| daemon CPU per request; share of a core | {_us(med('tracer_cpu_us_per_req'))}; {_pct(med('tracer_cpu_share'))} |",
+        f"| BPF run time per request | {_f(med('bpf_ns_per_req'), '{:.0f} ns')} {span('bpf_ns_per_req', '{:.0f}')} |",
+        f"| BPF program runs per request | {_f(med('hits_per_req'))} ({by_prog or '–'}) |",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+        f"| RSS ≤ 80 MB idle ({n} traced processes) | {_mib(rss_idle)}"
+        f"{'' if rss_idle is None else f' ({rss_idle * 1024 / 1e6:.0f} MB)'}; under load {_mib(med('rss_load_kib'))}, "
+        f"peak {_mib(med('rss_peak_kib'))} | {verdict(rss_idle is not None and rss_idle * 1024 <= TARGET_DAEMON_RSS)} |",
+        f"| ready ≤ 1 s after start | {_f(ready, '{:.2f} s')} (max {_f(_span([r.get('ready_s') for r in fp])[1], '{:.2f} s')}) | "
+        f"{verdict(ready is not None and ready <= TARGET_DAEMON_READY)} |",
         "",
     ]
     return out
 
 
-def write(path, plot_path, machine, params, rb_results, oh_results, servers, variants, skipped, notes, work_dir):
+def write(path, plot_path, machine, params, rb_results, oh_results, servers, variants, skipped, notes, work_dir,
+          fp_results=None):
     rb = ringbuf_summary(rb_results) if rb_results else None
     oh = overhead_summary(oh_results, variants) if oh_results else {}
     rel_plot = os.path.relpath(plot_path, os.path.dirname(os.path.abspath(path)))
@@ -331,10 +427,11 @@ def write(path, plot_path, machine, params, rb_results, oh_results, servers, var
     if oh:
         lines += _overhead_section(oh, servers, variants, params["overhead"], params["rounds"])
         lines += _cost_section(oh, servers, variants)
-        lines += _footprint_section(oh, servers, variants)
+    if oh or fp_results:
+        lines += _footprint_section(oh, variants, fp_results or [], params.get("footprint"), params["overhead"])
     if skipped:
         lines += ["## Variants not in this build", ""]
-        lines += [f"- {label}: {why}; the harness adds the row once it is." for label, why in skipped.items()]
+        lines += [f"- {label}: {why}; the harness adds the row when it is." for label, why in skipped.items()]
         lines.append("")
     lines += ["Raw results: `tests/bench/results.json` (the smoke mode writes under `out/bench-smoke/`).", ""]
     with open(path, "w") as f:
@@ -345,9 +442,12 @@ def write(path, plot_path, machine, params, rb_results, oh_results, servers, var
 
 def _plot(path, summary, servers, variants, rounds, work_dir):
     """Two panels: throughput ÷ untraced, and requests per server CPU-second ÷ untraced."""
-    names = {"trace": "sonde trace", "trace-ret": "sonde trace\\n--end-probe ret", "bpftrace": "bpftrace\\n(peer)",
-             "trace-breakdown": "sonde trace\\n--breakdown on", "run": "sonde run"}
+    names = {"trace": "sonde trace\\n--breakdown off", "trace-ret": "sonde trace\\n--end-probe ret", "bpftrace": "bpftrace\\n(peer)",
+             "trace-breakdown": "sonde trace\\n(breakdown on)", "run": "sonde run\\n(daemon)"}
     panels = []
+    # Two-line tick labels ~120 px wide: room for each cluster of bars in both panels.
+    clusters = sum(1 for key, _, _ in variants if key != "untraced")
+    width = max(1100, 2 * (130 * clusters + 120))
     for metric in ("ratio", "ratio_cpu"):
         data = os.path.join(work_dir, f"overhead-{metric}.dat")
         with open(data, "w") as f:
@@ -371,7 +471,7 @@ def _plot(path, summary, servers, variants, rounds, work_dir):
             plots.append(f'"{data}" using ($0{off:+.3f}):(0.04):(sprintf("%.2f", ${c})) with labels notitle font ",10" tc rgb "white"')
         panels.append(", ".join(plots))
     script = f"""
-set terminal svg size 1100,500 dynamic font "sans,12" background rgb "white"
+set terminal svg size {width},500 dynamic font "sans,12" background rgb "white"
 set output "{path}"
 set multiplot layout 1,2 title "Go hello world (1 core) saturated by wrk, with tracing, relative to untraced in the same round: median of {rounds} rounds, bars min to max" noenhanced
 set yrange [0:1.4]

@@ -125,7 +125,8 @@ demo: deps all $(GO_OUT)/demo
 # Benchmarks (tests/bench/bench.py): `make bench` runs every benchmark side by
 # side, ~15 min, and writes BENCHMARKS.md, tests/bench/overhead.svg and
 # tests/bench/results.json; `make bench-smoke` runs each once with small sizes
-# (< 60 s) and fails only on crashes and errors. Both need root and 2 CPUs.
+# (< 60 s) and fails only on crashes and errors. Both need root and 2 CPUs,
+# and measure the package's sonde (out/package/sonde), what users install.
 BENCH_OUT := $(OUT)/bench
 BENCH_APT_PACKAGES := bpftrace gnuplot-nox python3
 BENCH_CS := $(wildcard tests/bench/RingBufferBench/*.cs tests/bench/RingBufferBench/*.csproj)
@@ -156,8 +157,8 @@ $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench: $(BENCH_CS) $(CS_SRCS) $(BPF_OBJS) | 
 	$(Q)$(DOTNET) publish tests/bench/RingBufferBench/RingBufferBench.csproj -c $(CONFIG) -r linux-x64 --self-contained false \
 		-p:PublishReadyToRun=true -o $(@D) --nologo -v quiet
 
-bench: bench-deps all goservers $(BENCH_BINS)
+bench: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS)
 	$(Q)python3 -B tests/bench/bench.py --repo .
 
-bench-smoke: bench-deps all goservers $(BENCH_BINS)
+bench-smoke: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS)
 	$(Q)python3 -B tests/bench/bench.py --repo . --smoke

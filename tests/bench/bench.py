@@ -66,7 +66,10 @@ def main():
     plot_path = args.plot or (os.path.join(smoke_dir, "overhead.svg") if args.smoke else os.path.join(repo, "tests", "bench", "overhead.svg"))
     results_path = args.results or (os.path.join(smoke_dir, "results.json") if args.smoke else os.path.join(repo, "tests", "bench", "results.json"))
     paths = {
-        "sonde": os.path.join(repo, "out", "sonde"),
+        # What users run: the package's self-contained, trimmed build (/usr/bin/sonde).
+        "sonde": os.path.join(repo, "out", "package", "sonde"),
+        "sonde_build": "`out/package/sonde`, the Debian package's self-contained, trimmed ReadyToRun executable "
+                       "(`/usr/bin/sonde` once installed; `make deb`)",
         "servers": {n: os.path.join(repo, "out", "goservers", n) for n in ("nethttp", "gin")},
         "bench_bpf_o": os.path.join(repo, "out", "bpf", "bench.bpf.o"),
         "ringbuf_consumer": os.path.join(repo, "out", "bench", "ringbuf-consumer"),

@@ -55,6 +55,7 @@ def describe(paths, repo):
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "host": platform.node(),
+        "sonde_build": paths.get("sonde_build", "out/sonde"),
         "cpu": model,
         "cpus": os.cpu_count(),
         "virtual": virtual,

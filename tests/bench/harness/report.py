@@ -414,6 +414,7 @@ def write(path, plot_path, machine, params, rb_results, oh_results, servers, var
         f"**Machine:** {machine['cpu']}, {machine['cpus']} CPUs{' (virtual machine)' if machine['virtual'] else ''}, "
         f"{machine['memory_gib']} GiB; {machine['os']}; kernel {machine['kernel']} ({machine['kernel_build']}).  ",
         "**Versions:** " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".  ",
+        f"**Sonde build:** {machine.get('sonde_build', 'out/sonde')}.  ",
         f"**Load:** load average {notes['load_start']} at the start, {notes['load_end']} at the end; other processes "
         f"on the machine used a median {_pct(notes['other_load'])} of its CPU during the measured windows "
         f"(max {_pct(notes['other_load_max'])}).  ",

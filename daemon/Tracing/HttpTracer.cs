@@ -36,7 +36,8 @@ public sealed class HttpTracer : IDisposable
             PidNamespace.Configure(_object);
             _configs = _object.Map("configs");
             _stats = _object.Map("stats");
-            _reader = new RingBufferReader(_object.Map("events").Fd, ringBufferBytes);
+            // Batches of 1/8 ring: the threshold at which bpf/http.bpf.c's wakeup_flags() wakes the reader.
+            _reader = new RingBufferReader(_object.Map("events").Fd, ringBufferBytes, batchBytes: ringBufferBytes / 8);
         }
         catch
         {

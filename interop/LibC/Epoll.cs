@@ -35,10 +35,15 @@ public sealed unsafe class Epoll : SafeHandle
         return epoll;
     }
 
-    /// <summary>Watches <paramref name="fd"/> for EPOLLIN; <paramref name="token"/> comes back from <see cref="Wait"/>.</summary>
-    public void Add(int fd, ulong token)
+    /// <summary>
+    /// Watches <paramref name="fd"/> for EPOLLIN; <paramref name="token"/> comes back from <see cref="Wait"/>.
+    /// Edge-triggered: a wait returns when the fd's wait queue is woken, not
+    /// whenever it is readable (a BPF ring buffer is readable as long as it
+    /// holds a record; its producer decides when to wake).
+    /// </summary>
+    public void Add(int fd, ulong token, bool edgeTriggered = false)
     {
-        var ev = new LibCNative.EpollEvent { Events = LibCNative.EPOLLIN, Data = token };
+        var ev = new LibCNative.EpollEvent { Events = LibCNative.EPOLLIN | (edgeTriggered ? LibCNative.EPOLLET : 0), Data = token };
         if (LibCNative.epoll_ctl((int)handle, LibCNative.EPOLL_CTL_ADD, fd, &ev) < 0)
             throw new NativeCallException("epoll_ctl", Marshal.GetLastPInvokeError());
     }

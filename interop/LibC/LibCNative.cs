@@ -12,6 +12,7 @@ internal static unsafe partial class LibCNative
     internal const int EPOLL_CLOEXEC = 0x80000;
     internal const int EPOLL_CTL_ADD = 1;
     internal const uint EPOLLIN = 0x001;
+    internal const uint EPOLLET = 1u << 31;
     internal const int EINTR = 4, EAGAIN = 11;
     internal const int CLOCK_MONOTONIC = 1;
 

@@ -25,7 +25,8 @@ internal sealed class BenchRing : IDisposable
             _object.Load();
             _object.Map("bench_config").Update(0u, new BenchConfig { Tgid = (uint)producerPid, Batch = batch });
             _stats = _object.Map("bench_stats");
-            Reader = new RingBufferReader(_object.Map("bench_events").Fd, ringBytes);
+            // As HttpTracer: batches of the producer's wake-up threshold (bpf/bench.bpf.c wakeup_flags).
+            Reader = new RingBufferReader(_object.Map("bench_events").Fd, ringBytes, batchBytes: ringBytes / 8);
             _attached = RawTracepoint.Attach("sys_enter", _object.Program("bench_produce").Fd);
         }
         catch

@@ -142,9 +142,15 @@ def _ringbuf_section(s, params):
     out.append(f"In the stream windows {failed:,} of {produced + failed:,} reservations failed "
                f"({'the producer, not the consumer, set the stream rate' if failed == 0 else 'a consumer fell behind'}).")
     if so.get("drain_read_share") is not None:
-        out.append(f"Sonde's drain spends {_pct(so['drain_read_share'])} of its time in `TryRead` (the scan that finds "
-                   f"where complete records end) and the rest walking the same records again with `RingBufferRecords` "
-                   f"and decoding them; libbpf reads each record once.")
+        out.append(f"Sonde's drain spends {_pct(so['drain_read_share'])} of its time in `TryRead` (a check that the "
+                   f"first unconsumed record is complete) and the rest walking and decoding the records, once, with "
+                   f"`RingBufferRecords`, as libbpf does.")
+    out.append("Why Sonde's stream reads are so much larger (events per read): its `ReadAsync` waits while fewer than "
+               "1/8 of the ring's bytes are new, until the producer's forced wake-up at 1/8 full or the 20 ms poll "
+               "interval, so a consumer that keeps up reads in large batches. libbpf's `ring_buffer__poll()` consumes "
+               "whatever is there as soon as epoll reports the ring readable, a few dozen records at a time, and "
+               "its reads of the producer position contend with the producer for that cache line, which also "
+               "slows the producer.")
     out.append("")
     # Targets.
     capacity = so.get("drain_per_cpu")

@@ -270,6 +270,91 @@ def _overhead_section(summary, servers, variants, params, rounds):
     return out
 
 
+TARGET_THROUGHPUT_OFF = 0.95   # of untraced, --breakdown off
+TARGET_THROUGHPUT_ON = 0.85    # of untraced, breakdown on
+TARGET_P50_ADDED_US = 10.0     # one request at a time
+TARGET_COST_OFF_US = 3.0       # tracer CPU + BPF run time per request
+TARGET_COST_ON_US = 8.0
+
+
+def _overhead_targets(summary, servers):
+    """The issue's overhead and cost targets, met or not, and what bounds the throughput, from this run's numbers."""
+    verdict = lambda ok: "met" if ok else "**missed**"
+    out = ["### Targets: overhead and cost", "",
+           "| server | target | measured | |", "|---|---|---|---|"]
+    bounds = []
+    for name, _ in servers:
+        g = lambda key: summary.get((name, key))
+        base, off, on, run, peer = g("untraced"), g("trace"), g("trace-breakdown"), g("run"), g("bpftrace")
+        if not base or not off:
+            continue
+        r_off = _med(off["ratio"])
+        out.append(f"| {name} | throughput ≥ {TARGET_THROUGHPUT_OFF}× untraced, `--breakdown off` | {r_off:.2f}× | "
+                   f"{verdict(r_off >= TARGET_THROUGHPUT_OFF)} |")
+        if on:
+            r_on = _med(on["ratio"])
+            out.append(f"| {name} | throughput ≥ {TARGET_THROUGHPUT_ON}× untraced, breakdown on | {r_on:.2f}× "
+                       f"(`sonde run`: {_med(run['ratio']):.2f}×) | {verdict(r_on >= TARGET_THROUGHPUT_ON)} |" if run else
+                       f"| {name} | throughput ≥ {TARGET_THROUGHPUT_ON}× untraced, breakdown on | {r_on:.2f}× | "
+                       f"{verdict(r_on >= TARGET_THROUGHPUT_ON)} |")
+        for label, d in (("`--breakdown off`", off), ("breakdown on", on)):
+            if d:
+                a = _med(d["added_light_p50"])
+                out.append(f"| {name} | p50 latency added ≤ {TARGET_P50_ADDED_US:.0f} µs ({label}; one request at a time) | "
+                           f"{_us(a)} | {verdict(a <= TARGET_P50_ADDED_US)} |")
+        if peer:
+            rp = _med(peer["ratio"])
+            ours = [(lbl, _med(d["ratio"])) for lbl, d in (("off", off), ("on", on), ("`sonde run`", run)) if d]
+            worst = min(r for _, r in ours)
+            out.append(f"| {name} | better than the bpftrace peer | every Sonde variant ≥ {worst:.2f}×, bpftrace {rp:.2f}× | "
+                       f"{verdict(worst > rp)} |")
+        for label, d, target in (("`--breakdown off`", off, TARGET_COST_OFF_US), ("breakdown on", on, TARGET_COST_ON_US)):
+            if d and d["tracer_cpu_us_per_req"] is not None and d["bpf_ns_per_req"] is not None:
+                c = d["tracer_cpu_us_per_req"] + d["bpf_ns_per_req"] / 1000
+                out.append(f"| {name} | cost ≤ {target:.0f} µs per request ({label}: tracer CPU + BPF run time) | "
+                           f"{c:.1f} µs ({_us(d['tracer_cpu_us_per_req'])} + {d['bpf_ns_per_req'] / 1000:.1f} µs) | "
+                           f"{verdict(c <= target)} |")
+        # What bounds the throughput: the server's own CPU per request against what tracing adds to it.
+        u = base["server_cpu_us_per_req"]
+        a = _med(off["added_server_cpu"])
+        b = off["bpf_ns_per_req"] / 1000 if off["bpf_ns_per_req"] is not None else None
+        if u and a is not None and b is not None and off["hits_per_req"]:
+            traps = max(a - b, 0.0)
+            hits = off["hits_per_req"]
+            line = (f"**{name}, `--breakdown off`:** untraced, a request costs the server {u:.1f} µs of CPU. Tracing adds "
+                    f"{a:.1f} µs: {b:.1f} µs of BPF run time and {traps:.1f} µs for its {hits:.0f} uprobe traps "
+                    f"({traps / hits:.2f} µs each: the difference, on probes the kernel emulates, no single-step). "
+                    f"With BPF programs that cost nothing, the traps alone would cap throughput at "
+                    f"{u / (u + traps):.2f}×; the target of {TARGET_THROUGHPUT_OFF}× allows "
+                    f"{u * (1 / TARGET_THROUGHPUT_OFF - 1):.1f} µs in all. A request needs a probe where it starts and "
+                    f"one where it ends (Go forbids uretprobes){', plus the Gin route' if hits > 2.5 else ''}: "
+                    f"on a {u:.0f} µs request on this VM, {TARGET_THROUGHPUT_OFF}× is out of reach for any tracer that "
+                    f"needs two uprobes per request (the bpftrace peer has two as well); "
+                    f"a real handler that does more than write \"hello\" costs proportionally less.")
+            bounds.append(line)
+        if on and u and on["bpf_ns_per_req"] is not None:
+            a_on = _med(on["added_server_cpu"])
+            b_on = on["bpf_ns_per_req"] / 1000
+            progs = on.get("progs", {})
+            kernel = sum(v["ns_per_hit"] * v["hits_per_req"] for n, v in progs.items()
+                         if n.startswith(("sonde_sys_", "sonde_sched_")) and v["ns_per_hit"] is not None) / 1000
+            sched_uprobes = sum(v["hits_per_req"] for n, v in progs.items() if n.startswith("sonde_go_"))
+            bounds.append(f"**{name}, breakdown on:** tracing adds {a_on:.1f} µs of server CPU per request, "
+                          f"{b_on:.1f} µs of it BPF run time, {kernel:.1f} µs of which in the kernel tracepoints "
+                          f"(`sys_enter`/`sys_exit` for every syscall of every task, `sched_switch`, `sched_wakeup`), "
+                          f"and {sched_uprobes:.1f} Go scheduler uprobe hits per request (park, execute, ready) with "
+                          f"their traps. {TARGET_THROUGHPUT_ON}× would allow {u * (1 / TARGET_THROUGHPUT_ON - 1):.1f} µs. "
+                          f"Knowing which goroutine runs when is what costs: Go switches goroutines without the "
+                          f"kernel, so the execute/park probes are the only place to see it.")
+    out.append("")
+    if bounds:
+        out += ["What bounds the throughput, from this run's numbers:", ""]
+        for b in bounds:
+            out += [f"- {b}"]
+        out.append("")
+    return out
+
+
 def _cost_section(summary, servers, variants):
     out = [
         "## 3. Cost per request",
@@ -434,6 +519,7 @@ def write(path, plot_path, machine, params, rb_results, oh_results, servers, var
     if oh:
         lines += _overhead_section(oh, servers, variants, params["overhead"], params["rounds"])
         lines += _cost_section(oh, servers, variants)
+        lines += _overhead_targets(oh, servers)
     if oh or fp_results:
         lines += _footprint_section(oh, variants, fp_results or [], params.get("footprint"), params["overhead"])
     if skipped:

@@ -300,8 +300,10 @@ def _overhead_targets(summary, servers):
         for label, d in (("`--breakdown off`", off), ("breakdown on", on)):
             if d:
                 a = _med(d["added_light_p50"])
+                lo, hi = _span(d["added_light_p50"])
                 out.append(f"| {name} | p50 latency added ≤ {TARGET_P50_ADDED_US:.0f} µs ({label}; one request at a time) | "
-                           f"{_us(a)} | {verdict(a <= TARGET_P50_ADDED_US)} |")
+                           f"{_us(a)} (rounds: {_us(lo)} to {_us(hi)}; server CPU added per request: "
+                           f"{_us(_med(d['added_server_cpu']))}) | {verdict(a <= TARGET_P50_ADDED_US)} |")
         if peer:
             rp = _med(peer["ratio"])
             ours = [(lbl, _med(d["ratio"])) for lbl, d in (("off", off), ("on", on), ("`sonde run`", run)) if d]
@@ -346,6 +348,9 @@ def _overhead_targets(summary, servers):
                           f"their traps. {TARGET_THROUGHPUT_ON}× would allow {u * (1 / TARGET_THROUGHPUT_ON - 1):.1f} µs. "
                           f"Knowing which goroutine runs when is what costs: Go switches goroutines without the "
                           f"kernel, so the execute/park probes are the only place to see it.")
+    out += ["", "The one-request-at-a-time p50 of wrk on this VM moves by several µs from round to round, "
+            "untraced too (its own p50 per round is in results.json): the spread above is that noise, and the "
+            "server CPU a request gains on its path is the steadier measure of the latency Sonde adds."]
     out.append("")
     if bounds:
         out += ["What bounds the throughput, from this run's numbers:", ""]

@@ -45,7 +45,10 @@ public sealed class DebianPackageInstallTests(ITestOutputHelper output) : IDispo
         Assert.All(DotnetPaths, p => Assert.NotEqual(0, ns.Run("test", "-e", p).ExitCode));
         Assert.NotEqual(0, ns.Run("dpkg", "-s", "sonde").ExitCode);
 
-        // 1. Install: enabled, not started (packaging/debian/postinst says why).
+        // 1. Install, as the README says: the one dependency that may be missing
+        //    (already there: a no-op, offline), then the package. Enabled, not
+        //    started (packaging/debian/postinst says why).
+        Ok(ns.Run([.. dpkgEnv, "apt-get", "install", "-y", "-q", "--no-download", "libbpf1"]), "apt-get install libbpf1");
         Ok(Dpkg("-i", DebianPackage.Path_), "dpkg -i");
         Assert.Equal("enabled", ns.Systemctl("is-enabled", "sonde.service").Stdout.Trim());
         Assert.Equal("inactive", ns.Show("sonde.service", "ActiveState"));
@@ -78,6 +81,14 @@ public sealed class DebianPackageInstallTests(ITestOutputHelper output) : IDispo
         string metricsUrl = $"http://127.0.0.1:{metricsPort}/metrics";
         await SendAndSee(100, 100);
         bpf.Attached();
+        // STATUS= is refreshed every few seconds.
+        CommandResult status;
+        var statusDeadline = DateTime.UtcNow.AddSeconds(15);
+        while (!((status = ns.Systemctl("status", "sonde.service")).ExitCode == 0
+                 && status.Stdout.Contains("Status: \"1 target,", StringComparison.Ordinal)) && DateTime.UtcNow < statusDeadline)
+            await Task.Delay(200);
+        Assert.True(status.ExitCode == 0 && status.Stdout.Contains("Status: \"1 target,", StringComparison.Ordinal),
+            $"systemctl status sonde:\n{status.Stdout}");
         string firstPid = ns.Show("sonde.service", "MainPID");
         // The service runs the package's binary, as a dynamic user, with no .NET around.
         Assert.Equal("/usr/bin/sonde", ns.Run("readlink", $"/proc/{firstPid}/exe").Stdout.Trim());

@@ -56,28 +56,9 @@ internal static class GoTestBinaries
     public static string Run(string file, IEnumerable<string> arguments, string? workingDirectory = null,
         IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        if (environment is not null)
-            foreach (var (key, value) in environment)
-                start.Environment[key] = value;
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}");
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', arguments)} did not finish in 2 minutes");
-        }
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}: {stderr.Result}");
-        return stdout;
+        var r = Support.HostCommand.Run(file, arguments, environment, workingDirectory: workingDirectory, timeout: TimeSpan.FromMinutes(2));
+        Assert.True(r.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {r.ExitCode}: {r.Stderr}");
+        return r.Stdout;
     }
 
     /// <summary>

@@ -186,31 +186,10 @@ public sealed class SystemdNamespace : IDisposable
     /// <summary>Runs a command inside the namespace (nsenter into its mount and PID namespaces).</summary>
     public CommandResult Run(params string[] args) => RunWithInput(null, args);
 
-    public CommandResult RunWithInput(string? stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo("/usr/bin/nsenter")
-        {
-            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin is not null,
-        };
-        foreach (var a in new[] { "-t", Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "-m", "-p", "--" }.Concat(args))
-            psi.ArgumentList.Add(a);
-        psi.Environment["SYSTEMD_PAGER"] = "";
-        psi.Environment["SYSTEMD_COLORS"] = "0";
-        using var p = Process.Start(psi)!;
-        if (stdin is not null)
-        {
-            p.StandardInput.Write(stdin);
-            p.StandardInput.Close();
-        }
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(60_000))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{string.Join(' ', args)} did not finish in 60 s");
-        }
-        return new CommandResult(p.ExitCode, stdout.Result, stderr.Result);
-    }
+    public CommandResult RunWithInput(string? stdin, params string[] args) =>
+        Support.HostCommand.Run("/usr/bin/nsenter",
+            ["-t", Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "-m", "-p", "--", .. args],
+            new Dictionary<string, string> { ["SYSTEMD_PAGER"] = "", ["SYSTEMD_COLORS"] = "0" }, stdin);
 
     public CommandResult Systemctl(params string[] args) => Run(["systemctl", "--no-pager", .. args]);
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Sonde.Tests.Hosting;
 using Sonde.Tests.Support;
@@ -15,33 +14,20 @@ public static class DebianPackage
     public static string Version { get; } = Regex.Match(File.ReadAllText(Path.Combine(Repo.Root, "Directory.Build.props")),
         "<Version>([^<]+)</Version>").Groups[1].Value;
 
-    public static string Path_ => Environment.GetEnvironmentVariable("SONDE_DEB") is { Length: > 0 } p
+    public static string DebPath => Environment.GetEnvironmentVariable("SONDE_DEB") is { Length: > 0 } p
         ? p : Path.Combine(Repo.Root, "out", $"sonde_{Version}_amd64.deb");
 
     /// <summary>Why a package test cannot run here, or null.</summary>
     public static string? Missing()
     {
-        if (!File.Exists(Path_)) return $"no package at {Path_}: `make deb` builds it (`make test` does)";
+        if (!File.Exists(DebPath)) return $"no package at {DebPath}: `make deb` builds it (`make test` does)";
         if (!File.Exists("/usr/bin/dpkg-deb")) return "needs dpkg-deb";
         return null;
     }
 
     /// <summary>Runs a command on the host, waiting at most two minutes.</summary>
-    public static CommandResult Host(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["LC_ALL"] = "C.UTF-8";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in 2 minutes");
-        }
-        return new CommandResult(p.ExitCode, stdout.Result, stderr.Result);
-    }
+    public static CommandResult Host(string file, params string[] args) =>
+        HostCommand.Run(file, args, new Dictionary<string, string> { ["LC_ALL"] = "C.UTF-8" }, timeout: TimeSpan.FromMinutes(2));
 
     /// <summary>
     /// A copy of the package with another version (and optionally another
@@ -50,7 +36,7 @@ public static class DebianPackage
     public static string Rebuild(string directory, string version, Func<string, string>? editConfig = null)
     {
         string tree = Path.Combine(directory, "tree-" + version);
-        Check(Host("/usr/bin/dpkg-deb", "-R", Path_, tree));
+        Check(Host("/usr/bin/dpkg-deb", "-R", DebPath, tree));
         string control = Path.Combine(tree, "DEBIAN", "control");
         File.WriteAllText(control, Regex.Replace(File.ReadAllText(control), @"(?m)^Version: .*$", "Version: " + version));
         if (editConfig is not null)

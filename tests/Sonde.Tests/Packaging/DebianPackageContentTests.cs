@@ -6,13 +6,11 @@ namespace Sonde.Tests.Packaging;
 /// <summary>What the .deb contains and what lintian says of it.</summary>
 public sealed class DebianPackageContentTests
 {
-    private static string Field(string name) =>
-        DebianPackage.Host("/usr/bin/dpkg-deb", "-f", DebianPackage.Path_, name).Stdout.Trim();
 
     [PackageFact]
     public void Holds_the_executable_unit_config_man_page_and_license()
     {
-        var listing = DebianPackage.Host("/usr/bin/dpkg-deb", "-c", DebianPackage.Path_);
+        var listing = DebianPackage.Host("/usr/bin/dpkg-deb", "-c", DebianPackage.DebPath);
         Assert.Equal(0, listing.ExitCode);
         var files = Regex.Matches(listing.Stdout, @"^(\S+) \S+\s+(\d+) \S+ \S+ \./(\S+)$", RegexOptions.Multiline)
             .ToDictionary(m => m.Groups[3].Value, m => (Mode: m.Groups[1].Value, Size: long.Parse(m.Groups[2].Value)));
@@ -28,7 +26,7 @@ public sealed class DebianPackageContentTests
         string tree = Directory.CreateTempSubdirectory("sonde-deb-x-").FullName;
         try
         {
-            DebianPackage.Check(DebianPackage.Host("/usr/bin/dpkg-deb", "-x", DebianPackage.Path_, tree));
+            DebianPackage.Check(DebianPackage.Host("/usr/bin/dpkg-deb", "-x", DebianPackage.DebPath, tree));
             Assert.Equal(File.ReadAllText(Path.Combine(Repo.Root, "packaging", "sonde.service")), File.ReadAllText(Path.Combine(tree, "lib/systemd/system/sonde.service")));
             Assert.Equal(File.ReadAllText(Path.Combine(Repo.Root, "packaging", "sonde.json")), File.ReadAllText(Path.Combine(tree, "etc/sonde/sonde.json")));
             // The executable runs on its own: no DOTNET_ROOT, no runtime next to it.
@@ -41,6 +39,8 @@ public sealed class DebianPackageContentTests
     [PackageFact]
     public void Control_fields_depend_on_libbpf_and_the_c_and_cxx_runtimes_only()
     {
+        var control = ControlFiles();
+        string Field(string name) => Regex.Match(control["control"], $@"(?m)^{name}: (.*)$").Groups[1].Value.Trim();
         Assert.Equal("sonde", Field("Package"));
         Assert.Equal(DebianPackage.Version, Field("Version"));
         Assert.Equal("amd64", Field("Architecture"));
@@ -48,18 +48,19 @@ public sealed class DebianPackageContentTests
         // libbpf is opened at run time (P/Invoke); the others are the
         // executable's NEEDED libraries (the .NET host is C++).
         Assert.Equal(new HashSet<string> { "libbpf1", "libc6", "libgcc-s1", "libstdc++6" }, depends);
-        Assert.Equal("/etc/sonde/sonde.json", ControlFile("conffiles").Trim());
+        Assert.Equal("/etc/sonde/sonde.json", control["conffiles"].Trim());
         foreach (var script in new[] { "postinst", "prerm", "postrm" })
-            Assert.Contains("deb-systemd-", ControlFile(script));
+            Assert.Contains("deb-systemd-", control[script]);
     }
 
-    private static string ControlFile(string name)
+    /// <summary>The package's control files (control, conffiles, maintainer scripts), by name.</summary>
+    private static Dictionary<string, string> ControlFiles()
     {
         string dir = Directory.CreateTempSubdirectory("sonde-deb-c-").FullName;
         try
         {
-            DebianPackage.Check(DebianPackage.Host("/usr/bin/dpkg-deb", "-e", DebianPackage.Path_, dir));
-            return File.ReadAllText(Path.Combine(dir, name));
+            DebianPackage.Check(DebianPackage.Host("/usr/bin/dpkg-deb", "-e", DebianPackage.DebPath, dir));
+            return Directory.EnumerateFiles(dir).ToDictionary(f => Path.GetFileName(f), File.ReadAllText);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
@@ -73,7 +74,7 @@ public sealed class DebianPackageContentTests
     {
         Assert.True(File.Exists("/usr/bin/lintian"), "lintian is missing: `make deps` installs it");
         var r = DebianPackage.Host("/usr/bin/lintian", "--display-info", "--display-experimental", "--pedantic", "--show-overrides",
-            "--tag-display-limit", "0", DebianPackage.Path_);
+            "--tag-display-limit", "0", DebianPackage.DebPath);
         var tags = Regex.Matches(r.Stdout, @"^([EWIPXO]): sonde: (\S+)", RegexOptions.Multiline)
             .Select(m => (Kind: m.Groups[1].Value, Tag: m.Groups[2].Value)).Distinct().ToList();
         Assert.True(r.ExitCode is 0 or 1 or 2, $"lintian failed to run: {r.Stderr}");

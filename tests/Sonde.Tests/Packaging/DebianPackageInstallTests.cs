@@ -49,7 +49,7 @@ public sealed class DebianPackageInstallTests(ITestOutputHelper output) : IDispo
         //    (already there: a no-op, offline), then the package. Enabled, not
         //    started (packaging/debian/postinst says why).
         Ok(ns.Run([.. dpkgEnv, "apt-get", "install", "-y", "-q", "--no-download", "libbpf1"]), "apt-get install libbpf1");
-        Ok(Dpkg("-i", DebianPackage.Path_), "dpkg -i");
+        Ok(Dpkg("-i", DebianPackage.DebPath), "dpkg -i");
         Assert.Equal("enabled", ns.Systemctl("is-enabled", "sonde.service").Stdout.Trim());
         Assert.Equal("inactive", ns.Show("sonde.service", "ActiveState"));
         Assert.Equal($"sonde {DebianPackage.Version}", ns.Run("sonde", "version").Stdout.Trim());

@@ -199,21 +199,8 @@ public sealed partial class ManPageTests
         return "";
     }
 
-    private static CommandResult Run(string file, IReadOnlyDictionary<string, string>? environment, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(60_000))
-        {
-            p.Kill();
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish");
-        }
-        return new CommandResult(p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static CommandResult Run(string file, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        HostCommand.Run(file, args, environment);
 
     /// <summary>A long option in help text: --name, --two-words (not a "---" rule or "--" alone).</summary>
     [GeneratedRegex(@"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")]

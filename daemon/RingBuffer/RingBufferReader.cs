@@ -48,9 +48,6 @@ namespace Sonde.RingBuffer;
 /// </summary>
 public sealed unsafe class RingBufferReader : PipeReader, IValueTaskSource<ReadResult>
 {
-    private const uint BusyBit = 1u << 31;
-    private const uint DiscardBit = 1u << 30;
-    internal const int HeaderSize = 8;
 
     private readonly MemoryMapping _consumerPage;
     private readonly MemoryMapping _producerAndData;
@@ -63,7 +60,7 @@ public sealed unsafe class RingBufferReader : PipeReader, IValueTaskSource<ReadR
     private readonly ulong _batchBytes;
 
     private ulong _cons;          // our consumer position (published in AdvanceTo)
-    private ulong _examined;      // everything before this was examined by the caller
+    private ulong _examined;      // everything before this was examined by the caller (never below _cons)
     private ulong _handedOut;     // end of the span the last read handed out
     private bool _readInProgress;
     private volatile bool _cancelPending;
@@ -160,20 +157,14 @@ public sealed unsafe class RingBufferReader : PipeReader, IValueTaskSource<ReadR
     /// while it is busy nothing can be). Every position below the producer's
     /// has a header: the kernel writes it before it advances the position.
     /// </summary>
-    private bool HasNewRecords()
-    {
-        ulong prod = Volatile.Read(ref *_producerPos);   // acquire
-        if (prod <= _examined || prod == _cons) return false;
-        uint hdr = Volatile.Read(ref *(uint*)(_data + (_cons & _mask)));
-        return (hdr & BusyBit) == 0;
-    }
+    private bool HasNewRecords() =>
+        NewBytes() > 0 && (Volatile.Read(ref *(uint*)(_data + (_cons & _mask))) & RingBufferRecords.BusyBit) == 0;
 
-    /// <summary>Bytes reserved by the producer beyond what the caller examined.</summary>
+    /// <summary>Bytes reserved by the producer beyond what the caller examined (never before the consumer position).</summary>
     private ulong NewBytes()
     {
-        ulong prod = Volatile.Read(ref *_producerPos);
-        ulong from = _examined > _cons ? _examined : _cons;
-        return prod > from ? prod - from : 0;
+        ulong prod = Volatile.Read(ref *_producerPos);   // acquire
+        return prod > _examined ? prod - _examined : 0;
     }
 
     private ReadResult Current()

@@ -13,7 +13,8 @@ namespace Sonde.RingBuffer;
 /// </summary>
 public ref struct RingBufferRecords
 {
-    private const uint BusyBit = 1u << 31;
+    internal const int HeaderSize = 8;
+    internal const uint BusyBit = 1u << 31;
     private const uint DiscardBit = 1u << 30;
     private const uint LengthMask = ~(BusyBit | DiscardBit);
     private readonly ReadOnlySpan<byte> _span;
@@ -35,15 +36,15 @@ public ref struct RingBufferRecords
 
     public bool MoveNext()
     {
-        while (_next + RingBufferReader.HeaderSize <= _span.Length)
+        while (_next + HeaderSize <= _span.Length)
         {
             // Little-endian: the kernel's native order on the machines Sonde runs on (x86-64).
             uint hdr = Volatile.Read(ref Unsafe.As<byte, uint>(ref Unsafe.AsRef(in _span[_next])));
             if ((hdr & BusyBit) != 0) return false;
             int len = (int)(hdr & LengthMask);
-            int total = (len + RingBufferReader.HeaderSize + 7) & ~7;
+            int total = (len + HeaderSize + 7) & ~7;
             if (_next + total > _span.Length) return false;
-            int payload = _next + RingBufferReader.HeaderSize;
+            int payload = _next + HeaderSize;
             _next += total;
             Consumed = _next;
             if ((hdr & DiscardBit) != 0) continue;

@@ -19,12 +19,11 @@ measures:
 The daemon is stopped with SIGTERM and must exit 0.
 """
 import os
-import resource
 import threading
 import time
 
 from . import daemon, procfs
-from .overhead import GoServer, _prog_name, wrk
+from .overhead import GoServer, _prog_name, bpf_delta, children_cpu, wrk
 from .processes import BenchError
 
 
@@ -48,11 +47,6 @@ def _wrk_all(servers, seconds, connections, lua):
     return results
 
 
-def _children_cpu():
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
 def measure(paths, servers, rnd, p, work_dir, log):
     """One round: a result dict."""
     rec = {"round": rnd, "processes": len(servers), "connections_per_server": p["connections"], "load_s": p["load_s"]}
@@ -70,11 +64,11 @@ def measure(paths, servers, rnd, p, work_dir, log):
         names = {prog: _prog_name(prog) for prog in procfs.bpf_programs(d.pid)}
 
         t0, busy0 = time.monotonic(), procfs.machine_ticks()[0]
-        cpu0, progs0, kids0 = procfs.cpu_seconds(d.pid), procfs.bpf_programs(d.pid), _children_cpu()
+        cpu0, progs0, kids0 = procfs.cpu_seconds(d.pid), procfs.bpf_programs(d.pid), children_cpu()
         srv0 = sum(procfs.cpu_seconds(s.pid) for s in servers)
         runs = _wrk_all(servers, p["load_s"], p["connections"], paths["wrk_lua"])
         t1, busy1 = time.monotonic(), procfs.machine_ticks()[0]
-        cpu1, progs1, kids1 = procfs.cpu_seconds(d.pid), procfs.bpf_programs(d.pid), _children_cpu()
+        cpu1, progs1, kids1 = procfs.cpu_seconds(d.pid), procfs.bpf_programs(d.pid), children_cpu()
         srv1 = sum(procfs.cpu_seconds(s.pid) for s in servers)
         rec["rss_load_kib"] = procfs.status_kib(d.pid, "VmRSS")
         rec["rss_peak_kib"] = procfs.status_kib(d.pid, "VmHWM")
@@ -94,15 +88,7 @@ def measure(paths, servers, rnd, p, work_dir, log):
     rec.update(requests=requests, rps=sum(r["rps"] for r in runs),
                rps_per_server=[round(r["rps"]) for r in runs], p50_us_max=max(r["p50_us"] for r in runs),
                tracer_cpu_us_per_req=(cpu1 - cpu0) / requests * 1e6, tracer_cpu_share=(cpu1 - cpu0) / elapsed)
-    progs = {}
-    for prog, (ns1, cnt1) in progs1.items():
-        ns0, c0 = progs0.get(prog, (0, 0))
-        t = progs.setdefault(names.get(prog) or _prog_name(prog), [0, 0])
-        t[0] += ns1 - ns0
-        t[1] += cnt1 - c0
-    rec["bpf"] = {n: {"run_time_ns": v[0], "run_cnt": v[1]} for n, v in progs.items()}
-    rec["bpf_ns_per_req"] = sum(v[0] for v in progs.values()) / requests
-    rec["hits_per_req"] = sum(v[1] for v in progs.values()) / requests
+    rec["bpf"], rec["bpf_ns_per_req"], rec["hits_per_req"] = bpf_delta(progs0, progs1, names, requests)
     busy = (busy1 - busy0) / procfs.CLK_TCK
     ours = (srv1 - srv0) + (cpu1 - cpu0) + (kids1 - kids0)
     rec["other_load"] = max(0.0, busy - ours) / (elapsed * os.cpu_count())

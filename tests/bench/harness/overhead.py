@@ -24,7 +24,6 @@ import json
 import os
 import re
 import resource
-import socket
 import subprocess
 import time
 
@@ -153,9 +152,7 @@ class GoServer:
         return f"http://127.0.0.1:{self.port}/hello"
 
     def start(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = daemon.free_port()
         self.proc = Background(["taskset", "-c", "0", self.path, "-addr", f"127.0.0.1:{self.port}"], f"server {self.name}")
         deadline = time.monotonic() + 15
         while True:
@@ -198,8 +195,28 @@ class _Snapshot:
         self.server_cpu = procfs.cpu_seconds(server.pid)
         self.tracer_cpu = procfs.cpu_seconds(tracer.pid) if tracer else 0.0
         self.progs = procfs.bpf_programs(tracer.pid) if tracer else {}
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self.children_cpu = ru.ru_utime + ru.ru_stime
+        self.children_cpu = children_cpu()
+
+
+def children_cpu():
+    """CPU seconds of the harness's waited-for children (wrk)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def bpf_delta(before, after, names, requests):
+    """
+    Between two procfs.bpf_programs() readings of a tracer: run time and runs
+    per program name ({name: {run_time_ns, run_cnt}}), and their totals per request.
+    """
+    progs = {}
+    for prog, (ns1, cnt1) in after.items():
+        ns0, cnt0 = before.get(prog, (0, 0))
+        t = progs.setdefault(names.get(prog) or _prog_name(prog), [0, 0])
+        t[0] += ns1 - ns0
+        t[1] += cnt1 - cnt0
+    return ({n: {"run_time_ns": v[0], "run_cnt": v[1]} for n, v in progs.items()},
+            sum(v[0] for v in progs.values()) / requests, sum(v[1] for v in progs.values()) / requests)
 
 
 _prog_names = {}
@@ -269,16 +286,7 @@ def measure(server, variant, rnd, p, lua, log):
     if tracer:
         rec["tracer_cpu_us_per_req"] = (b.tracer_cpu - a.tracer_cpu) / requests * 1e6
         rec["tracer_cpu_share"] = (b.tracer_cpu - a.tracer_cpu) / elapsed
-        progs = {}
-        for prog, (ns1, cnt1) in b.progs.items():
-            ns0, cnt0 = a.progs.get(prog, (0, 0))
-            name = names.get(prog) or _prog_name(prog)
-            t = progs.setdefault(name, [0, 0])
-            t[0] += ns1 - ns0
-            t[1] += cnt1 - cnt0
-        rec["bpf"] = {n: {"run_time_ns": v[0], "run_cnt": v[1]} for n, v in progs.items()}
-        rec["bpf_ns_per_req"] = sum(v[0] for v in progs.values()) / requests
-        rec["hits_per_req"] = sum(v[1] for v in progs.values()) / requests
+        rec["bpf"], rec["bpf_ns_per_req"], rec["hits_per_req"] = bpf_delta(a.progs, b.progs, names, requests)
     log(f"{server.name:8} round {rnd + 1} {variant.label:42} {rec['rps']:9.0f} req/s  p50 {rec['p50_us']:5d} us"
         f"  c1 p50 {rec['light_p50_us']:4d} us"
         + (f"  tracer {rec['tracer_cpu_share'] * 100:4.1f}% CPU, {rec['hits_per_req']:.2f} hits/req,"

@@ -42,14 +42,19 @@ DEB     := $(OUT)/sonde_$(VERSION)_amd64.deb
 
 all: $(OUT)/sonde
 
-deps:
-	$(Q)missing=""; for p in $(APT_PACKAGES); do \
+# Installs whichever of the Debian packages in $(1) are missing.
+define apt-install
+	$(Q)missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "  APT    $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call apt-install,$(APT_PACKAGES))
 
 # vmlinux.h is generated from the running kernel's BTF: CO-RE relocates
 # field offsets at load time, so any kernel with BTF works with these objects.
@@ -135,13 +140,7 @@ BENCH_BINS := $(BENCH_OUT)/ringbuf-consumer $(BENCH_OUT)/ringbuf-producer $(BENC
 .PHONY: bench bench-smoke bench-deps
 
 bench-deps: deps
-	$(Q)missing=""; for p in $(BENCH_APT_PACKAGES); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "  APT    $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(call apt-install,$(BENCH_APT_PACKAGES))
 
 $(BENCH_OUT)/ringbuf-consumer: tests/bench/ringbuf/consumer.c bpf/bench.h
 	@echo "  CC     $@"

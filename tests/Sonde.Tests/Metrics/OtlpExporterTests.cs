@@ -50,6 +50,13 @@ public sealed class OtlpExporterTests
     private static double Counter(MetricsRegistry registry, string family, string label) =>
         registry.Collect().Families.Single(f => f.Family.Name == family).Series.Single(s => s.LabelValues[0] == label).Value;
 
+    /// <summary>Waits (at most <see cref="Wait"/>) until sonde_otlp_exports{outcome=<paramref name="outcome"/>} reaches <paramref name="atLeast"/>.</summary>
+    private static async Task UntilExports(MetricsRegistry registry, string outcome, double atLeast)
+    {
+        var sw = Stopwatch.StartNew();
+        while (Counter(registry, "sonde_otlp_exports", outcome) < atLeast && sw.Elapsed < Wait) await Task.Delay(10);
+    }
+
     [Fact]
     public async Task Exports_decode_to_the_registrys_counts_one_resource_per_service()
     {
@@ -132,6 +139,10 @@ public sealed class OtlpExporterTests
         Assert.Equal(500UL, ExplicitCount(delivered, "cart"));
         var at = receiver.Received.Select(r => r.At).ToList();
         Assert.InRange(at[1] - at[0], TimeSpan.FromMilliseconds(950), TimeSpan.FromSeconds(3)); // Retry-After: 1
+        // The receiver records a request before it answers: stopping right away
+        // cancels the export that is still reading its 200, which is then not
+        // counted. Stop once the exporter has seen the answers.
+        await UntilExports(registry, "success", receiver.Attempts - 1);
         await exporter.StopAsync();
         Assert.Equal(1, Counter(registry, "sonde_otlp_exports", "retryable_failure"));
         Assert.Equal(receiver.Attempts - 1, Counter(registry, "sonde_otlp_exports", "success"));
@@ -221,8 +232,7 @@ public sealed class OtlpExporterTests
             if (b.Elapsed > slowest) slowest = b.Elapsed;
             if (batch % 10 == 0) await Task.Delay(50); // let several export attempts overlap the recording
         }
-        var sv = Stopwatch.StartNew();
-        while (Counter(registry, "sonde_otlp_exports", "retryable_failure") < 2 && sv.Elapsed < Wait) await Task.Delay(50);
+        await UntilExports(registry, "retryable_failure", 2);
         Assert.True(Counter(registry, "sonde_otlp_exports", "retryable_failure") >= 2, "exports should have timed out");
         Assert.True(slowest < TimeSpan.FromMilliseconds(250), $"a batch of 10,000 records took {slowest}: recording waited on the exporter");
 

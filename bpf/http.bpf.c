@@ -474,6 +474,22 @@ static __always_inline struct inflight *request_on_thread(__u32 tid, struct thre
 
 #define TASK_RUNNING 0
 
+/*
+ * futex(2) is x86-64 syscall 202 (arch/x86/entry/syscalls/syscall_64.tbl).
+ * Go code makes no futex calls of its own: sync.Mutex, channels and timers
+ * park goroutines. The runtime's futexsleep (runtime/lock_futex.go) puts an M
+ * to sleep while it has no P: after a syscall whose P sysmon took away
+ * (exitsyscall's slow path), or when a goroutine locked to its thread was
+ * preempted (stoplockedm). The goroutine is then waiting to run again, which
+ * is scheduling delay: runnable, and not one of the request's syscalls.
+ */
+#define SONDE_NR_FUTEX 202
+
+static __always_inline bool runtime_sleep(const struct thread *t)
+{
+	return t->sys_start && t->sys_nr == SONDE_NR_FUTEX;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
@@ -484,7 +500,7 @@ int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct 
 	if (f && f->state == SONDE_CAT_ON_CPU) {
 		/* Preempted (still runnable) or sleeping: in a syscall, or elsewhere. */
 		long state = BPF_CORE_READ(prev, __state);
-		__u32 cat = (preempt || state == TASK_RUNNING) ? SONDE_CAT_RUNNABLE
+		__u32 cat = (preempt || state == TASK_RUNNING || runtime_sleep(t)) ? SONDE_CAT_RUNNABLE
 			  : (t->sys_start ? SONDE_CAT_SYSCALL : SONDE_CAT_OTHER);
 		f->kernel_off = 1;
 		account(f, t->tgid, now, cat);
@@ -548,7 +564,7 @@ int BPF_PROG(sonde_sys_exit, struct pt_regs *regs, long ret)
 	__u64 ns = bpf_ktime_get_ns() - t->sys_start;
 	__u32 nr = t->sys_nr;
 	t->sys_start = 0;
-	if (!f)
+	if (!f || nr == SONDE_NR_FUTEX)
 		return 0;
 	__u32 n = f->nsyscalls;
 	for (int i = 0; i < SONDE_MAX_SYSCALLS; i++) {

@@ -18,6 +18,22 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
+)
+
+// clock reads a POSIX clock with a raw syscall, so the reading costs no
+// scheduler transition: CLOCK_MONOTONIC (1) is the clock of Sonde's
+// start_ns, CLOCK_THREAD_CPUTIME_ID (3) the calling thread's exact CPU time
+// (user and kernel).
+func clock(id uintptr) int64 {
+	var ts syscall.Timespec
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, id, uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
+}
+
+const (
+	clockMonotonic = 1
+	clockThreadCPU = 3
 )
 
 func intArg(r *http.Request, name string, def int) int {
@@ -106,15 +122,34 @@ func main() {
 			return
 		}
 		defer syscall.Munmap(block)
+		// The handler's own truth, answered as JSON: its wall and thread CPU
+		// time, and the same two summed over the write and fsync calls alone.
+		// Locked to its thread, the thread's CPU clock is the goroutine's.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		start, cpu0 := clock(clockMonotonic), clock(clockThreadCPU)
+		var ioWall, ioCPU int64
 		for i := 0; i < intArg(r, "n", 16); i++ {
-			if _, err := f.Write(block); err != nil {
+			w0, c0 := clock(clockMonotonic), clock(clockThreadCPU)
+			_, err := f.Write(block)
+			if err == nil {
+				err = f.Sync()
+			}
+			ioCPU += clock(clockThreadCPU) - c0
+			ioWall += clock(clockMonotonic) - w0
+			if err != nil {
 				http.Error(w, err.Error(), 500)
 				return
 			}
-			f.Sync()
 		}
+		cpu, end := clock(clockThreadCPU)-cpu0, clock(clockMonotonic)
+		fmt.Fprintf(w, `{"start_ns":%d,"end_ns":%d,"cpu_ns":%d,"io_wall_ns":%d,"io_cpu_ns":%d}`, start, end, cpu, ioWall, ioCPU)
 	})
 	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) {
+		// Answers its own truth as /fsync does (no I/O calls: those fields are 0).
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		start, cpu0 := clock(clockMonotonic), clock(clockThreadCPU)
 		until := time.Now().Add(time.Duration(intArg(r, "ms", 10)) * time.Millisecond)
 		x := 0
 		for time.Now().Before(until) {
@@ -122,7 +157,8 @@ func main() {
 				x += i * i
 			}
 		}
-		fmt.Fprint(w, x)
+		cpu, end := clock(clockThreadCPU)-cpu0, clock(clockMonotonic)
+		fmt.Fprintf(w, `{"start_ns":%d,"end_ns":%d,"cpu_ns":%d,"io_wall_ns":0,"io_cpu_ns":0,"x":%d}`, start, end, cpu, x)
 	})
 	mux.HandleFunc("/gc", func(w http.ResponseWriter, r *http.Request) {
 		for i := 0; i < intArg(r, "mb", 64); i++ {

@@ -29,12 +29,48 @@ GOENV := GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(O
 GOSERVERS := $(addprefix $(GO_OUT)/,nethttp nethttp-stripped nethttp-pie nethttp-static breakdown breakdown-stripped \
 	gin gin-stripped demo)
 
+# The Go toolchain matrix: Debian's golang-1.NN packages, fetched (never
+# installed) into GO_CACHE by tests/toolchains/fetch-go.sh, besides the
+# system's Go 1.19 (golang-go). Each server is built once per toolchain into
+# $(GO_OUT)/go1.NN/ and shared by every test: stripped for every version, and
+# the unstripped Gin server whose DWARF `make layouts` reads; for the newest
+# also unstripped, static and PIE, and the breakdown server (the oldest, 1.19,
+# has all of them above). Go 1.20 and 1.25 are packaged in no
+# Debian suite.
+GO_CACHE  ?= /var/cache/sonde-go
+GO_MATRIX := 1.21 1.22 1.23 1.24 1.26 1.27
+GO_NEWEST := 1.27
+goroot     = $(GO_CACHE)/go$(1)/usr/lib/go-$(1)
+GOSERVERS += $(foreach v,$(GO_MATRIX),$(addprefix $(GO_OUT)/go$(v)/,nethttp-stripped gin-stripped gin)) \
+	$(addprefix $(GO_OUT)/go$(GO_NEWEST)/,nethttp nethttp-pie nethttp-static breakdown breakdown-stripped) \
+	$(GO_OUT)/go1.24/breakdown-stripped
+
+# $(call matrix-rules,1.NN): the toolchain's fetch and its server builds.
+define matrix-rules
+$(call goroot,$(1))/bin/go:
+	$(Q)tests/toolchains/fetch-go.sh $(GO_CACHE) $(1)
+
+$(GO_OUT)/go$(1)/%-stripped: tests/goservers/%/main.go | $(call goroot,$(1))/bin/go
+	@echo "  GO$(1) $$@"
+	$(Q)mkdir -p $$(@D) && cd tests/goservers/$$* && $(call goenv,$(1)) go build -ldflags="-s -w" -o $$(abspath $$@) .
+$(GO_OUT)/go$(1)/%-pie: tests/goservers/%/main.go | $(call goroot,$(1))/bin/go
+	@echo "  GO$(1) $$@"
+	$(Q)mkdir -p $$(@D) && cd tests/goservers/$$* && CGO_ENABLED=1 $(call goenv,$(1)) go build -buildmode=pie -o $$(abspath $$@) .
+$(GO_OUT)/go$(1)/%-static: tests/goservers/%/main.go | $(call goroot,$(1))/bin/go
+	@echo "  GO$(1) $$@"
+	$(Q)mkdir -p $$(@D) && cd tests/goservers/$$* && CGO_ENABLED=0 $(call goenv,$(1)) go build -o $$(abspath $$@) .
+$(GO_OUT)/go$(1)/%: tests/goservers/%/main.go | $(call goroot,$(1))/bin/go
+	@echo "  GO$(1) $$@"
+	$(Q)mkdir -p $$(@D) && cd tests/goservers/$$* && $(call goenv,$(1)) go build -o $$(abspath $$@) .
+endef
+goenv = GOROOT=$(call goroot,$(1)) PATH=$(call goroot,$(1))/bin:$$$$PATH GOTOOLCHAIN=local $(GOENV)
+
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
 CS_SRCS  := $(shell find daemon interop -name '*.cs' -o -name '*.csproj' -o -name '*.proto' 2>/dev/null | grep -v /obj/ | grep -v /bin/)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps bpf goservers test demo clean deb
+.PHONY: all deps bpf goservers test demo clean deb layouts
 
 # The one version (Directory.Build.props) names the package.
 VERSION := $(shell sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props)
@@ -55,6 +91,7 @@ endef
 
 deps:
 	$(call apt-install,$(APT_PACKAGES))
+	$(Q)tests/toolchains/fetch-go.sh $(GO_CACHE) $(GO_MATRIX)
 
 # vmlinux.h is generated from the running kernel's BTF: CO-RE relocates
 # field offsets at load time, so any kernel with BTF works with these objects.
@@ -105,12 +142,14 @@ $(GO_OUT)/%: tests/goservers/%/main.go
 	@echo "  GO     $@"
 	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && $(GOENV) go build -o $(abspath $@) .
 
+$(foreach v,$(GO_MATRIX),$(eval $(call matrix-rules,$(v))))
+
 goservers: $(GOSERVERS)
 
 # The last line is "N passed, N failed, N skipped", read from the TRX report.
 test: deps all goservers deb
 	$(Q)rm -rf $(OUT)/test-results
-	$(Q)SONDE_GOSERVERS=$(abspath $(GO_OUT)) SONDE_DEB=$(abspath $(DEB)) $(DOTNET) test tests/Sonde.Tests/Sonde.Tests.csproj \
+	$(Q)SONDE_GO_CACHE=$(GO_CACHE) SONDE_GOSERVERS=$(abspath $(GO_OUT)) SONDE_DEB=$(abspath $(DEB)) $(DOTNET) test tests/Sonde.Tests/Sonde.Tests.csproj \
 		-c $(CONFIG) --nologo --logger "console;verbosity=normal" \
 		--logger "trx;LogFileName=sonde.trx" --results-directory $(OUT)/test-results; \
 	rc=$$?; \
@@ -120,6 +159,14 @@ test: deps all goservers deb
 		echo "$$(c passed) passed, $$(c failed) failed, $$(( $$(c total) - $$(c executed) )) skipped"; \
 	fi; \
 	exit $$rc
+
+# Regenerates daemon/GoBinary/GoLayouts.tsv from every toolchain of the matrix
+# and the system's Go: offsets from DWARF of its Gin server (read by Sonde's
+# DWARF reader), wait reasons from its src/runtime/runtime2.go. `make test`
+# checks that the checked-in table equals what they generate.
+layouts: deps goservers
+	$(Q)SONDE_WRITE_LAYOUTS=1 SONDE_GO_CACHE=$(GO_CACHE) SONDE_GOSERVERS=$(abspath $(GO_OUT)) $(DOTNET) test tests/Sonde.Tests/Sonde.Tests.csproj \
+		-c $(CONFIG) --nologo --filter "FullyQualifiedName~LayoutTableTests" --logger "console;verbosity=normal"
 
 clean:
 	$(Q)rm -rf $(OUT) daemon/bin daemon/obj interop/bin interop/obj tests/Sonde.Tests/bin tests/Sonde.Tests/obj

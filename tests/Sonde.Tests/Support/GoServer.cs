@@ -33,11 +33,11 @@ public sealed class GoServer : IDisposable
     {
         string bin = binaryPath ?? Repo.GoServer(name);
         int port = FreePort.Next();
-        string log = Path.Combine(Path.GetTempPath(), $"sonde-test-{name}-{port}.log");
+        string log = Path.Combine(Path.GetTempPath(), $"sonde-test-{name.Replace('/', '-')}-{port}.log");
         var psi = new ProcessStartInfo(cpu is null ? bin : "taskset") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         if (cpu is { } c) { psi.ArgumentList.Add("-c"); psi.ArgumentList.Add(c.ToString()); psi.ArgumentList.Add(bin); }
         psi.ArgumentList.Add("-addr"); psi.ArgumentList.Add($"127.0.0.1:{port}");
-        if (!name.StartsWith("breakdown", StringComparison.Ordinal)) { psi.ArgumentList.Add("-log"); psi.ArgumentList.Add(log); }
+        if (!Path.GetFileName(name).StartsWith("breakdown", StringComparison.Ordinal)) { psi.ArgumentList.Add("-log"); psi.ArgumentList.Add(log); }
         foreach (var a in extraArgs) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         p.BeginErrorReadLine();

@@ -38,7 +38,7 @@ public sealed class Pclntab
 
     /// <summary>The table's magic: which Go versions' layout it has.</summary>
     public uint Magic { get; }
-    /// <summary>runtime.text, the base function entries are relative to (Go 1.18+); 0 before.</summary>
+    /// <summary>runtime.text, the base function entries are relative to (Go 1.18+; from moduledata since Go 1.26); 0 before.</summary>
     public ulong TextStart { get; }
     /// <summary>All functions, sorted by entry address.</summary>
     public IReadOnlyList<GoFunction> Functions => _functions;
@@ -114,8 +114,20 @@ public sealed class Pclntab
         // _func records are addressed relative to the function table (runtime/symtab.go moduledata.pclntable).
         var funcdata = data[(int)functabOffset..];
 
-        if (relative && textStart == 0)
-            textStart = RelocatedTextStart(elf, section);
+        if (relative && (textStart == 0 || elf.Section(".go.module") is not null))
+        {
+            // Go 1.18-1.25 PIE: a relocation fills the header's field. Go 1.26+ (moduledata in
+            // .go.module): the field is unused, only moduledata.text counts, and a header that
+            // says otherwise is corrupt.
+            ulong header = textStart;
+            textStart = header == 0 && elf.Section(".go.module") is null ? RelocatedTextStart(elf, section) : 0;
+            if (textStart == 0)
+                textStart = ModuleData.TextStart(elf, new ModuleData.Expect(section.Address, funcnameOffset, functabOffset, nfunc,
+                    FirstEntry: Bounds.U32(functab, 0, ".gopclntab function table"),
+                    LastEntry: Bounds.U32(functab, nfunc * 2 * 4, ".gopclntab function table")));
+            if (header != 0 && header != textStart)
+                throw new GoBinaryException($"corrupt .gopclntab: its header says the text starts at 0x{header:x}, its moduledata at 0x{textStart:x}");
+        }
 
         // A hostile table can point every name into one long run of non-NUL bytes; cap the
         // total work at a few times the table's size (real names are read once each).
@@ -164,11 +176,11 @@ public sealed class Pclntab
             : Bounds.U64(functab, index * 8, ".gopclntab function table");
 
     /// <summary>
-    /// pcHeader.textStart of a position-independent binary may be left zero
-    /// in the file and filled by an R_X86_64_RELATIVE dynamic relocation
-    /// (gosym reads it from runtime.text for that reason); the relocation's
-    /// addend is the value. Elf64_Rela is {r_offset, r_info, r_addend}
-    /// (gABI); R_X86_64_RELATIVE is type 8 (x86-64 psABI).
+    /// pcHeader.textStart of a position-independent binary of Go 1.18-1.25 is
+    /// left zero in the file and filled by an R_X86_64_RELATIVE dynamic
+    /// relocation (gosym reads it from runtime.text for that reason); the
+    /// relocation's addend is the value, 0 when there is none. Elf64_Rela is
+    /// {r_offset, r_info, r_addend} (gABI); R_X86_64_RELATIVE is type 8 (x86-64 psABI).
     /// </summary>
     private static ulong RelocatedTextStart(ElfFile elf, ElfSection pclntab)
     {
@@ -186,6 +198,6 @@ public sealed class Pclntab
                     return Bounds.U64(rela, (ulong)at + 16, section.Name);
             }
         }
-        throw new GoBinaryException("corrupt .gopclntab: no text start address, and no relocation supplies one");
+        return 0;
     }
 }

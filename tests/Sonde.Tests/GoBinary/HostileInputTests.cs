@@ -96,6 +96,45 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         run.AssertSafe(PerParseLimit);
     }
 
+    /// <summary>
+    /// Go 1.26+ binaries take their text start from moduledata (.go.module):
+    /// truncations through it, and every bit of it and of the pclntab header
+    /// flipped, parse or throw; a flip that changes the text start is refused,
+    /// never accepted with the wrong base.
+    /// </summary>
+    [Theory]
+    [InlineData("go1.26/nethttp-stripped")]
+    [InlineData("go1.27/gin-stripped")]
+    [InlineData("go1.27/nethttp-pie")]
+    public void ModuledataOfGo126AndLaterIsCheckedNotTrusted(string server)
+    {
+        var image = Image(server);
+        var elf = ElfFile.Parse(image);
+        ulong goodText = Pclntab.Parse(elf).TextStart;
+        var module = elf.Section(".go.module")!;
+        var pclntab = elf.Section(".gopclntab")!;
+        var run = new HostileImage();
+        foreach (ulong at in new ulong[] { 0, 8, 100, 160, 176, 184, 191, module.Size - 1 })
+            run.Parse(image[..(int)(module.Offset + at)], $"cut at .go.module+{at}");
+        int wrongBase = 0;
+        foreach (var (start, length) in new[] { ((long)module.Offset, 192L), ((long)pclntab.Offset, 72L) })
+            for (long at = start; at < start + length; at++)
+                for (int bit = 0; bit < 8; bit++)
+                {
+                    image[at] ^= (byte)(1 << bit);
+                    run.Parse(image, $"bit {bit} of 0x{at:x}");
+                    try
+                    {
+                        if (Pclntab.Parse(ElfFile.Parse(image)).TextStart != goodText) wrongBase++;
+                    }
+                    catch (GoBinaryException) { }
+                    image[at] ^= (byte)(1 << bit);
+                }
+        Report(run, $"{server} moduledata");
+        run.AssertSafe(PerParseLimit);
+        Assert.Equal(0, wrongBase);
+    }
+
     [Fact]
     public void EveryBitOfTheHeadersFlippedParsesOrThrowsGoBinaryException()
     {

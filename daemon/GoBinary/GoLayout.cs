@@ -46,4 +46,45 @@ public sealed record GoLayout(
 {
     /// <summary>The offset of a field that the Go version does not have.</summary>
     public const int Absent = -1;
+
+    /// <summary>The struct and field (DWARF names) of each offset, in the parameter order.</summary>
+    public static IReadOnlyList<(string Struct, string Field)> DwarfFields { get; } =
+    [
+        ("runtime.g", "goid"), ("runtime.g", "atomicstatus"), ("runtime.g", "waitreason"), ("runtime.g", "m"),
+        ("runtime.m", "procid"), ("runtime.m", "curg"),
+        ("net/http.Request", "Method"), ("net/http.Request", "URL"), ("net/http.Request", "Header"),
+        ("net/http.Request", "ContentLength"), ("net/http.Request", "Host"), ("net/http.Request", "RemoteAddr"),
+        ("net/url.URL", "Path"), ("net/url.URL", "RawQuery"),
+        ("net/http.response", "req"), ("net/http.response", "status"), ("net/http.response", "wroteHeader"), ("net/http.response", "written"),
+    ];
+
+    /// <summary>The offsets in the parameter order.</summary>
+    public IReadOnlyList<int> Offsets =>
+    [
+        GGoid, GAtomicStatus, GWaitReason, GM, MProcid, MCurg, RequestMethod, RequestUrl, RequestHeader,
+        RequestContentLength, RequestHost, RequestRemoteAddr, UrlPath, UrlRawQuery, ResponseReq, ResponseStatus,
+        ResponseWroteHeader, ResponseWritten,
+    ];
+
+    public static GoLayout FromOffsets(IReadOnlyList<int> o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        if (o.Count != DwarfFields.Count)
+            throw new ArgumentException($"{o.Count} offsets, not {DwarfFields.Count}", nameof(o));
+        return new(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15], o[16], o[17]);
+    }
+
+    /// <summary>The layout read from a binary's DWARF; null when a field is missing from it.</summary>
+    public static GoLayout? FromDwarf(DwarfStructs dwarf)
+    {
+        ArgumentNullException.ThrowIfNull(dwarf);
+        var o = new int[DwarfFields.Count];
+        for (int i = 0; i < o.Length; i++)
+        {
+            if (dwarf.FieldOffset(DwarfFields[i].Struct, DwarfFields[i].Field) is not { } offset)
+                return null;
+            o[i] = offset;
+        }
+        return FromOffsets(o);
+    }
 }

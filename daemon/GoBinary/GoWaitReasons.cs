@@ -26,11 +26,15 @@ public static class GoWaitReasons
     /// </summary>
     public static IReadOnlyDictionary<int, string>? For(int major, int minor)
     {
-        var (min, max) = KnownLayouts.SupportedGoMinors;
-        if (major != 1 || minor < min || minor > max)
+        if (major != 1)
             return null;
-        return ByMinor[minor - min];
+        if (GeneratedLayouts.Embedded.WaitReasons.TryGetValue(minor, out var generated))
+            return generated.Value;
+        return minor is >= 17 and <= 25 ? ByMinor[minor - 17] : null;
     }
+
+    /// <summary>The table typed from the source, for go1.17 .. go1.25 (the versions no toolchain here builds rely on it).</summary>
+    internal static IReadOnlyDictionary<int, string> HandTable(int minor) => ByMinor[minor - 17];
 
     private static IReadOnlyDictionary<int, string>[] Build()
     {

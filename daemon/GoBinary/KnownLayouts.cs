@@ -18,20 +18,37 @@ namespace Sonde.GoBinary;
 /// </remarks>
 public static class KnownLayouts
 {
-    /// <summary>Go minor versions (of Go 1) the table covers.</summary>
-    public static (int Min, int Max) SupportedGoMinors => (17, 25);
+    /// <summary>Go minor versions (of Go 1) the rows derived by hand cover.</summary>
+    private const int HandMin = 17, HandMax = 25;
 
     /// <summary>
-    /// The layout of Go 1.<paramref name="minor"/> on linux/amd64, or null
-    /// outside <see cref="SupportedGoMinors"/>.
+    /// Go minor versions (of Go 1) Sonde knows: the rows derived by hand and
+    /// those <see cref="GeneratedLayouts"/> has (every version is in both, or one).
     /// </summary>
-    public static GoLayout? ForGo(int major, int minor)
+    public static (int Min, int Max) SupportedGoMinors =>
+        (HandMin, Math.Max(HandMax, GeneratedLayouts.Embedded.Layouts.Keys.DefaultIfEmpty(HandMax).Max()));
+
+    /// <summary>
+    /// The layout of Go 1.<paramref name="minor"/> on linux/amd64: the generated
+    /// row (from DWARF of that toolchain's build) when there is one, else the
+    /// row derived by hand; null for a version Sonde does not know.
+    /// </summary>
+    public static GoLayout? ForGo(int major, int minor) => Row(major, minor)?.Layout;
+
+    /// <summary>Like <see cref="ForGo"/>, with where the row came from ("DWARF of ... go1.27.3", "Go source at go1.20").</summary>
+    public static (GoLayout Layout, string Source)? Row(int major, int minor)
     {
-        var (min, max) = SupportedGoMinors;
-        if (major != 1 || minor < min || minor > max)
+        if (major != 1)
             return null;
-        return GoRows[minor - min];
+        if (GeneratedLayouts.Embedded.Layouts.TryGetValue(minor, out var generated))
+            return (generated.Value, generated.Source);
+        if (minor < HandMin || minor > HandMax)
+            return null;
+        return (HandRow(minor), $"Go source at go1.{minor} (no toolchain of it here)");
     }
+
+    /// <summary>The row derived by hand from Go's source, for go1.17 .. go1.25.</summary>
+    internal static GoLayout HandRow(int minor) => GoRows[minor - HandMin];
 
     // runtime.g — src/runtime/runtime2.go, type g struct (the same fields in
     // the same order up to waitreason at go1.17, go1.18, go1.19, go1.20,

@@ -24,7 +24,7 @@ public static class StructOffsets
     {
         GoVersion.TryParse(exe.BuildInfo.GoVersion, out var v);
         var reasons = GoWaitReasons.For(v.Major, v.Minor)
-            ?? throw new TraceException($"{exe.Path}: no wait-reason table for {exe.BuildInfo.GoVersion}; use --breakdown off");
+            ?? throw new TraceException($"{exe.Path}: Sonde has no wait-reason table for {exe.BuildInfo.GoVersion} (it knows Go 1.{KnownLayouts.SupportedGoMinors.Min}–1.{KnownLayouts.SupportedGoMinors.Max}); use --breakdown off to trace its latency");
         config.Breakdown = 1;
         for (int i = 0; i < 64; i++)
             config.WaitCategory[i] = (byte)(reasons.TryGetValue(i, out var name) ? BreakdownCategories.OfWaitReason(name) : BreakdownCategories.Other);
@@ -43,7 +43,7 @@ public static class StructOffsets
 
         var (min, max) = KnownLayouts.SupportedGoMinors;
         var layout = KnownLayouts.ForGo(v.Major, v.Minor)
-            ?? throw new TraceException($"{exe.Path}: {goVersion} is not in Sonde's offsets table (go1.{min}–go1.{max}) and the binary has no DWARF to read them from");
+            ?? throw new TraceException($"{exe.Path} was built with Go 1.{v.Minor} ({goVersion}), which this Sonde does not know (it knows 1.{min}–1.{max}), and has no DWARF to read its layouts from: rebuild it without -ldflags=-w, or use a newer Sonde");
         var config = new GoTargetConfig
         {
             GGoid = U(layout.GGoid),
@@ -55,7 +55,7 @@ public static class StructOffsets
             ResponseReq = U(layout.ResponseReq),
             ResponseStatus = U(layout.ResponseStatus),
         };
-        string source = $"offsets table for go1.{v.Minor}";
+        string source = $"offsets table for go1.{v.Minor}";   // KnownLayouts.Row names the toolchain each row came from
         if (needGin)
         {
             exe.BuildInfo.Modules.TryGetValue(GinModule, out var ginVersion);

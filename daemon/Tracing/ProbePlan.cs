@@ -128,11 +128,14 @@ public sealed class ProbePlan
         var calls = MachineCode.FindCallsTo(serve, code, handle.Entry);
         if (calls.Count != 1 || put is null)
             return (null, $"{GinServe} does not call {GinHandle} once ({calls.Count} calls)");
-        ulong? at = MachineCode.FirstEmulatableAfter(serve, code, calls[0] + 5);
-        var insn = at is null ? default : MachineCode.Decode(serve, code).FirstOrDefault(i => i.IP == at.Value);
-        if (at is null || !insn.IsCallNear || insn.NearBranchTarget != put.Entry)
+        // The first call after handleHTTPRequest returns, with only straight-line code before it
+        // (Go 1.27 pads it with a 2-byte NOP); the call itself is emulated, and RCX holds the
+        // *gin.Context there (Put's x.data).
+        var insn = MachineCode.Decode(serve, code).SkipWhile(i => i.IP < calls[0] + 5)
+            .FirstOrDefault(i => i.FlowControl != Iced.Intel.FlowControl.Next || i.IsCallNear);
+        if (!insn.IsCallNear || insn.NearBranchTarget != put.Entry)
             return (null, $"the code after {GinHandle} returns is not the expected call of {PoolPut}");
-        return (Site(exe, "sonde_gin_route", serve, code, at!.Value), null);
+        return (Site(exe, "sonde_gin_route", serve, code, insn.IP), null);
     }
 
     /// <summary>

@@ -82,6 +82,9 @@ public sealed class BreakdownTests(ITestOutputHelper output)
     [RootTheory]
     [InlineData("breakdown")]
     [InlineData("breakdown-stripped")]
+    [InlineData("go1.24/breakdown-stripped")]
+    [InlineData("go1.27/breakdown")]
+    [InlineData("go1.27/breakdown-stripped")]
     public async Task Each_cause_lands_in_its_category(string server)
     {
         var urls = Repeat("/sleep?ms=20").Concat(Repeat("/mutex?ms=20")).Concat(Repeat("/peer?ms=20"))

@@ -26,11 +26,32 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
     [InlineData("gin-stripped", "auto")]
     [InlineData("gin", "ret")]
     [InlineData("nethttp-stripped", "ret")]
-    public async Task Captures_every_request_exactly(string server, string endProbe)
+    public Task Captures_every_request_exactly(string server, string endProbe) => CaptureExactly(server, endProbe);
+
+    /// <summary>
+    /// The same on every Go toolchain of the matrix (Makefile GO_MATRIX): the
+    /// stripped net/http and Gin servers of each, and every variant of the newest.
+    /// </summary>
+    [RootTheory]
+    [MemberData(nameof(MatrixServers))]
+    public Task Captures_every_request_exactly_on_every_Go(string server) => CaptureExactly(server, "auto");
+
+    public static TheoryData<string> MatrixServers()
     {
-        bool gin = server.StartsWith("gin", StringComparison.Ordinal);
+        var data = new TheoryData<string>();
+        foreach (var v in GoMatrix.Versions)
+            foreach (var variant in new[] { "nethttp-stripped", "gin-stripped" })
+                data.Add(GoMatrix.Server(v, variant));
+        foreach (var variant in new[] { "nethttp", "nethttp-pie", "nethttp-static", "gin" })
+            data.Add(GoMatrix.Server(GoMatrix.Newest, variant));
+        return data;
+    }
+
+    private async Task CaptureExactly(string server, string endProbe)
+    {
+        bool gin = Path.GetFileName(server).StartsWith("gin", StringComparison.Ordinal);
         using var srv = GoServer.Start(server);
-        string json = Path.Combine(Path.GetTempPath(), $"sonde-e2e-{server}-{endProbe}-{srv.Port}.jsonl");
+        string json = Path.Combine(Path.GetTempPath(), $"sonde-e2e-{server.Replace('/', '-')}-{endProbe}-{srv.Port}.jsonl");
         var bpf = BpfFootprint.Before();
         // Breakdown off: its scheduler probes fire inside the measured window (e.g. when the
         // test server's log send wakes its writer goroutine), which the server's own

@@ -138,8 +138,8 @@ internal static class TraceCommand
 
         var routes = new RouteTable(maxRoutes);
         using var tracer = new HttpTracer((uint)ringMiB << 20);
-        int probes = 0;
-        if (breakdown) { tracer.AttachKernelEvents(); probes += 4; }
+        int probes = 0, tracepoints = 0;
+        if (breakdown) { tracer.AttachKernelEvents(); tracepoints = 4; }   // sched_switch, sched_wakeup, sys_enter, sys_exit
         foreach (var (g, plan, (config, source)) in resolved)
         {
             var links = tracer.Attach(plan, config, g.Path, g.AllProcesses ? [] : g.Pids, out _);
@@ -154,7 +154,7 @@ internal static class TraceCommand
         }
         var started = DateTimeOffset.Now;
         long startTicks = Environment.TickCount64;
-        Console.Error.WriteLine($"sonde: {probes} probes attached; {(duration is { } d ? $"capturing for {d.TotalSeconds:0.###}s" : "press Ctrl-C to stop")}");
+        Console.Error.WriteLine($"sonde: probes attached: {probes} uprobes{(tracepoints > 0 ? $" and {tracepoints} kernel tracepoints" : "")}; {(duration is { } d ? $"capturing for {d.TotalSeconds:0.###}s" : "press Ctrl-C to stop")}");
 
         using var stop = new CancellationTokenSource();
         string? stopReason = null;

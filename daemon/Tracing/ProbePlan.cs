@@ -56,7 +56,7 @@ public sealed class ProbePlan
         {
             int emulated = Sites.Count(s => s.Kind == ProbeKind.Emulated);
             int stepped = Sites.Count - emulated;
-            return $"{Sites.Count} probes ({emulated} emulated, {stepped} single-stepped)";
+            return $"{Sites.Count} uprobes ({emulated} on emulated instructions, {stepped} single-stepped)";
         }
     }
 

@@ -36,12 +36,14 @@ public sealed class ElfFile
     private readonly byte[] _image;
     private readonly Dictionary<string, ElfSection> _sectionsByName;
     private readonly ConcurrentDictionary<int, byte[]> _inflated = new();
+    private readonly Lazy<Dictionary<ulong, ulong>> _relative;
     private long _inflatedTotal;
 
     private ElfFile(byte[] image, ushort type, ushort machine, ulong entry,
         IReadOnlyList<ElfSection> sections, IReadOnlyList<ElfSegment> loadSegments)
     {
         _image = image;
+        _relative = new Lazy<Dictionary<ulong, ulong>>(ReadRelativeRelocations);
         Type = type;
         Machine = machine;
         Entry = entry;
@@ -270,6 +272,29 @@ public sealed class ElfFile
             throw new GoBinaryException($"corrupt compressed section {section.Name}: {e.Message}", e);
         }
         return output;
+    }
+
+    /// <summary>
+    /// Every R_X86_64_RELATIVE relocation (x86-64 psABI, type 8) of the file's
+    /// SHT_RELA sections: the address it fills → its addend, the value a PIE's
+    /// pointer has once loaded. The first one for an address wins. Elf64_Rela is
+    /// {r_offset, r_info, r_addend} (gABI). Read once, on first use.
+    /// </summary>
+    public IReadOnlyDictionary<ulong, ulong> RelativeRelocations => _relative.Value;
+
+    private Dictionary<ulong, ulong> ReadRelativeRelocations()
+    {
+        var relative = new Dictionary<ulong, ulong>();
+        foreach (var section in Sections)
+        {
+            if (section.Type != ElfSection.TypeRela || section.IsCompressed)
+                continue;
+            var rela = SectionData(section);
+            for (int at = 0; at + 24 <= rela.Length; at += 24)
+                if ((uint)Bounds.U64(rela, (ulong)at + 8, section.Name) == 8)
+                    relative.TryAdd(Bounds.U64(rela, (ulong)at, section.Name), Bounds.U64(rela, (ulong)at + 16, section.Name));
+        }
+        return relative;
     }
 
     /// <summary>The PT_LOAD segment whose file-backed bytes hold <paramref name="vaddr"/>, or null.</summary>

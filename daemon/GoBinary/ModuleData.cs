@@ -31,7 +31,6 @@ internal sealed class ModuleData
     private const int MaxCandidates = 64;
 
     private readonly ElfFile _elf;
-    private Dictionary<ulong, ulong>? _relative;
 
     private ModuleData(ElfFile elf) => _elf = elf;
 
@@ -72,7 +71,7 @@ internal sealed class ModuleData
                 if (Bounds.U64(data, at, "data segment") == pclntab)
                     found.Add(("a data word", segment.VirtualAddress + at));
         }
-        foreach (var (at, value) in Relative())
+        foreach (var (at, value) in _elf.RelativeRelocations)
             if (value == pclntab && found.Count < MaxCandidates)
                 found.Add(("a relocated word", at));
         return found;
@@ -109,27 +108,9 @@ internal sealed class ModuleData
         if (!_elf.TryFileOffsetOf(address, out long offset) || !Bounds.Fits(_elf.Length, (ulong)offset, 8))
             return 0;
         ulong value = Bounds.U64(_elf.Image, (ulong)offset, "moduledata");
-        if (value == 0 && _elf.IsPositionIndependent && Relative().TryGetValue(address, out ulong addend))
+        if (value == 0 && _elf.IsPositionIndependent && _elf.RelativeRelocations.TryGetValue(address, out ulong addend))
             return addend;
         return value;
-    }
-
-    /// <summary>Every R_X86_64_RELATIVE relocation: the address it fills → its addend. Elf64_Rela is {r_offset, r_info, r_addend} (gABI).</summary>
-    private Dictionary<ulong, ulong> Relative()
-    {
-        if (_relative is not null)
-            return _relative;
-        _relative = new Dictionary<ulong, ulong>();
-        foreach (var section in _elf.Sections)
-        {
-            if (section.Type != ElfSection.TypeRela || section.IsCompressed)
-                continue;
-            var rela = _elf.SectionData(section);
-            for (int at = 0; at + 24 <= rela.Length; at += 24)
-                if ((uint)Bounds.U64(rela, (ulong)at + 8, section.Name) == 8)
-                    _relative.TryAdd(Bounds.U64(rela, (ulong)at, section.Name), Bounds.U64(rela, (ulong)at + 16, section.Name));
-        }
-        return _relative;
     }
 
     /// <summary>The value of the <c>.symtab</c> symbol <paramref name="name"/>, or null. Elf64_Sym is 24 bytes: st_name u32, st_info, st_other, st_shndx u16, st_value u64, st_size u64 (gABI).</summary>

@@ -114,13 +114,17 @@ public sealed class Pclntab
         // _func records are addressed relative to the function table (runtime/symtab.go moduledata.pclntable).
         var funcdata = data[(int)functabOffset..];
 
-        if (relative && (textStart == 0 || elf.Section(".go.module") is not null))
+        bool hasModuleSection = elf.Section(".go.module") is not null;
+        if (relative && (textStart == 0 || hasModuleSection))
         {
-            // Go 1.18-1.25 PIE: a relocation fills the header's field. Go 1.26+ (moduledata in
-            // .go.module): the field is unused, only moduledata.text counts, and a header that
+            // Go 1.18-1.25 PIE: the header's field is zero in the file and an R_X86_64_RELATIVE
+            // relocation fills it (gosym reads runtime.text for that reason). Go 1.26+ (moduledata
+            // in .go.module): the field is unused, only moduledata.text counts, and a header that
             // says otherwise is corrupt.
             ulong header = textStart;
-            textStart = header == 0 && elf.Section(".go.module") is null ? RelocatedTextStart(elf, section) : 0;
+            textStart = 0;
+            if (!hasModuleSection)
+                elf.RelativeRelocations.TryGetValue(section.Address + 8 + 2 * 8, out textStart);
             if (textStart == 0)
                 textStart = ModuleData.TextStart(elf, new ModuleData.Expect(section.Address, funcnameOffset, functabOffset, nfunc,
                     FirstEntry: Bounds.U32(functab, 0, ".gopclntab function table"),
@@ -174,30 +178,4 @@ public sealed class Pclntab
         relative
             ? textStart + Bounds.U32(functab, index * 4, ".gopclntab function table")
             : Bounds.U64(functab, index * 8, ".gopclntab function table");
-
-    /// <summary>
-    /// pcHeader.textStart of a position-independent binary of Go 1.18-1.25 is
-    /// left zero in the file and filled by an R_X86_64_RELATIVE dynamic
-    /// relocation (gosym reads it from runtime.text for that reason); the
-    /// relocation's addend is the value, 0 when there is none. Elf64_Rela is
-    /// {r_offset, r_info, r_addend} (gABI); R_X86_64_RELATIVE is type 8 (x86-64 psABI).
-    /// </summary>
-    private static ulong RelocatedTextStart(ElfFile elf, ElfSection pclntab)
-    {
-        ulong field = pclntab.Address + 8 + 2 * 8;
-        foreach (var section in elf.Sections)
-        {
-            if (section.Type != ElfSection.TypeRela || section.IsCompressed)
-                continue;
-            var rela = elf.SectionData(section);
-            for (int at = 0; at + 24 <= rela.Length; at += 24)
-            {
-                if (Bounds.U64(rela, (ulong)at, section.Name) != field)
-                    continue;
-                if ((uint)Bounds.U64(rela, (ulong)at + 8, section.Name) == 8)
-                    return Bounds.U64(rela, (ulong)at + 16, section.Name);
-            }
-        }
-        return 0;
-    }
 }

@@ -42,7 +42,7 @@ public static class StructOffsets
             return (fromDwarf, "DWARF");
 
         var (min, max) = KnownLayouts.SupportedGoMinors;
-        var layout = KnownLayouts.ForGo(v.Major, v.Minor)
+        var (layout, rowSource) = KnownLayouts.Row(v.Major, v.Minor)
             ?? throw new TraceException($"{exe.Path} was built with Go 1.{v.Minor} ({goVersion}), which this Sonde does not know (it knows 1.{min}–1.{max}), and has no DWARF to read its layouts from: rebuild it without -ldflags=-w, or use a newer Sonde");
         var config = new GoTargetConfig
         {
@@ -55,7 +55,7 @@ public static class StructOffsets
             ResponseReq = U(layout.ResponseReq),
             ResponseStatus = U(layout.ResponseStatus),
         };
-        string source = $"offsets table for go1.{v.Minor}";   // KnownLayouts.Row names the toolchain each row came from
+        string source = $"offsets table for go1.{v.Minor} ({rowSource})";
         if (needGin)
         {
             exe.BuildInfo.Modules.TryGetValue(GinModule, out var ginVersion);

@@ -35,7 +35,7 @@ GOSERVERS := $(addprefix $(GO_OUT)/,nethttp nethttp-stripped nethttp-pie nethttp
 # $(GO_OUT)/go1.NN/ and shared by every test: stripped for every version, and
 # the unstripped Gin server whose DWARF `make layouts` reads; for the newest
 # also unstripped, static and PIE, and the breakdown server (the oldest, 1.19,
-# has all of them above). Go 1.20 and 1.25 are packaged in no
+# has all of them above); for both, a static build with no .go.buildinfo. Go 1.20 and 1.25 are packaged in no
 # Debian suite.
 GO_CACHE  ?= /var/cache/sonde-go
 GO_MATRIX := 1.21 1.22 1.23 1.24 1.26 1.27
@@ -43,7 +43,8 @@ GO_NEWEST := 1.27
 goroot     = $(GO_CACHE)/go$(1)/usr/lib/go-$(1)
 GOSERVERS += $(foreach v,$(GO_MATRIX),$(addprefix $(GO_OUT)/go$(v)/,nethttp-stripped gin-stripped gin)) \
 	$(addprefix $(GO_OUT)/go$(GO_NEWEST)/,nethttp nethttp-pie nethttp-static breakdown breakdown-stripped) \
-	$(GO_OUT)/go1.24/breakdown-stripped
+	$(GO_OUT)/go1.24/breakdown-stripped \
+	$(GO_OUT)/nethttp-nobuildinfo $(addprefix $(GO_OUT)/go$(GO_NEWEST)/,nethttp-nobuildinfo gin-static gin-nobuildinfo)
 
 # $(call matrix-rules,1.NN): the toolchain's fetch and its server builds.
 define matrix-rules
@@ -143,6 +144,12 @@ $(GO_OUT)/%: tests/goservers/%/main.go
 	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && $(GOENV) go build -o $(abspath $@) .
 
 $(foreach v,$(GO_MATRIX),$(eval $(call matrix-rules,$(v))))
+
+# A static, stripped binary whose .go.buildinfo was removed after linking
+# (it still runs): only runtime.buildVersion tells its Go version.
+$(GO_OUT)/%-nobuildinfo: $(GO_OUT)/%-static
+	@echo "  STRIP  $@"
+	$(Q)objcopy --strip-all --remove-section .go.buildinfo $< $@
 
 goservers: $(GOSERVERS)
 

@@ -149,7 +149,7 @@ internal static class TraceCommand
                 : $"pid {string.Join(", ", g.Pids)} ({g.Path})";
             string gin = g.Exe.BuildInfo.Modules.TryGetValue(StructOffsets.GinModule, out var gv) ? $", gin {gv}" : plan.HasGin ? ", gin" : "";
             if (plan.RouteProblem is { } rp) Console.Error.WriteLine($"sonde: warning: Gin routes will be unknown for {g.Path}: {rp}");
-            Console.Error.WriteLine($"sonde: tracing {who}: {g.Exe.BuildInfo.GoVersion}{gin}; {plan.CostSummary}, " +
+            Console.Error.WriteLine($"sonde: tracing {who}: {g.Exe.BuildInfo.Described}{gin}; {plan.CostSummary}, " +
                 $"request end at {(plan.EndMode == EndProbeMode.Ret ? "RETs" : "call sites")}; offsets from {source}");
         }
         var started = DateTimeOffset.Now;

@@ -55,6 +55,110 @@ public sealed class GoBuildInfo
     /// <summary>Build settings ("build" lines): -buildmode, CGO_ENABLED, GOAMD64, vcs.revision, ...</summary>
     public IReadOnlyDictionary<string, string> Settings { get; }
 
+    /// <summary>
+    /// Where the record came from: <c>.go.buildinfo</c>, or only the version
+    /// string <c>runtime.buildVersion</c> when the build information was removed
+    /// after linking (then <see cref="Modules"/> is empty: module versions unknown).
+    /// </summary>
+    public bool FromBuildVersionOnly { get; private set; }
+
+    /// <summary>The Go version as an attach line shows it, saying where it came from when that is not .go.buildinfo.</summary>
+    public string Described => FromBuildVersionOnly
+        ? $"{GoVersion} (no .go.buildinfo: version from runtime.buildVersion, module versions unknown)"
+        : GoVersion;
+
+    /// <summary>
+    /// The build information, or when the file has none (its .go.buildinfo removed
+    /// after linking) the version from <c>runtime.buildVersion</c>
+    /// (<see cref="FromBuildVersion"/>), checked against the pclntab's magic.
+    /// </summary>
+    public static GoBuildInfo ParseOrVersion(ElfFile elf, uint pclntabMagic)
+    {
+        ArgumentNullException.ThrowIfNull(elf);
+        try
+        {
+            return Parse(elf);
+        }
+        catch (GoBinaryException e) when (e.Message == NoBuildInfo)
+        {
+            return FromBuildVersion(elf, pclntabMagic)
+                ?? throw new GoBinaryException("not a Go program: no Go build information (.go.buildinfo), and no runtime.buildVersion string in its data");
+        }
+    }
+
+    private const string NoBuildInfo = "not a Go program: no Go build information (.go.buildinfo)";
+
+    /// <summary>Longest version string accepted ("go1.27.10rc1" and a little more).</summary>
+    private const int MaxBuildVersion = 32;
+
+    /// <summary>
+    /// <c>runtime.buildVersion</c> (src/runtime/extern.go, set by the linker to
+    /// "go1.NN.P") found without symbols: a Go string header {ptr, len} in a
+    /// writable segment (or, in a PIE, a relocated pointer) whose bytes, in a
+    /// read-only segment, are a release version. Several different versions, or
+    /// one the pclntab's magic rules out (src/internal/abi/symtab.go: 0xfffffffa
+    /// go1.16-1.17, 0xfffffff0 go1.18-1.19, 0xfffffff1 go1.20 and later), give no
+    /// answer. Null when none is found.
+    /// </summary>
+    public static GoBuildInfo? FromBuildVersion(ElfFile elf, uint pclntabMagic)
+    {
+        ArgumentNullException.ThrowIfNull(elf);
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var segment in elf.LoadSegments)
+        {
+            if (!segment.IsWritable || segment.IsExecutable || !Bounds.Fits(elf.Length, segment.Offset, segment.FileSize))
+                continue;
+            var data = elf.Image.Slice((int)segment.Offset, (int)segment.FileSize);
+            ulong first = (8 - segment.VirtualAddress % 8) % 8;
+            for (ulong at = first; at + 16 <= (ulong)data.Length; at += 8)
+            {
+                ulong length = Bounds.U64(data, at + 8, "data segment");
+                if (length < 6 || length > MaxBuildVersion)
+                    continue;
+                ulong pointer = Bounds.U64(data, at, "data segment");
+                if (pointer == 0 && elf.IsPositionIndependent)
+                    elf.RelativeRelocations.TryGetValue(segment.VirtualAddress + at, out pointer);
+                if (VersionAt(elf, pointer, (int)length) is { } v && MagicAllows(pclntabMagic, v))
+                    found.Add(v);
+                if (found.Count > 1)
+                    return null;
+            }
+        }
+        if (found.Count != 1)
+            return null;
+        var info = FromText(found.First(), "");
+        info.FromBuildVersionOnly = true;
+        return info;
+    }
+
+    private static string? VersionAt(ElfFile elf, ulong pointer, int length)
+    {
+        var segment = elf.SegmentContaining(pointer);
+        if (segment is null || segment.IsWritable || segment.IsExecutable || !segment.ContainsFileBacked(pointer + (ulong)length - 1))
+            return null;
+        var bytes = elf.ReadVirtual(pointer, length);
+        if (!bytes.StartsWith("go1."u8))
+            return null;
+        foreach (byte b in bytes)
+            if (!char.IsAsciiLetterOrDigit((char)b) && b != '.')
+                return null;
+        string text = Encoding.ASCII.GetString(bytes);
+        return Sonde.GoBinary.GoVersion.TryParse(text, out _) ? text : null;
+    }
+
+    private static bool MagicAllows(uint magic, string version)
+    {
+        Sonde.GoBinary.GoVersion.TryParse(version, out var v);
+        if (v.Major != 1) return false;
+        return magic switch
+        {
+            Pclntab.Magic116 => v.Minor is 16 or 17,
+            Pclntab.Magic118 => v.Minor is 18 or 19,
+            Pclntab.Magic120 => v.Minor >= 20,
+            _ => false,
+        };
+    }
+
     public static GoBuildInfo Parse(ElfFile elf)
     {
         ArgumentNullException.ThrowIfNull(elf);
@@ -137,7 +241,7 @@ public sealed class GoBuildInfo
             }
             break;
         }
-        throw new GoBinaryException("not a Go program: no Go build information (.go.buildinfo)");
+        throw new GoBinaryException(NoBuildInfo);
     }
 
     private static int FindMagic(ReadOnlySpan<byte> data, ulong address)

@@ -54,7 +54,7 @@ public sealed class GoExecutable
             if (Pclntab.FindSection(elf) is null)
                 throw new GoBinaryException($"{path} is not a Go program: it has no .gopclntab section");
             var functions = Pclntab.Parse(elf);
-            var buildInfo = GoBuildInfo.Parse(elf);
+            var buildInfo = GoBuildInfo.ParseOrVersion(elf, functions.Magic);
             DwarfStructs? dwarf = null;
             string? dwarfError = null;
             try

@@ -204,7 +204,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             // Attach by /proc/PID/exe: the kernel resolves it to the file's inode.
             var links = _tracer.Attach(plan, index, $"/proc/{pid}/exe", []);
             result = new TracedBinary(exe, plan, index, links);
-            LogBinary(_log, exe, go.BuildInfo.GoVersion, plan.CostSummary, source);
+            LogBinary(_log, exe, go.BuildInfo.Described, plan.CostSummary, source);
         }
         catch (Exception e) when (e is GoBinaryException or TraceException or IOException or UnauthorizedAccessException)
         {

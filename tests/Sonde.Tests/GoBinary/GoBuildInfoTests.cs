@@ -131,6 +131,41 @@ public sealed class GoBuildInfoTests
         Assert.Contains("not a Go program", e.Message);
     }
 
+    /// <summary>
+    /// Static, stripped binaries whose .go.buildinfo objcopy removed after linking
+    /// (they still run): the version comes from runtime.buildVersion and equals what
+    /// `go version` prints for the same toolchain's build that kept its build info;
+    /// module versions are unknown, and the attach line says both.
+    /// </summary>
+    [Theory]
+    [InlineData("nethttp-nobuildinfo", "nethttp-static")]
+    [InlineData("go1.27/nethttp-nobuildinfo", "go1.27/nethttp-static")]
+    [InlineData("go1.27/gin-nobuildinfo", "go1.27/gin-static")]
+    public void WithoutBuildInformationTheVersionComesFromRuntimeBuildVersion(string server, string withBuildInfo)
+    {
+        var elf = ElfFile.Parse(File.ReadAllBytes(GoTestBinaries.PathOf(server)));
+        Assert.Null(elf.Section(".go.buildinfo"));
+        Assert.Equal("not a Go program: no Go build information (.go.buildinfo)", Assert.Throws<GoBinaryException>(() => GoBuildInfo.Parse(elf)).Message);
+
+        var exe = GoTestBinaries.Open(server);
+        var reference = GoTestBinaries.Open(withBuildInfo);
+        Assert.False(reference.BuildInfo.FromBuildVersionOnly);
+        Assert.True(exe.BuildInfo.FromBuildVersionOnly);
+        Assert.Equal(reference.BuildInfo.GoVersion, exe.BuildInfo.GoVersion);
+        Assert.Empty(exe.BuildInfo.Modules);
+        Assert.Contains("no .go.buildinfo: version from runtime.buildVersion, module versions unknown", exe.BuildInfo.Described);
+    }
+
+    [Fact]
+    public void ABuildVersionThePclntabMagicRulesOutIsNotTaken()
+    {
+        var elf = ElfFile.Parse(File.ReadAllBytes(GoTestBinaries.PathOf("go1.27/nethttp-nobuildinfo")));
+        Assert.NotNull(GoBuildInfo.FromBuildVersion(elf, Pclntab.Magic120));
+        // A go1.27 version string in a binary whose pclntab says Go 1.18-1.19 (or 1.16-1.17) is no answer.
+        Assert.Null(GoBuildInfo.FromBuildVersion(elf, Pclntab.Magic118));
+        Assert.Null(GoBuildInfo.FromBuildVersion(elf, Pclntab.Magic116));
+    }
+
     [Theory]
     [InlineData("nethttp")]
     [InlineData("nethttp-stripped")]

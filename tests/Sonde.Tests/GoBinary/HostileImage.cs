@@ -30,7 +30,7 @@ internal sealed class HostileImage
             var pclntab = Attempt(description, "Pclntab", () => Pclntab.Parse(elf));
             if (pclntab is not null)
                 Attempt(description, "MachineCode", () => Disassemble(elf, pclntab));
-            var buildInfo = Attempt(description, "GoBuildInfo", () => GoBuildInfo.Parse(elf));
+            var buildInfo = Attempt(description, "GoBuildInfo", () => GoBuildInfo.ParseOrVersion(elf, pclntab?.Magic ?? Pclntab.Magic120));
             Attempt(description, "DwarfStructs", () => QueryDwarf(elf));
             if (withExecutable)
                 Attempt(description, "GoExecutable", () => GoExecutable.Load(image, "hostile"));

@@ -135,6 +135,37 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         Assert.Equal(0, wrongBase);
     }
 
+    /// <summary>
+    /// Without .go.buildinfo the version is searched for in the data segments:
+    /// random flips there and truncations through them parse or throw, quickly.
+    /// </summary>
+    [Theory]
+    [InlineData("go1.27/nethttp-nobuildinfo")]
+    [InlineData("nethttp-nobuildinfo")]
+    public void TheBuildVersionSearchSurvivesHostileData(string server)
+    {
+        var image = Image(server);
+        var elf = ElfFile.Parse(image);
+        var data = elf.LoadSegments.Where(s => s.IsWritable && !s.IsExecutable).ToList();
+        var run = new HostileImage();
+        var random = new Random(271828);
+        foreach (var segment in data)
+            for (int i = 0; i < 20; i++)
+                run.Parse(image[..(int)(segment.Offset + (ulong)random.NextInt64((long)segment.FileSize))], "cut in a data segment", withExecutable: true);
+        for (int n = 0; n < 600; n++)
+        {
+            var segment = data[random.Next(data.Count)];
+            long at = (long)segment.Offset + random.NextInt64((long)segment.FileSize);
+            byte bit = (byte)(1 << random.Next(8));
+            image[at] ^= bit;
+            run.Parse(image, $"flip at 0x{at:x}", withExecutable: n % 50 == 0);
+            image[at] ^= bit;
+        }
+        Report(run, $"{server} build version");
+        run.AssertSafe(PerParseLimit);
+        Assert.True(run.Accepted > 0);
+    }
+
     [Fact]
     public void EveryBitOfTheHeadersFlippedParsesOrThrowsGoBinaryException()
     {

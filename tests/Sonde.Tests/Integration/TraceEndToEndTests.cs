@@ -30,7 +30,8 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
 
     /// <summary>
     /// The same on every Go toolchain of the matrix (Makefile GO_MATRIX): the
-    /// stripped net/http and Gin servers of each, and every variant of the newest.
+    /// stripped net/http and Gin servers of each, and every variant of the newest,
+    /// including static, stripped builds without .go.buildinfo (also for 1.19).
     /// </summary>
     [RootTheory]
     [MemberData(nameof(MatrixServers))]
@@ -42,8 +43,9 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         foreach (var v in GoMatrix.Versions)
             foreach (var variant in new[] { "nethttp-stripped", "gin-stripped" })
                 data.Add(GoMatrix.Server(v, variant));
-        foreach (var variant in new[] { "nethttp", "nethttp-pie", "nethttp-static", "gin" })
+        foreach (var variant in new[] { "nethttp", "nethttp-pie", "nethttp-static", "gin", "nethttp-nobuildinfo", "gin-nobuildinfo" })
             data.Add(GoMatrix.Server(GoMatrix.Newest, variant));
+        data.Add("nethttp-nobuildinfo");   // Go 1.19: the version from runtime.buildVersion, bounded by the 1.18 pclntab magic
         return data;
     }
 

@@ -123,8 +123,7 @@ internal static class TraceCommand
             }
         }
 
-        var plans = groups.Select(g => (g, Plan: ProbePlan.For(g.Exe, endMode, breakdown))).ToList();
-        var resolved = plans.Select(p => (p.g, p.Plan, Offsets: StructOffsets.Resolve(p.g.Exe, p.Plan.HasGin, breakdown))).ToList();
+        var resolved = groups.Select(g => (g, Analysis: TargetAnalysis.For(g.Exe, endMode, breakdown))).ToList();
         var targets = groups.SelectMany(g => (g.Pids.Count == 0 ? [0] : g.Pids).Select(pid =>
             new TargetInfo(pid, g.Path, g.Exe.BuildInfo.GoVersion) { Modules = g.Exe.BuildInfo.Modules })).ToList();
 
@@ -140,8 +139,10 @@ internal static class TraceCommand
         using var tracer = new HttpTracer((uint)ringMiB << 20);
         int probes = 0, tracepoints = 0;
         if (breakdown) { tracer.AttachKernelEvents(); tracepoints = 4; }   // sched_switch, sched_wakeup, sys_enter, sys_exit
-        foreach (var (g, plan, (config, source)) in resolved)
+        foreach (var (g, analysis) in resolved)
         {
+            var (plan, config, source) = (analysis.Plan, analysis.Config, analysis.Source);
+            foreach (var w in analysis.Warnings) Console.Error.WriteLine($"sonde: warning: {w}");
             var links = tracer.Attach(plan, config, g.Path, g.AllProcesses ? [] : g.Pids, out _);
             probes += links.Count;
             string who = g.AllProcesses
@@ -164,9 +165,13 @@ internal static class TraceCommand
         if (duration is { } dur) stop.CancelAfter(dur);
 
         var knownPids = new HashSet<int>(groups.SelectMany(g => g.Pids));
+        var unverifiedPids = resolved.Where(r => r.Analysis.LayoutUnverified).SelectMany(r => r.g.Pids).ToHashSet();
+        bool unverifiedExe = resolved.Any(r => r.Analysis.LayoutUnverified && r.g.AllProcesses);
         var sinks = new TraceSinks(routes, json, capture)
         {
             NewPid = pid => { if (!knownPids.Contains(pid)) Console.Error.WriteLine($"\rsonde: tracing new process pid {pid}"); },
+            Unverified = unverifiedPids.Count == 0 && !unverifiedExe ? null : pid => unverifiedExe || unverifiedPids.Contains(pid),
+            LayoutMismatch = _ => Stop("the layout did not fit"),
         };
         bool live = !Console.IsErrorRedirected;
         using var ticker = new Timer(_ =>
@@ -190,6 +195,8 @@ internal static class TraceCommand
             $"{stats.HitsPerRequest:0.00} probe hits per request");
         json?.Flush();
         capture?.Complete(stats.Drops);
+        if (sinks.LayoutProblem is { } wrong)
+            throw new TraceException($"{wrong}; tracing stopped. Rebuild the service without -ldflags=-w (DWARF), or use a Sonde that knows its Go") { Reason = "layout_mismatch" };
 
         if (!noSummary)
         {

@@ -73,20 +73,20 @@ public sealed class ElfFile
     {
         ArgumentNullException.ThrowIfNull(image);
         if (image.Length == 0)
-            throw new GoBinaryException("not an ELF file: the file is empty");
+            throw new GoBinaryException("not an ELF file: the file is empty") { Reason = "not_a_go_binary" };
         if (image.Length < 4 || image[0] != 0x7f || image[1] != (byte)'E' || image[2] != (byte)'L' || image[3] != (byte)'F')
-            throw new GoBinaryException("not an ELF file");
+            throw new GoBinaryException("not an ELF file") { Reason = "not_a_go_binary" };
         if (image.Length < 16)
             throw new GoBinaryException("truncated ELF header");
         // e_ident[EI_CLASS] at 4: 1 = ELFCLASS32, 2 = ELFCLASS64; e_ident[EI_DATA] at 5: 1 = little-endian.
         switch (image[4])
         {
-            case 1: throw new GoBinaryException("a 32-bit ELF file: Sonde traces 64-bit x86-64 programs only");
+            case 1: throw new GoBinaryException("a 32-bit ELF file: Sonde traces 64-bit x86-64 programs only") { Reason = "unsupported_architecture" };
             case 2: break;
             default: throw new GoBinaryException($"not a valid ELF file: unknown class {image[4]}");
         }
         if (image[5] != 1)
-            throw new GoBinaryException("a big-endian ELF file: Sonde traces little-endian x86-64 programs only");
+            throw new GoBinaryException("a big-endian ELF file: Sonde traces little-endian x86-64 programs only") { Reason = "unsupported_architecture" };
         if (image.Length < HeaderSize)
             throw new GoBinaryException("truncated ELF header");
 

@@ -12,4 +12,18 @@ public sealed class GoBinaryException : Exception
     public GoBinaryException(string message) : base(message) { }
 
     public GoBinaryException(string message, Exception innerException) : base(message, innerException) { }
+
+    /// <summary>
+    /// Why, as <c>sonde run</c> counts it in <c>sonde_probe_attach_failures_total{reason}</c>:
+    /// <c>corrupt_binary</c> unless the thrower says <c>not_a_go_binary</c>,
+    /// <c>old_go_version</c>, <c>unknown_go_version</c>, <c>unsupported_architecture</c>
+    /// or <c>unreadable</c>. A wrapping exception keeps the reason of the one it wraps.
+    /// </summary>
+    public string Reason
+    {
+        get => _reason ?? (InnerException as GoBinaryException)?.Reason ?? "corrupt_binary";
+        init => _reason = value;
+    }
+
+    private readonly string? _reason;
 }

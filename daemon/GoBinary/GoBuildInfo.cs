@@ -82,7 +82,7 @@ public sealed class GoBuildInfo
         catch (GoBinaryException e) when (e.Message == NoBuildInfo)
         {
             return FromBuildVersion(elf, pclntabMagic)
-                ?? throw new GoBinaryException("not a Go program: no Go build information (.go.buildinfo), and no runtime.buildVersion string in its data");
+                ?? throw new GoBinaryException("not a Go program: no Go build information (.go.buildinfo), and no runtime.buildVersion string in its data") { Reason = "not_a_go_binary" };
         }
     }
 

@@ -50,9 +50,9 @@ public sealed class GoExecutable
         {
             var elf = ElfFile.Parse(image);
             if (elf.Machine != ElfFile.MachineX86_64)
-                throw new GoBinaryException($"an ELF file for machine {elf.Machine}; Sonde traces x86-64 programs only");
+                throw new GoBinaryException($"an ELF file for machine {elf.Machine}; Sonde traces x86-64 programs only") { Reason = "unsupported_architecture" };
             if (Pclntab.FindSection(elf) is null)
-                throw new GoBinaryException($"{path} is not a Go program: it has no .gopclntab section");
+                throw new GoBinaryException($"{path} is not a Go program: it has no .gopclntab section") { Reason = "not_a_go_binary" };
             var functions = Pclntab.Parse(elf);
             var buildInfo = GoBuildInfo.ParseOrVersion(elf, functions.Magic);
             DwarfStructs? dwarf = null;
@@ -81,7 +81,7 @@ public sealed class GoExecutable
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             long length = RandomAccess.GetLength(handle);
             if (length > MaxFileSize)
-                throw new GoBinaryException($"{path} is {length} bytes, larger than the {MaxFileSize >> 20} MiB Sonde reads");
+                throw new GoBinaryException($"{path} is {length} bytes, larger than the {MaxFileSize >> 20} MiB Sonde reads") { Reason = "unreadable" };
             var image = new byte[length];
             int filled = 0;
             while (filled < image.Length)
@@ -97,7 +97,7 @@ public sealed class GoExecutable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            throw new GoBinaryException($"cannot read {path}: {e.Message}", e);
+            throw new GoBinaryException($"cannot read {path}: {e.Message}", e) { Reason = "unreadable" };
         }
     }
 

@@ -9,5 +9,11 @@ public sealed record GoFunction(string Name, ulong Entry, ulong End)
 {
     public ulong Size => End - Entry;
 
+    /// <summary>
+    /// The size of its arguments in bytes, from the pclntab's _func record
+    /// (runtime/runtime2.go _func.args); -1 when not read.
+    /// </summary>
+    public int ArgBytes { get; init; } = -1;
+
     public bool Contains(ulong address) => address >= Entry && address < End;
 }

@@ -77,7 +77,7 @@ public sealed class Pclntab
     public static Pclntab Parse(ElfFile elf)
     {
         var section = FindSection(elf)
-            ?? throw new GoBinaryException("not a Go program: no .gopclntab section");
+            ?? throw new GoBinaryException("not a Go program: no .gopclntab section") { Reason = "not_a_go_binary" };
         var data = elf.SectionData(section);
         const string what = ".gopclntab";
         if (data.Length < 8)
@@ -86,13 +86,13 @@ public sealed class Pclntab
         // Header: magic u32, two zero bytes, PC quantum (1 on x86), pointer size.
         uint magic = Bounds.U32(data, 0, what);
         if (magic == Magic12)
-            throw new GoBinaryException("built with Go 1.2–1.15 (pclntab magic 0xfffffffb); Sonde needs Go 1.16 or newer");
+            throw new GoBinaryException("built with Go 1.2–1.15 (pclntab magic 0xfffffffb); Sonde needs Go 1.16 or newer") { Reason = "old_go_version" };
         if (magic != Magic116 && magic != Magic118 && magic != Magic120)
-            throw new GoBinaryException($"not a Go 1.16–1.25 program: unknown .gopclntab magic 0x{magic:x8}");
+            throw new GoBinaryException($"a .gopclntab magic (0x{magic:x8}) this Sonde does not know: a Go newer than 1.27, or not a Go program") { Reason = "unknown_go_version" };
         if (data[4] != 0 || data[5] != 0 || (data[6] != 1 && data[6] != 2 && data[6] != 4))
             throw new GoBinaryException("corrupt .gopclntab header");
         if (data[7] != 8)
-            throw new GoBinaryException($"a .gopclntab with {data[7]}-byte pointers: Sonde traces 64-bit programs only");
+            throw new GoBinaryException($"a .gopclntab with {data[7]}-byte pointers: Sonde traces 64-bit programs only") { Reason = "unsupported_architecture" };
 
         // Header words after the first 8 bytes (runtime/symtab.go pcHeader):
         //   1.16:  nfunc, nfiles, funcnameOffset, cuOffset, filetabOffset, pctabOffset, pclnOffset
@@ -160,7 +160,9 @@ public sealed class Pclntab
                     throw new GoBinaryException("corrupt .gopclntab: function names overlap far more than any Go linker writes");
                 names.Add(nameOff, name);
             }
-            functions[i] = new GoFunction(name, entry, end);
+            // _func: entry, nameOff int32, args int32 (runtime/runtime2.go).
+            int args = (int)Bounds.U32(funcdata, funcOff + (ulong)fieldSize + 4, ".gopclntab function record");
+            functions[i] = new GoFunction(name, entry, end) { ArgBytes = args };
             entry = end;
         }
         return new Pclntab(magic, textStart, functions);

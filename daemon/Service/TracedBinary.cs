@@ -15,6 +15,8 @@ public sealed class TracedBinary(string exe, ProbePlan plan, int configIndex, IR
     public int ConfigIndex { get; } = configIndex;
     public IReadOnlyList<BpfLink> Links { get; } = links;
     public HashSet<int> Pids { get; } = new();
+    /// <summary>Traced with the newest known layout for a newer Go without DWARF: its processes' first requests are checked.</summary>
+    public bool LayoutUnverified { get; init; }
     /// <summary>When the last traced process of this file went away (Environment.TickCount64), or 0.</summary>
     public long UnusedSince { get; set; }
 }

@@ -31,6 +31,11 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     public static readonly TimeSpan UnusedBinaryGrace = TimeSpan.FromSeconds(60);
     private Timer? _sweep;
     private readonly ConcurrentDictionary<int, string> _serviceByPid = new();
+    /// <summary>Processes of binaries traced with an unverified layout (written by the event loop, read by the consumer).</summary>
+    private readonly ConcurrentDictionary<int, bool> _unverifiedPids = new();
+    /// <summary>Consumer loop only: the check of those processes' first requests, and the ones that failed it.</summary>
+    private readonly LayoutCheck _layoutCheck = new();
+    private readonly HashSet<int> _layoutMismatched = new();
     private readonly Channel<(ProcessEventKind Kind, int Pid)> _work = Channel.CreateUnbounded<(ProcessEventKind, int)>();  // kind 0: sweep unused binaries
     private readonly CancellationTokenSource _stop = new();
     private Task? _consumer, _control, _events;
@@ -177,6 +182,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         var binary = Binary(id, pid, exe);
         if (binary is null) return;
         _serviceByPid[pid] = match.Value.Service;
+        if (binary.LayoutUnverified) _unverifiedPids[pid] = true;
         _tracer!.SetTraced(pid, true);
         lock (_gate)
         {
@@ -197,13 +203,14 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         {
             var go = GoExecutable.Open($"/proc/{pid}/exe");
             bool breakdown = _config.Tracing.Breakdown;
-            var plan = ProbePlan.For(go, _config.Tracing.EndProbe, breakdown);
-            var (config, source) = StructOffsets.Resolve(go, plan.HasGin, breakdown);
+            var analysis = TargetAnalysis.For(go, _config.Tracing.EndProbe, breakdown);
+            foreach (var w in analysis.Warnings) LogBreakdownUnavailable(_log, pid, w);
+            var (plan, config, source) = (analysis.Plan, analysis.Config, analysis.Source);
             config.FilterTgids = 1;
             int index = _tracer!.RegisterBinary(config);
             // Attach by /proc/PID/exe: the kernel resolves it to the file's inode.
             var links = _tracer.Attach(plan, index, $"/proc/{pid}/exe", []);
-            result = new TracedBinary(exe, plan, index, links);
+            result = new TracedBinary(exe, plan, index, links) { LayoutUnverified = analysis.LayoutUnverified };
             LogBinary(_log, exe, go.BuildInfo.Described, plan.CostSummary, source);
         }
         catch (Exception e) when (e is GoBinaryException or TraceException or IOException or UnauthorizedAccessException)
@@ -211,10 +218,9 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             LogNotTraceable(_log, pid, exe, e.Message);
             AttachFailed?.Invoke(e switch
             {
-                GoBinaryException => "not_a_go_binary",
-                TraceException t when t.Message.Contains("no HTTP server", StringComparison.Ordinal) => "no_http_server",
+                GoBinaryException g => g.Reason,
                 TraceException t when t.InnerException is Sonde.Interop.Libbpf.BpfException => "attach_error",
-                TraceException => "unsupported",
+                TraceException t => t.Reason,
                 _ => "unreadable",
             });
         }
@@ -245,6 +251,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         }
         _tracer!.SetTraced(pid, false);
         _serviceByPid.TryRemove(pid, out _);
+        _unverifiedPids.TryRemove(pid, out _);
         LogDetached(_log, pid, p.Service);
     }
 
@@ -280,6 +287,18 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     void IRequestSink.OnRequest(in RequestView request)
     {
         Interlocked.Increment(ref _requests);
+        if (_unverifiedPids.ContainsKey(request.Pid))
+        {
+            // Requests of a process whose layout proved wrong are not recorded; the failure is counted once.
+            if (_layoutMismatched.Contains(request.Pid)) return;
+            if (_layoutCheck.Observe(request) is { } problem)
+            {
+                _layoutMismatched.Add(request.Pid);
+                LogLayoutMismatch(_log, request.Pid, problem);
+                AttachFailed?.Invoke("layout_mismatch");
+                return;
+            }
+        }
         if (_serviceByPid.TryGetValue(request.Pid, out var service)) _sink.OnRequest(service, request);
     }
 
@@ -310,6 +329,12 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
 
     [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "handling pid {Pid} failed: {Reason}")]
     private static partial void LogControlFailed(ILogger log, int pid, string reason);
+
+    [LoggerMessage(EventId = 109, Level = LogLevel.Error, Message = "pid {Pid}: {Problem}; its requests are not recorded (rebuild it with DWARF, or use a Sonde that knows its Go)")]
+    private static partial void LogLayoutMismatch(ILogger log, int pid, string problem);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "pid {Pid}: {Warning}")]
+    private static partial void LogBreakdownUnavailable(ILogger log, int pid, string warning);
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "the tracing section changed: it takes effect at the next restart")]
     private static partial void LogTracingNeedsRestart(ILogger log);

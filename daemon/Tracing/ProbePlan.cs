@@ -73,7 +73,7 @@ public sealed class ProbePlan
     public static ProbePlan For(GoExecutable exe, EndProbeMode mode, bool breakdown = false)
     {
         var serve = exe.Functions.Find(ServeHttp)
-            ?? throw new TraceException($"{exe.Path} has no HTTP server symbols: {ServeHttp} is not in its .gopclntab (is net/http's server linked in?)");
+            ?? throw new TraceException($"{exe.Path} has no HTTP server symbols: {ServeHttp} is not in its .gopclntab (is net/http's server linked in?)") { Reason = "no_http_server" };
         var sites = new List<ProbeSite>();
         var serveCode = exe.Code(serve);
         // Go ABIInternal: req in RDI, rw in RBX/RCX, g in R14 (DESIGN.md).
@@ -109,7 +109,7 @@ public sealed class ProbePlan
             foreach (var (name, program, reads) in SchedulerProbes)
             {
                 var f = exe.Functions.Find(name)
-                    ?? throw new TraceException($"{exe.Path}: {name} is not in .gopclntab; the breakdown needs it (use --breakdown off)");
+                    ?? throw new TraceException($"{exe.Path}: {name} is not in .gopclntab; the breakdown needs it (use --breakdown off)") { Reason = "breakdown_unavailable" };
                 var code = exe.Code(f);
                 sites.Add(Site(exe, program, f, code, MachineCode.ChooseEntryProbe(f, code, reads)));
             }

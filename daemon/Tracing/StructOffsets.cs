@@ -19,12 +19,40 @@ public static class StructOffsets
         return (config, source);
     }
 
+    /// <summary>
+    /// Why the breakdown can't be had for this binary (its Go's wait reasons are
+    /// not known), or null. Its latency can still be traced.
+    /// </summary>
+    public static string? BreakdownProblem(GoExecutable exe)
+    {
+        ArgumentNullException.ThrowIfNull(exe);
+        GoVersion.TryParse(exe.BuildInfo.GoVersion, out var v);
+        return GoWaitReasons.For(v.Major, v.Minor) is null
+            ? $"Sonde has no wait-reason table for {exe.BuildInfo.GoVersion} (it knows Go {KnownRange})"
+            : null;
+    }
+
+    /// <summary>"1.17–1.27": the Go versions this Sonde has layouts for.</summary>
+    public static string KnownRange => $"1.{KnownLayouts.SupportedGoMinors.Min}–1.{KnownLayouts.SupportedGoMinors.Max}";
+
+    /// <summary>
+    /// True when the offsets are the newest known version's, taken for a newer Go
+    /// that has no DWARF: checked on the binary's functions (<see cref="Resolve"/>),
+    /// but not known to be right. The first requests must read sane.
+    /// </summary>
+    public static bool IsUnverified(GoExecutable exe)
+    {
+        ArgumentNullException.ThrowIfNull(exe);
+        return exe.Dwarf is null && GoVersion.TryParse(exe.BuildInfo.GoVersion, out var v)
+            && v.Major == 1 && v.Minor > KnownLayouts.SupportedGoMinors.Max;
+    }
+
     /// <summary>runtime.waitReason values differ per Go version: map this binary's onto categories.</summary>
     private static unsafe void SetWaitCategories(ref GoTargetConfig config, GoExecutable exe)
     {
         GoVersion.TryParse(exe.BuildInfo.GoVersion, out var v);
         var reasons = GoWaitReasons.For(v.Major, v.Minor)
-            ?? throw new TraceException($"{exe.Path}: Sonde has no wait-reason table for {exe.BuildInfo.GoVersion} (it knows Go 1.{KnownLayouts.SupportedGoMinors.Min}–1.{KnownLayouts.SupportedGoMinors.Max}); use --breakdown off to trace its latency");
+            ?? throw new TraceException($"{exe.Path}: {BreakdownProblem(exe)}; use --breakdown off to trace its latency") { Reason = "breakdown_unavailable" };
         config.Breakdown = 1;
         for (int i = 0; i < 64; i++)
             config.WaitCategory[i] = (byte)(reasons.TryGetValue(i, out var name) ? BreakdownCategories.OfWaitReason(name) : BreakdownCategories.Other);
@@ -34,16 +62,25 @@ public static class StructOffsets
     {
         string goVersion = exe.BuildInfo.GoVersion;
         if (!GoVersion.TryParse(goVersion, out var v))
-            throw new TraceException($"{exe.Path}: unknown Go version '{goVersion}' in .go.buildinfo");
+            throw new TraceException($"{exe.Path}: unknown Go version '{goVersion}' in .go.buildinfo (a development toolchain?); Sonde can trace it only with DWARF in the binary") { Reason = "unknown_go_version" };
         if (v.Major != 1 || v.Minor < 17)
-            throw new TraceException($"{exe.Path} was built with {goVersion}; Sonde needs Go 1.17 or newer (the register ABI its probes read)");
+            throw new TraceException($"{exe.Path} was built with {goVersion}; Sonde needs Go 1.17 or newer (the register ABI its probes read)") { Reason = "old_go_version" };
 
         if (exe.Dwarf is { } dwarf && FromDwarf(dwarf, needGin) is { } fromDwarf)
             return (fromDwarf, "DWARF");
 
         var (min, max) = KnownLayouts.SupportedGoMinors;
+        string unverified = "";
+        if (IsUnverified(exe))
+        {
+            // A newer Go without DWARF: the newest known layout, once the functions Sonde
+            // reads arguments of still take them as it expects.
+            CheckNewestLayoutFits(exe, v);
+            unverified = $", UNVERIFIED for go1.{v.Minor} (newer than this Sonde knows, no DWARF): the first requests are checked";
+            v = new GoVersion(1, max, 0);
+        }
         var (layout, rowSource) = KnownLayouts.Row(v.Major, v.Minor)
-            ?? throw new TraceException($"{exe.Path} was built with Go 1.{v.Minor} ({goVersion}), which this Sonde does not know (it knows 1.{min}–1.{max}), and has no DWARF to read its layouts from: rebuild it without -ldflags=-w, or use a newer Sonde");
+            ?? throw new TraceException($"{exe.Path} was built with Go 1.{v.Minor} ({goVersion}), which this Sonde does not know (it knows {KnownRange}), and has no DWARF to read its layouts from: rebuild it without -ldflags=-w, or use a newer Sonde") { Reason = "unknown_go_version" };
         var config = new GoTargetConfig
         {
             GGoid = U(layout.GGoid),
@@ -55,7 +92,7 @@ public static class StructOffsets
             ResponseReq = U(layout.ResponseReq),
             ResponseStatus = U(layout.ResponseStatus),
         };
-        string source = $"offsets table for go1.{v.Minor} ({rowSource})";
+        string source = $"offsets table for go1.{v.Minor} ({rowSource}){unverified}";
         if (needGin)
         {
             exe.BuildInfo.Modules.TryGetValue(GinModule, out var ginVersion);
@@ -66,6 +103,30 @@ public static class StructOffsets
             source += ", " + ginSource;
         }
         return (config, source);
+    }
+
+    /// <summary>
+    /// Argument sizes (bytes, from each function's pclntab record) of the functions
+    /// whose registers the probes read, the same in go1.17 .. go1.27 (LayoutTableTests
+    /// holds every toolchain here to them): serverHandler.ServeHTTP(sh, rw
+    /// ResponseWriter, req) = 8 + 16 + 8; (*conn).serve(c, ctx context.Context) = 8 + 16.
+    /// </summary>
+    public static IReadOnlyList<(string Function, int ArgBytes)> ProbedSignatures { get; } =
+    [
+        (ProbePlan.ServeHttp, 32),
+        ("net/http.(*conn).serve", 24),
+    ];
+
+    private static void CheckNewestLayoutFits(GoExecutable exe, GoVersion v)
+    {
+        foreach (var (name, bytes) in ProbedSignatures)
+        {
+            var f = exe.Functions.Find(name);
+            if (f is null || f.ArgBytes != bytes)
+                throw new TraceException($"{exe.Path} was built with go1.{v.Minor}, newer than this Sonde knows ({KnownRange}), and has no DWARF; " +
+                    $"its {name} {(f is null ? "is missing" : $"takes {f.ArgBytes} bytes of arguments, not {bytes}")}, so the newest known layout cannot be trusted: " +
+                    "rebuild it without -ldflags=-w, or use a newer Sonde") { Reason = "unknown_go_version" };
+        }
     }
 
     private static GoTargetConfig? FromDwarf(DwarfStructs d, bool needGin)

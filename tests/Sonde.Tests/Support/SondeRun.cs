@@ -66,6 +66,14 @@ public sealed class SondeRun : IDisposable
         return _p.ExitCode;
     }
 
+    /// <summary>Waits for sonde to exit by itself; false if it still runs after <paramref name="timeout"/>.</summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (!_p.WaitForExit(timeout)) return false;
+        _p.WaitForExit();   // and for its output to be read
+        return true;
+    }
+
     public void Dispose()
     {
         if (!_p.HasExited) { _p.Kill(); _p.WaitForExit(); }

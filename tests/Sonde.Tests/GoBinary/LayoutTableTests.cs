@@ -53,6 +53,10 @@ public sealed class LayoutTableTests(ITestOutputHelper output)
             Assert.Equal(gin.WriterStatus, dwarf.FieldOffset(Sonde.Tracing.StructOffsets.GinModule + ".Context", "writermem")
                 + dwarf.FieldOffset(Sonde.Tracing.StructOffsets.GinModule + ".responseWriter", "status"));
 
+            // The signatures an unverified layout is checked by hold on every toolchain.
+            foreach (var (function, bytes) in Sonde.Tracing.StructOffsets.ProbedSignatures)
+                Assert.Equal((function, bytes), (function, exe.Functions.Find(function)?.ArgBytes ?? -1));
+
             string runtime2 = RuntimeSource(goRoot);
             reasons.Add(new(minor, toolchain, WaitReasonsFromSource(File.ReadAllText(runtime2)), $"src/runtime/runtime2.go of {toolchain}"));
         }

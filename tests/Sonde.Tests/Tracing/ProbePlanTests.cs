@@ -4,19 +4,27 @@ using Sonde.Tracing;
 
 namespace Sonde.Tests.Tracing;
 
-/// <summary>Where the probes land in real Go 1.19 binaries, and what each hit costs.</summary>
-public sealed class ProbePlanTests
+/// <summary>Where the probes land in real Go binaries of every toolchain, and what each hit costs.</summary>
+public sealed class ProbePlanTests(Xunit.Abstractions.ITestOutputHelper output)
 {
+    public static TheoryData<string> Servers()
+    {
+        var data = new TheoryData<string> { "nethttp", "nethttp-stripped", "nethttp-pie", "gin", "gin-stripped" };
+        foreach (var v in GoMatrix.Versions)
+            foreach (var variant in new[] { "nethttp-stripped", "gin-stripped" })
+                data.Add(GoMatrix.Server(v, variant));
+        data.Add(GoMatrix.Server(GoMatrix.Newest, "nethttp-pie"));
+        return data;
+    }
+
     [Theory]
-    [InlineData("nethttp")]
-    [InlineData("nethttp-stripped")]
-    [InlineData("nethttp-pie")]
-    [InlineData("gin")]
-    [InlineData("gin-stripped")]
+    [MemberData(nameof(Servers))]
     public void HTTP1_requests_pay_only_emulated_probe_hits(string server)
     {
         var exe = GoExecutable.Open(Repo.GoServer(server));
-        var plan = ProbePlan.For(exe, EndProbeMode.Auto);
+        var plan = ProbePlan.For(exe, EndProbeMode.Auto, breakdown: true);
+        foreach (var site in plan.Sites)
+            output.WriteLine($"{exe.BuildInfo.GoVersion} {site.Program} {site.Function}+0x{site.Address - exe.Functions.Find(site.Function)!.Entry:x} {site.Kind} {site.Instruction}");
         Assert.Equal(EndProbeMode.CallSite, plan.EndMode);
 
         var start = Assert.Single(plan.Sites, s => s.Program == "sonde_http_start");
@@ -30,14 +38,14 @@ public sealed class ProbePlanTests
         Assert.Equal(ProbeKind.Emulated, http1End.Kind);
         Assert.StartsWith("call", http1End.Instruction);
         // Tail calls (HTTP/2's initALPNRequest) end at their caller's RET.
-        Assert.All(plan.Sites.Where(s => s.Kind == ProbeKind.SingleStep), s =>
+        Assert.All(plan.Sites.Where(s => s.Kind == ProbeKind.SingleStep && s.Program.StartsWith("sonde_http", StringComparison.Ordinal)), s =>
         {
             Assert.Equal("sonde_http_end_ret", s.Program);
             Assert.StartsWith("ret", s.Instruction);
             Assert.NotEqual("net/http.(*conn).serve", s.Function);
         });
 
-        bool gin = server.StartsWith("gin", StringComparison.Ordinal);
+        bool gin = Path.GetFileName(server).StartsWith("gin", StringComparison.Ordinal);
         Assert.Equal(gin, plan.HasGin);
         Assert.Null(plan.RouteProblem);
         if (gin)
@@ -49,6 +57,12 @@ public sealed class ProbePlanTests
             var put = exe.Functions.Find(ProbePlan.PoolPut)!;
             Assert.EndsWith($"{put.Entry:X}h", route.Instruction, StringComparison.OrdinalIgnoreCase);
         }
+        // Every call of ServeHTTP anywhere in the binary (Go 1.27 moved HTTP/2 to
+        // net/http/internal/http2) has its end probe, in the function that makes it.
+        var serveHttp = exe.Functions.Find(ProbePlan.ServeHttp)!;
+        var callers = exe.Functions.Functions.Where(f => f != serveHttp && MachineCode.FindCallsTo(f, exe.Code(f), serveHttp.Entry).Count > 0)
+            .Select(f => f.Name).Order().ToList();
+        Assert.Equal(callers, plan.Sites.Where(s => s.Program.StartsWith("sonde_http_end", StringComparison.Ordinal)).Select(s => s.Function).Distinct().Order());
         // Every site's file offset maps back to its address.
         foreach (var s in plan.Sites) Assert.Equal(exe.FileOffsetOf(s.Address), s.FileOffset);
     }

@@ -232,6 +232,7 @@ def _prog_name(prog_id):
 
 
 _DETACHED = re.compile(r"detached .*?; (\d+) requests, (\d+) dropped, ([\d.]+) probe hits per request")
+_PLANNED = re.compile(r"(\d+) uprobes \((\d+) on emulated instructions, (\d+) single-stepped\)")
 
 
 def measure(server, variant, rnd, p, lua, log):
@@ -268,6 +269,9 @@ def measure(server, variant, rnd, p, lua, log):
         m = next((_DETACHED.search(l) for l in tracer.lines if _DETACHED.search(l)), None)
         if m:
             rec["sonde_requests"], rec["sonde_drops"], rec["sonde_hits_per_request"] = int(m[1]), int(m[2]), float(m[3])
+        m = next((_PLANNED.search(l) for l in tracer.lines if _PLANNED.search(l)), None)
+        if m:
+            rec["uprobes"], rec["uprobes_emulated"], rec["uprobes_stepped"] = int(m[1]), int(m[2]), int(m[3])
 
     requests = sat["requests"]
     elapsed = b.t - a.t

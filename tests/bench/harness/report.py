@@ -493,8 +493,62 @@ def _footprint_section(summary, variants, fp, fp_params, oh_params):
     return out
 
 
+# ---------------------------------------------------------------- Go versions
+
+def _goversions_section(results, notes, params):
+    """One row per Go version: the same hello server, untraced and traced, ratios within a round."""
+    by = {}
+    for r in results:
+        by.setdefault(r["go"], {}).setdefault(r["round"], {})[r["variant"]] = r
+
+    def per_round(go, key, f):
+        return _med([f(rs[key], rs["untraced"]) for rs in by[go].values() if key in rs and "untraced" in rs])
+
+    def stat(go, key, f):
+        return _med([f(rs[key]) for rs in by[go].values() if key in rs])
+
+    def planned(go, key):
+        r = next((rs[key] for rs in by[go].values() if key in rs and "uprobes" in rs[key]), None)
+        return "–" if r is None else f"{r['uprobes']} ({r['uprobes_stepped']} single-stepped)"
+
+    rounds = params.get("rounds")
+    when = ""
+    if notes:
+        when = (f" Measured on {notes['date']}" + ("" if notes.get("with_the_rest") else
+                " with `bench.py --only goversions`, after the rest of this report") +
+                f"; load average {notes['load_start']} at its start, {notes['load_end']} at its end.")
+    out = [
+        "## Cost per request by Go version",
+        "",
+        "The stripped net/http hello server built by each Go toolchain of the matrix (Debian's), pinned to CPU 0, "
+        f"saturated by wrk on CPU 1; untraced, then `sonde trace --breakdown off` and `sonde trace` (breakdown on), "
+        f"interleaved, {rounds} rounds, medians of per-round values.{when} "
+        "Planned uprobes are what the attach line reports; the single-stepped ones are RETs of tail calls that "
+        "HTTP/1 requests never reach (`(*serverHandler).ServeHTTP`, `initALPNRequest.ServeHTTP`, from Go 1.24 "
+        "`unencryptedHTTP2Request.ServeHTTP`, from Go 1.27 `(*http3ServerHandler).ServeHTTP`), so they cost "
+        "these requests nothing; the probe hits per request say what was paid.",
+        "",
+        "| Go | uprobes planned (off / on) | throughput ÷ untraced (off / on) | server CPU added per request (off / on) "
+        "| tracer CPU + BPF per request (off / on) | probe hits per request (off / on) |",
+        "|---|---|--:|--:|--:|--:|",
+    ]
+    order = sorted(by, key=lambda g: [int(x) for x in g[2:].split(".")])
+    for go in order:
+        cells = []
+        cells.append(f"{planned(go, 'trace')} / {planned(go, 'trace-breakdown')}")
+        cells.append(" / ".join(_f(per_round(go, k, lambda t, u: t["rps"] / u["rps"]), "{:.2f}×") for k in ("trace", "trace-breakdown")))
+        cells.append(" / ".join(_us(per_round(go, k, lambda t, u: t["server_cpu_us_per_req"] - u["server_cpu_us_per_req"]))
+                                for k in ("trace", "trace-breakdown")))
+        cells.append(" / ".join(_us(stat(go, k, lambda t: t["tracer_cpu_us_per_req"] + t["bpf_ns_per_req"] / 1000))
+                                for k in ("trace", "trace-breakdown")))
+        cells.append(" / ".join(_f(stat(go, k, lambda t: t["hits_per_req"])) for k in ("trace", "trace-breakdown")))
+        out.append(f"| {go} | " + " | ".join(cells) + " |")
+    out.append("")
+    return out
+
+
 def write(path, plot_path, machine, params, rb_results, oh_results, servers, variants, skipped, notes, work_dir,
-          fp_results=None):
+          fp_results=None, gv_results=None, gv_notes=None):
     rb = ringbuf_summary(rb_results) if rb_results else None
     oh = overhead_summary(oh_results, variants) if oh_results else {}
     rel_plot = os.path.relpath(plot_path, os.path.dirname(os.path.abspath(path)))
@@ -527,6 +581,8 @@ def write(path, plot_path, machine, params, rb_results, oh_results, servers, var
         lines += _overhead_targets(oh, servers)
     if oh or fp_results:
         lines += _footprint_section(oh, variants, fp_results or [], params.get("footprint"), params["overhead"])
+    if gv_results:
+        lines += _goversions_section(gv_results, gv_notes, params.get("goversions", {}))
     if skipped:
         lines += ["## Variants not in this build", ""]
         lines += [f"- {label}: {why}; the harness adds the row when it is." for label, why in skipped.items()]

@@ -13,7 +13,7 @@ namespace Sonde.GoBinary;
 /// </summary>
 /// <remarks>
 /// Lines, tab-separated: <c>layout MINOR TOOLCHAIN OFFSETS SOURCE</c> with the
-/// 18 offsets in <see cref="GoLayout"/>'s parameter order, space-separated; and
+/// offsets (<see cref="GoLayout.DwarfFields"/>) in <see cref="GoLayout"/>'s parameter order, space-separated; and
 /// <c>waitreasons MINOR TOOLCHAIN NAMES SOURCE</c> with the names in value
 /// order joined by '|'. Lines starting with '#' are comments.
 /// </remarks>

@@ -24,6 +24,7 @@ namespace Sonde.GoBinary;
 /// <param name="ResponseStatus">net/http.response.status: int (8 bytes); 0 until WriteHeader.</param>
 /// <param name="ResponseWroteHeader">net/http.response.wroteHeader: bool (1 byte).</param>
 /// <param name="ResponseWritten">net/http.response.written: int64, body bytes written so far.</param>
+/// <param name="UrlRawPath">net/url.URL.RawPath: string (right after Path until go1.25; go1.26 moved it behind RawQuery).</param>
 public sealed record GoLayout(
     int GGoid,
     int GAtomicStatus,
@@ -42,7 +43,8 @@ public sealed record GoLayout(
     int ResponseReq,
     int ResponseStatus,
     int ResponseWroteHeader,
-    int ResponseWritten)
+    int ResponseWritten,
+    int UrlRawPath)
 {
     /// <summary>The offset of a field that the Go version does not have.</summary>
     public const int Absent = -1;
@@ -56,6 +58,7 @@ public sealed record GoLayout(
         ("net/http.Request", "ContentLength"), ("net/http.Request", "Host"), ("net/http.Request", "RemoteAddr"),
         ("net/url.URL", "Path"), ("net/url.URL", "RawQuery"),
         ("net/http.response", "req"), ("net/http.response", "status"), ("net/http.response", "wroteHeader"), ("net/http.response", "written"),
+        ("net/url.URL", "RawPath"),
     ];
 
     /// <summary>The offsets in the parameter order.</summary>
@@ -63,7 +66,7 @@ public sealed record GoLayout(
     [
         GGoid, GAtomicStatus, GWaitReason, GM, MProcid, MCurg, RequestMethod, RequestUrl, RequestHeader,
         RequestContentLength, RequestHost, RequestRemoteAddr, UrlPath, UrlRawQuery, ResponseReq, ResponseStatus,
-        ResponseWroteHeader, ResponseWritten,
+        ResponseWroteHeader, ResponseWritten, UrlRawPath,
     ];
 
     public static GoLayout FromOffsets(IReadOnlyList<int> o)
@@ -71,7 +74,7 @@ public sealed record GoLayout(
         ArgumentNullException.ThrowIfNull(o);
         if (o.Count != DwarfFields.Count)
             throw new ArgumentException($"{o.Count} offsets, not {DwarfFields.Count}", nameof(o));
-        return new(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15], o[16], o[17]);
+        return new(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15], o[16], o[17], o[18]);
     }
 
     /// <summary>The layout read from a binary's DWARF; null when a field is missing from it.</summary>

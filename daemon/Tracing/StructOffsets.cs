@@ -87,8 +87,7 @@ public static class StructOffsets
             RequestMethod = U(layout.RequestMethod),
             RequestUrl = U(layout.RequestUrl),
             UrlPath = U(layout.UrlPath),
-            // url.URL.RawPath directly follows Path (a string) in every Go release since 1.5.
-            UrlRawPath = U(layout.UrlPath) + 16,
+            UrlRawPath = U(layout.UrlRawPath),
             ResponseReq = U(layout.ResponseReq),
             ResponseStatus = U(layout.ResponseStatus),
         };
@@ -97,9 +96,24 @@ public static class StructOffsets
         {
             exe.BuildInfo.Modules.TryGetValue(GinModule, out var ginVersion);
             var gin = ginVersion is null ? null : KnownLayouts.GinContext(ginVersion);
-            string ginSource = ginVersion is null ? "Gin version unknown, assumed the current layout" : $"gin {ginVersion}";
-            gin ??= KnownLayouts.GinFallback;
-            config.GinContextFullPath = U(gin.FullPath);
+            string ginSource;
+            if (gin is not null)
+            {
+                ginSource = $"gin {ginVersion}";
+            }
+            else
+            {
+                // No version, or one the table lacks: the one layout every known release shares,
+                // once the binary's own code shows it.
+                gin = KnownLayouts.GinFallback;
+                string which = ginVersion is null ? "Gin version unknown" : $"gin {ginVersion} not in the table";
+                bool seen = GinFullPathStoredAt(exe, gin.FullPath);
+                ginSource = seen
+                    ? $"{which}: fullPath at {gin.FullPath} checked in {ProbePlan.GinHandle}'s code"
+                    : $"{which} and fullPath's offset not found in {ProbePlan.GinHandle}'s code: Gin routes off";
+                if (!seen) gin = gin with { FullPath = 0 };
+            }
+            config.GinContextFullPath = (uint)gin.FullPath;
             source += ", " + ginSource;
         }
         return (config, source);
@@ -127,6 +141,24 @@ public static class StructOffsets
                     $"its {name} {(f is null ? "is missing" : $"takes {f.ArgBytes} bytes of arguments, not {bytes}")}, so the newest known layout cannot be trusted: " +
                     "rebuild it without -ldflags=-w, or use a newer Sonde") { Reason = "unknown_go_version" };
         }
+    }
+
+    /// <summary>
+    /// Whether Gin's handleHTTPRequest stores a string at <paramref name="offset"/> of
+    /// a struct (its <c>c.fullPath = value.fullPath</c>): 8-byte stores to
+    /// [reg+offset] and [reg+offset+8] through the same register, not the stack
+    /// pointer, as every Go toolchain here compiles it.
+    /// </summary>
+    internal static bool GinFullPathStoredAt(GoExecutable exe, int offset)
+    {
+        var f = exe.Functions.Find(ProbePlan.GinHandle);
+        if (f is null) return false;
+        var stores = MachineCode.Decode(f, exe.Code(f))
+            .Where(i => i.Mnemonic == Iced.Intel.Mnemonic.Mov && i.Op0Kind == Iced.Intel.OpKind.Memory
+                && i.MemorySize == Iced.Intel.MemorySize.UInt64 && i.MemoryIndex == Iced.Intel.Register.None
+                && i.MemoryBase is not (Iced.Intel.Register.RSP or Iced.Intel.Register.None or Iced.Intel.Register.RIP))
+            .Select(i => (i.MemoryBase, Displacement: (long)i.MemoryDisplacement64)).ToHashSet();
+        return stores.Any(s => s.Displacement == offset + 8 && stores.Contains((s.MemoryBase, offset)));
     }
 
     private static GoTargetConfig? FromDwarf(DwarfStructs d, bool needGin)

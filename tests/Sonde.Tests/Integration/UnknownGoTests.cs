@@ -1,6 +1,11 @@
+using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sonde.Config;
 using Sonde.GoBinary;
+using Sonde.Service;
+using Sonde.Tracing;
 using Sonde.Tests.Support;
 using Xunit.Abstractions;
 
@@ -62,5 +67,37 @@ public sealed class UnknownGoTests(ITestOutputHelper output)
         File.Delete(json);
         Assert.Equal(sent.Select(s => $"{s.Path} {s.Status}").Order(), records.Select(r => $"{r.GetProperty("path").GetString()} {r.GetProperty("status").GetInt32()}").Order());
         Assert.All(records, r => Assert.False(r.TryGetProperty("breakdown_ns", out _)));
+    }
+
+    private sealed class Counting : IServiceRequestSink
+    {
+        public readonly ConcurrentDictionary<int, long> Counts = new();
+        public void OnRequest(string service, in RequestView request) => Counts.AddOrUpdate(request.Pid, 1, static (_, n) => n + 1);
+    }
+
+    /// <summary>`sonde run`'s pipeline, with its default breakdown on, traces the same binary and counts every request.</summary>
+    [RootFact]
+    public async Task Sonde_run_traces_a_newer_Go_without_DWARF_for_its_latency()
+    {
+        string binary = Rewritten("go1.27/nethttp-stripped");
+        var sink = new Counting();
+        var failures = new ConcurrentQueue<string>();
+        var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance) { AttachFailed = failures.Enqueue };
+        var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Exe, Exe = binary, Service = "newer" }] };
+        Assert.True(config.Tracing.Breakdown);
+        await pipeline.StartAsync(config, CancellationToken.None);
+        try
+        {
+            using var srv = GoServer.Start("go1.27/nethttp-stripped", binaryPath: binary);
+            var deadline = Environment.TickCount64 + 5000;
+            while (!pipeline.TracedPids.Contains(srv.Pid) && Environment.TickCount64 < deadline) await Task.Delay(10);
+            Assert.Contains(srv.Pid, pipeline.TracedPids);
+            await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, 50).Select(i => ("GET", $"/users/{i}")).ToList(), 2);
+            deadline = Environment.TickCount64 + 5000;
+            while (sink.Counts.GetValueOrDefault(srv.Pid) < 50 && Environment.TickCount64 < deadline) await Task.Delay(10);
+            Assert.Equal(50, sink.Counts.GetValueOrDefault(srv.Pid));
+            Assert.Empty(failures);
+        }
+        finally { await pipeline.StopAsync(CancellationToken.None); }
     }
 }

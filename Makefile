@@ -40,11 +40,15 @@ GOSERVERS := $(addprefix $(GO_OUT)/,nethttp nethttp-stripped nethttp-pie nethttp
 GO_CACHE  ?= /var/cache/sonde-go
 GO_MATRIX := 1.21 1.22 1.23 1.24 1.26 1.27
 GO_NEWEST := 1.27
+# Versions whose requests carry the ServeMux pattern that matched (Request.Pattern, Go 1.23+):
+# the ServeMux-patterns server (tests/goservers/mux) is built with these.
+GO_PATTERNS := 1.23 1.24 1.26 1.27
 goroot     = $(GO_CACHE)/go$(1)/usr/lib/go-$(1)
 GOSERVERS += $(foreach v,$(GO_MATRIX),$(addprefix $(GO_OUT)/go$(v)/,nethttp-stripped gin-stripped gin)) \
 	$(addprefix $(GO_OUT)/go$(GO_NEWEST)/,nethttp nethttp-pie nethttp-static breakdown breakdown-stripped) \
 	$(GO_OUT)/go1.24/breakdown-stripped \
-	$(GO_OUT)/nethttp-nobuildinfo $(addprefix $(GO_OUT)/go$(GO_NEWEST)/,nethttp-nobuildinfo gin-static gin-nobuildinfo)
+	$(GO_OUT)/nethttp-nobuildinfo $(addprefix $(GO_OUT)/go$(GO_NEWEST)/,nethttp-nobuildinfo gin-static gin-nobuildinfo) \
+	$(foreach v,$(GO_PATTERNS),$(GO_OUT)/go$(v)/mux-stripped) $(GO_OUT)/go$(GO_NEWEST)/mux
 
 # $(call matrix-rules,1.NN): the toolchain's fetch and its server builds.
 define matrix-rules

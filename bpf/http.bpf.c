@@ -326,6 +326,13 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 
 	trunc = 0;
 	e->route_len = go_copy_string(e->route, SONDE_ROUTE_MAX, f->route.ptr, f->route.len, &trunc);
+	/*
+	 * No router's route: the ServeMux pattern that matched (Request.Pattern, set by
+	 * (*ServeMux).ServeHTTP on the request it was handed; "GET /users/{id}", whose
+	 * method and host user space strips). The request is still the server's here.
+	 */
+	if (e->route_len == 0 && cfg->req_pattern)
+		e->route_len = go_read_string(e->route, SONDE_ROUTE_MAX, f->req + cfg->req_pattern, &trunc);
 	if (trunc)
 		e->flags |= SONDE_F_ROUTE_TRUNCATED;
 	bpf_ringbuf_submit(e, wakeup_flags());

@@ -62,6 +62,7 @@ struct sonde_go_config {
 	__u32 resp_req;        /* net/http.response.req (*Request) */
 	__u32 resp_status;     /* net/http.response.status (int) */
 	__u32 gin_ctx_full_path; /* gin.Context.fullPath (string) */
+	__u32 req_pattern;     /* net/http.Request.Pattern (string, go1.23+); 0: none */
 	__u32 valid;           /* 1 once user space filled this slot */
 	__u32 breakdown;       /* 1: the scheduler probes and tracepoints are attached */
 	__u32 filter_tgids;    /* 1: probes cover every process of the file; trace only tgids in `tgids` */

@@ -25,6 +25,7 @@ namespace Sonde.GoBinary;
 /// <param name="ResponseWroteHeader">net/http.response.wroteHeader: bool (1 byte).</param>
 /// <param name="ResponseWritten">net/http.response.written: int64, body bytes written so far.</param>
 /// <param name="UrlRawPath">net/url.URL.RawPath: string (right after Path until go1.25; go1.26 moved it behind RawQuery).</param>
+/// <param name="RequestPattern">net/http.Request.Pattern: string, the ServeMux pattern that matched (go1.23+; <see cref="Absent"/> before).</param>
 public sealed record GoLayout(
     int GGoid,
     int GAtomicStatus,
@@ -44,7 +45,8 @@ public sealed record GoLayout(
     int ResponseStatus,
     int ResponseWroteHeader,
     int ResponseWritten,
-    int UrlRawPath)
+    int UrlRawPath,
+    int RequestPattern)
 {
     /// <summary>The offset of a field that the Go version does not have.</summary>
     public const int Absent = -1;
@@ -58,15 +60,18 @@ public sealed record GoLayout(
         ("net/http.Request", "ContentLength"), ("net/http.Request", "Host"), ("net/http.Request", "RemoteAddr"),
         ("net/url.URL", "Path"), ("net/url.URL", "RawQuery"),
         ("net/http.response", "req"), ("net/http.response", "status"), ("net/http.response", "wroteHeader"), ("net/http.response", "written"),
-        ("net/url.URL", "RawPath"),
+        ("net/url.URL", "RawPath"), ("net/http.Request", "Pattern"),
     ];
+
+    /// <summary>Fields some Go versions lack: <see cref="FromDwarf"/> gives them <see cref="Absent"/>.</summary>
+    private static readonly HashSet<(string, string)> Optional = [("net/http.Request", "Pattern")];
 
     /// <summary>The offsets in the parameter order.</summary>
     public IReadOnlyList<int> Offsets =>
     [
         GGoid, GAtomicStatus, GWaitReason, GM, MProcid, MCurg, RequestMethod, RequestUrl, RequestHeader,
         RequestContentLength, RequestHost, RequestRemoteAddr, UrlPath, UrlRawQuery, ResponseReq, ResponseStatus,
-        ResponseWroteHeader, ResponseWritten, UrlRawPath,
+        ResponseWroteHeader, ResponseWritten, UrlRawPath, RequestPattern,
     ];
 
     public static GoLayout FromOffsets(IReadOnlyList<int> o)
@@ -74,7 +79,7 @@ public sealed record GoLayout(
         ArgumentNullException.ThrowIfNull(o);
         if (o.Count != DwarfFields.Count)
             throw new ArgumentException($"{o.Count} offsets, not {DwarfFields.Count}", nameof(o));
-        return new(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15], o[16], o[17], o[18]);
+        return new(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15], o[16], o[17], o[18], o[19]);
     }
 
     /// <summary>The layout read from a binary's DWARF; null when a field is missing from it.</summary>
@@ -84,9 +89,12 @@ public sealed record GoLayout(
         var o = new int[DwarfFields.Count];
         for (int i = 0; i < o.Length; i++)
         {
-            if (dwarf.FieldOffset(DwarfFields[i].Struct, DwarfFields[i].Field) is not { } offset)
+            if (dwarf.FieldOffset(DwarfFields[i].Struct, DwarfFields[i].Field) is { } offset)
+                o[i] = offset;
+            else if (Optional.Contains(DwarfFields[i]) && dwarf.HasStruct(DwarfFields[i].Struct))
+                o[i] = Absent;
+            else
                 return null;
-            o[i] = offset;
         }
         return FromOffsets(o);
     }

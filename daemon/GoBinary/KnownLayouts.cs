@@ -94,6 +94,10 @@ public static class KnownLayouts
     //   (OmitHost bool 88 from go1.19), ForceQuery bool 88/89, RawQuery 96;
     //   RawPath 72 (right after Path) at every tag go1.5 .. go1.25.
     //
+    // net/http.Request.Pattern (go1.23.0 .. go1.25.0, after RemoteAddr 176):
+    //   RequestURI 192, TLS 208, Cancel 216, Response 224, Pattern string 232.
+    //   Absent before go1.23.
+    //
     // net/http.response — src/net/http/server.go, type response struct:
     //   conn 0, req 8, reqBody io.ReadCloser 16, cancelCtx func 32,
     //   wroteHeader 40, then
@@ -114,16 +118,16 @@ public static class KnownLayouts
     private static readonly GoLayout[] GoRows =
     [
         //   runtime.g                         runtime.m         net/http.Request                                  net/url.URL       net/http.response
-        //     goid  status    wait       m    procid    curg    Method     URL  Header    CLen    Host  Remote      Path   Query       req  status   wrote written  RawPath
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72), // go1.17
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72), // go1.18
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72), // go1.19
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72), // go1.20
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72), // go1.21.0
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72), // go1.22.0
-        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72), // go1.23.0: g.syscallbp added
-        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72), // go1.24.0
-        new(    152,    144,    176,     48,       64,    184,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72), // go1.25.0: gobuf.ret removed
+        //     goid  status    wait       m    procid    curg    Method     URL  Header    CLen    Host  Remote      Path   Query       req  status   wrote written  RawPath Pattern
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.17
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.18
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.19
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.20
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.21.0
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.22.0
+        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232), // go1.23.0: g.syscallbp added
+        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232), // go1.24.0
+        new(    152,    144,    176,     48,       64,    184,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232), // go1.25.0: gobuf.ret removed
     ];
 
     /// <summary>

@@ -19,6 +19,8 @@ public unsafe struct GoTargetConfig
     public uint ResponseStatus;
     /// <summary>gin.Context.fullPath; 0 when the binary has no Gin.</summary>
     public uint GinContextFullPath;
+    /// <summary>net/http.Request.Pattern (Go 1.23+: the ServeMux pattern that matched); 0 when the Go version has none.</summary>
+    public uint RequestPattern;
     public uint Valid;
     /// <summary>1 when the scheduler probes and tracepoints are attached.</summary>
     public uint Breakdown;

@@ -46,10 +46,15 @@ internal unsafe struct HttpEvent
         int breakdownAt = methodAt + MethodMax + PathMax + RouteMax;
         int syscallsAt = breakdownAt + BreakdownCategories.Count * 8 + 8;
         bool hasBreakdown = (e.Flags & FlagBreakdown) != 0;
+        var route = payload.Slice(methodAt + MethodMax + PathMax, Math.Min((int)e.RouteLen, RouteMax));
+        // A ServeMux pattern names its method and host before the path ("GET example.com/x/{id}"):
+        // the route is the path part; the method is a field of its own.
+        if (!route.IsEmpty && route[0] != (byte)'/' && route.IndexOf((byte)'/') is > 0 and var slash)
+            route = route[slash..];
         return new RequestView((int)e.Pid, (int)e.Tid, e.Goid, e.StartNs, e.DurationNs, e.Status,
             payload.Slice(methodAt, Math.Min((int)e.MethodLen, MethodMax)),
             payload.Slice(methodAt + MethodMax, Math.Min((int)e.PathLen, PathMax)),
-            payload.Slice(methodAt + MethodMax + PathMax, Math.Min((int)e.RouteLen, RouteMax)),
+            route,
             hasBreakdown ? MemoryMarshal.Cast<byte, ulong>(payload.Slice(breakdownAt, BreakdownCategories.Count * 8)) : default,
             hasBreakdown ? MemoryMarshal.Cast<byte, SyscallStat>(payload.Slice(syscallsAt, Math.Min((int)e.SyscallCount, MaxSyscalls) * 16)) : default);
     }

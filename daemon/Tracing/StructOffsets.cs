@@ -88,6 +88,7 @@ public static class StructOffsets
             RequestUrl = U(layout.RequestUrl),
             UrlPath = U(layout.UrlPath),
             UrlRawPath = U(layout.UrlRawPath),
+            RequestPattern = layout.RequestPattern > 0 ? (uint)layout.RequestPattern : 0,
             ResponseReq = U(layout.ResponseReq),
             ResponseStatus = U(layout.ResponseStatus),
         };
@@ -176,6 +177,7 @@ public static class StructOffsets
         {
             GGoid = (uint)goid, RequestMethod = (uint)method, RequestUrl = (uint)url, UrlPath = (uint)path,
             UrlRawPath = (uint)rawPath, ResponseReq = (uint)respReq, ResponseStatus = (uint)status,
+            RequestPattern = d.FieldOffset("net/http.Request", "Pattern") is int pattern ? (uint)pattern : 0,
         };
         if (needGin)
         {

@@ -46,12 +46,16 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         foreach (var variant in new[] { "nethttp", "nethttp-pie", "nethttp-static", "gin", "nethttp-nobuildinfo", "gin-nobuildinfo" })
             data.Add(GoMatrix.Server(GoMatrix.Newest, variant));
         data.Add("nethttp-nobuildinfo");   // Go 1.19: the version from runtime.buildVersion, bounded by the 1.18 pclntab magic
+        foreach (var v in GoMatrix.PatternVersions) data.Add(GoMatrix.Server(v, "mux-stripped"));
+        data.Add(GoMatrix.Server(GoMatrix.Newest, "mux"));
         return data;
     }
 
     private async Task CaptureExactly(string server, string endProbe)
     {
-        bool gin = Path.GetFileName(server).StartsWith("gin", StringComparison.Ordinal);
+        string name = Path.GetFileName(server);
+        var router = name.StartsWith("gin", StringComparison.Ordinal) ? Router.Gin
+            : name.StartsWith("mux", StringComparison.Ordinal) ? Router.ServeMuxPatterns : Router.None;
         using var srv = GoServer.Start(server);
         string json = Path.Combine(Path.GetTempPath(), $"sonde-e2e-{server.Replace('/', '-')}-{endProbe}-{srv.Port}.jsonl");
         var bpf = BpfFootprint.Before();
@@ -64,7 +68,7 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         bpf.Attached();
 
         ulong before = Clock.MonotonicNs();
-        var plan = RequestMix(gin);
+        var plan = RequestMix(router);
         var sent = await LoadClient.SendAsync(srv.BaseUrl, plan, Concurrency);
         ulong after = Clock.MonotonicNs();
         await Task.Delay(300);  // let the last events reach the consumer
@@ -93,8 +97,7 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
             Assert.InRange(start, before - 1_000_000_000, after);
             string path = r.GetProperty("path").GetString()!;
             var route = r.GetProperty("route");
-            if (!gin) Assert.Equal(JsonValueKind.Null, route.ValueKind);
-            else Assert.Equal(ExpectedGinRoute(r.GetProperty("method").GetString()!, path), route.GetString());
+            Assert.Equal(ExpectedRoute(router, r.GetProperty("method").GetString()!, path), route.ValueKind == JsonValueKind.Null ? null : route.GetString());
         }
 
         // Durations agree with the server's own measurement (unique paths only).
@@ -109,31 +112,52 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         bpf.Gone();
     }
 
+    /// <summary>
+    /// What names the route: nothing (plain net/http: the old ServeMux, whose
+    /// prefixes a GOPATH-mode build keeps, route null), Gin, or ServeMux patterns
+    /// (tests/goservers/mux, Go 1.23+).
+    /// </summary>
+    private enum Router { None, Gin, ServeMuxPatterns }
+
     /// <summary>Paths are unique except the /status ones, so records can be matched to the server log.</summary>
-    private static List<(string, string)> RequestMix(bool gin)
+    private static List<(string, string)> RequestMix(Router router)
     {
         int[] codes = [200, 201, 404, 500, 503];
+        bool routed = router != Router.None;
         var plan = new List<(string, string)>(Requests);
         for (int i = 0; i < Requests; i++)
         {
             plan.Add((i % 10) switch
             {
                 0 => ("GET", $"/status/{codes[i / 10 % codes.Length]}"),
-                1 when gin => ("POST", $"/users/{i}/orders"),
-                2 when gin => ("GET", $"/files/dir{i}/a.txt"),
+                1 when routed => ("POST", $"/users/{i}/orders"),
+                2 when routed => ("GET", $"/files/dir{i}/a.txt"),
                 2 => ("GET", $"/users/{i}?q=1&x=2"),
-                3 when !gin => ("GET", $"/silent/{i}"),  // writes nothing: status 200 from finishRequest
+                3 when router == Router.ServeMuxPatterns => ("GET", $"/nothing/{i}"),   // no pattern matches: 404, no route
+                3 when !routed => ("GET", $"/silent/{i}"),  // writes nothing: status 200 from finishRequest
                 _ => ("GET", $"/users/{i}"),
             });
         }
         return plan;
     }
 
-    private static string ExpectedGinRoute(string method, string path) => path switch
+    private static string? ExpectedRoute(Router router, string method, string path) => router switch
     {
-        _ when path.StartsWith("/status/", StringComparison.Ordinal) => "/status/:code",
-        _ when path.StartsWith("/files/", StringComparison.Ordinal) => "/files/*path",
-        _ when method == "POST" => "/users/:id/orders",
-        _ => "/users/:id",
+        Router.None => null,
+        Router.Gin => path switch
+        {
+            _ when path.StartsWith("/status/", StringComparison.Ordinal) => "/status/:code",
+            _ when path.StartsWith("/files/", StringComparison.Ordinal) => "/files/*path",
+            _ when method == "POST" => "/users/:id/orders",
+            _ => "/users/:id",
+        },
+        _ => path switch
+        {
+            _ when path.StartsWith("/status/", StringComparison.Ordinal) => "/status/{code}",
+            _ when path.StartsWith("/files/", StringComparison.Ordinal) => "/files/{path...}",
+            _ when path.StartsWith("/nothing/", StringComparison.Ordinal) => null,
+            _ when method == "POST" => "/users/{id}/orders",
+            _ => "/users/{id}",
+        },
     };
 }

@@ -12,13 +12,18 @@ public static class GoMatrix
     private static readonly Lazy<Dictionary<string, string>> Variables = new(() =>
         File.ReadLines(Path.Combine(Repo.Root, "Makefile"))
             .Select(l => l.Split(":=", 2))
-            .Where(p => p.Length == 2 && p[0].Trim() is "GO_MATRIX" or "GO_NEWEST")
+            .Where(p => p.Length == 2 && p[0].Trim() is "GO_MATRIX" or "GO_NEWEST" or "GO_PATTERNS")
             .ToDictionary(p => p[0].Trim(), p => p[1].Trim()));
 
     /// <summary>Go versions of the matrix, e.g. "1.21" ... "1.27".</summary>
     public static IReadOnlyList<string> Versions =>
         Variables.Value.TryGetValue("GO_MATRIX", out var v) ? v.Split(' ', StringSplitOptions.RemoveEmptyEntries)
             : throw new InvalidOperationException("the Makefile defines no GO_MATRIX");
+
+    /// <summary>The versions the ServeMux-patterns server is built with (GO_PATTERNS: Request.Pattern exists).</summary>
+    public static IReadOnlyList<string> PatternVersions =>
+        Variables.Value.TryGetValue("GO_PATTERNS", out var v) ? v.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            : throw new InvalidOperationException("the Makefile defines no GO_PATTERNS");
 
     /// <summary>The newest Go of the matrix, whose servers are built in every variant.</summary>
     public static string Newest =>

@@ -136,7 +136,14 @@ internal static class TraceCommand
         TextWriter summaryOut = jsonPath == "-" ? Console.Error : Console.Out;
 
         var routes = new RouteTable(maxRoutes);
-        using var tracer = new HttpTracer((uint)ringMiB << 20);
+        using var tracer = new HttpTracer((uint)ringMiB << 20, breakdown);
+        if (tracer.BreakdownUnavailable is { } why)
+        {
+            // Loose loading: the kernel refused the breakdown's programs; trace latency without them.
+            Console.Error.WriteLine($"sonde: warning: {why}: tracing latency only, with the breakdown off");
+            breakdown = false;
+            resolved = groups.Select(g => (g, Analysis: TargetAnalysis.For(g.Exe, endMode, breakdown))).ToList();
+        }
         int probes = 0, tracepoints = 0;
         if (breakdown) { tracer.AttachKernelEvents(); tracepoints = 4; }   // sched_switch, sched_wakeup, sys_enter, sys_exit
         foreach (var (g, analysis) in resolved)

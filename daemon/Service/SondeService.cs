@@ -99,7 +99,8 @@ public sealed partial class SondeService : ISondePipeline, IServiceRequestSink
             _self.RingBufferFillRatio.Set(tracer.RingBufferFill);
             if (BpfProgramStats.StatsEnabled)
                 foreach (var name in HttpTracer.ProgramNames)
-                    _self.SetBpfProgramStats(name, BpfProgramStats.Read(tracer.ProgramFd(name)));
+                    if (tracer.ProgramFd(name) is var fd and >= 0)   // the breakdown's are not loaded when it is off
+                        _self.SetBpfProgramStats(name, BpfProgramStats.Read(fd));
         }
     }
 

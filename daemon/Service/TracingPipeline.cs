@@ -87,8 +87,9 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     {
         KernelSupport.Check();
         _config = config;
-        _tracer = new HttpTracer((uint)config.Tracing.RingbufMib << 20);
-        if (config.Tracing.Breakdown) _tracer.AttachKernelEvents();
+        _tracer = new HttpTracer((uint)config.Tracing.RingbufMib << 20, config.Tracing.Breakdown);
+        if (_tracer.BreakdownUnavailable is { } why) LogBreakdownOff(_log, why);
+        if (_tracer.Breakdown) _tracer.AttachKernelEvents();
         _procs = new ProcessEvents();
         // Events first, then the scan: a process that starts in between is seen twice, never missed.
         _events = Task.Run(() => _procs.RunAsync((k, pid) => _work.Writer.TryWrite((k, pid)), _stop.Token));
@@ -202,7 +203,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         try
         {
             var go = GoExecutable.Open($"/proc/{pid}/exe");
-            bool breakdown = _config.Tracing.Breakdown;
+            bool breakdown = _config.Tracing.Breakdown && _tracer!.Breakdown;
             var analysis = TargetAnalysis.For(go, _config.Tracing.EndProbe, breakdown);
             foreach (var w in analysis.Warnings) LogBreakdownUnavailable(_log, pid, w);
             var (plan, config, source) = (analysis.Plan, analysis.Config, analysis.Source);
@@ -332,6 +333,9 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
 
     [LoggerMessage(EventId = 109, Level = LogLevel.Error, Message = "pid {Pid}: {Problem}; its requests are not recorded (rebuild it with DWARF, or use a Sonde that knows its Go)")]
     private static partial void LogLayoutMismatch(ILogger log, int pid, string problem);
+
+    [LoggerMessage(EventId = 112, Level = LogLevel.Warning, Message = "{Why}: tracing latency only, with the breakdown off")]
+    private static partial void LogBreakdownOff(ILogger log, string why);
 
     [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "pid {Pid}: {Warning}")]
     private static partial void LogBreakdownUnavailable(ILogger log, int pid, string warning);

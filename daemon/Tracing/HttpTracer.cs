@@ -23,16 +23,31 @@ public sealed class HttpTracer : IDisposable
     private readonly object _linksLock = new();
     private int _nextConfig;
 
-    public HttpTracer(uint ringBufferBytes = DefaultRingBufferBytes)
+    /// <param name="breakdown">
+    /// Load the breakdown's programs (scheduler uprobes, tp_btf tracepoints). Off,
+    /// they are neither loaded nor verified. On, a kernel that refuses them leaves
+    /// the tracer without them (<see cref="BreakdownUnavailable"/> says why): latency
+    /// tracing never fails for the breakdown's sake, as ebpf_exporter attaches loosely.
+    /// </param>
+    public HttpTracer(uint ringBufferBytes = DefaultRingBufferBytes, bool breakdown = true)
     {
         if (ringBufferBytes < 4096 || (ringBufferBytes & (ringBufferBytes - 1)) != 0)
             throw new TraceException($"ring buffer size must be a power of two of at least 4096 bytes, not {ringBufferBytes}");
-        _object = BpfObject.Open(EmbeddedObject("http.bpf.o"));
         try
         {
-            _object.Map("events").SetMaxEntries(ringBufferBytes);
-            try { _object.Load(); }
-            catch (BpfException e) { throw new TraceException("the kernel refused Sonde's BPF programs: " + e.Message, e); }
+            _object = OpenAndLoad(ringBufferBytes, breakdown);
+        }
+        catch (BpfException e) when (breakdown)
+        {
+            BreakdownUnavailable = $"the kernel refused the breakdown's programs ({e.Message})";
+            breakdown = false;
+            try { _object = OpenAndLoad(ringBufferBytes, breakdown); }
+            catch (BpfException e2) { throw new TraceException("the kernel refused Sonde's BPF programs: " + e2.Message, e2); }
+        }
+        catch (BpfException e) { throw new TraceException("the kernel refused Sonde's BPF programs: " + e.Message, e); }
+        Breakdown = breakdown;
+        try
+        {
             PidNamespace.Configure(_object);
             _configs = _object.Map("configs");
             _stats = _object.Map("stats");
@@ -47,6 +62,37 @@ public sealed class HttpTracer : IDisposable
         RingBufferBytes = ringBufferBytes;
     }
 
+    private static BpfObject OpenAndLoad(uint ringBufferBytes, bool breakdown)
+    {
+        var o = BpfObject.Open(EmbeddedObject("http.bpf.o"));
+        try
+        {
+            o.Map("events").SetMaxEntries(ringBufferBytes);
+            if (!breakdown)
+                foreach (var p in BreakdownPrograms) o.Program(p).SetAutoload(false);
+            o.Load();
+            return o;
+        }
+        catch
+        {
+            o.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether the breakdown's programs are loaded.</summary>
+    public bool Breakdown { get; }
+
+    /// <summary>Why the breakdown's programs could not be loaded when they were asked for; null otherwise.</summary>
+    public string? BreakdownUnavailable { get; }
+
+    /// <summary>The programs only the breakdown uses: Go scheduler uprobes and kernel tracepoints.</summary>
+    public static readonly string[] BreakdownPrograms =
+    [
+        "sonde_go_park", "sonde_go_execute", "sonde_go_ready", "sonde_go_stw_start", "sonde_go_stw_end",
+        "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit",
+    ];
+
     public uint RingBufferBytes { get; }
 
     /// <summary>How full the ring buffer is now: 0 (empty) to 1 (full: further requests are drops).</summary>
@@ -60,7 +106,7 @@ public sealed class HttpTracer : IDisposable
         "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit",
     ];
 
-    /// <summary>The fd of one of <see cref="ProgramNames"/> (for /proc/self/fdinfo statistics).</summary>
+    /// <summary>The fd of one of <see cref="ProgramNames"/> (for /proc/self/fdinfo statistics); negative when it is not loaded.</summary>
     public int ProgramFd(string name) => _object.Program(name).Fd;
     public RingBufferReader Reader => _reader;
     public int AttachedProbes { get { lock (_linksLock) return _links.Count; } }
@@ -157,6 +203,7 @@ public sealed class HttpTracer : IDisposable
     public void AttachKernelEvents()
     {
         if (_kernelAttached) return;
+        if (!Breakdown) throw new InvalidOperationException("internal: the breakdown's programs are not loaded");
         var made = new List<BpfLink>();
         try
         {

@@ -83,6 +83,13 @@ public sealed unsafe class BpfProgram
         return new BpfLink(new BpfLinkHandle(link), what);
     }
 
-    /// <summary>The program's fd (for /proc/self/fdinfo run-time statistics).</summary>
+    /// <summary>The program's fd (for /proc/self/fdinfo run-time statistics); negative when it was not loaded.</summary>
     public int Fd => LibbpfNative.bpf_program__fd(_prog);
+
+    /// <summary>Whether the object's load loads this program; only before it is loaded.</summary>
+    public void SetAutoload(bool autoload)
+    {
+        int rc = LibbpfNative.bpf_program__set_autoload(_prog, autoload);
+        if (rc < 0) throw new BpfException($"set autoload of program {Name}", -rc, []);
+    }
 }

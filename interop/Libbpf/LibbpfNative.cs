@@ -38,6 +38,10 @@ internal static unsafe partial class LibbpfNative
     [LibraryImport(Lib)]
     internal static partial int bpf_program__fd(nint prog);
 
+    /// <summary>libbpf 0.6+: whether bpf_object__load loads (and the verifier checks) the program.</summary>
+    [LibraryImport(Lib)]
+    internal static partial int bpf_program__set_autoload(nint prog, [MarshalAs(UnmanagedType.U1)] bool autoload);
+
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint bpf_program__attach_uprobe_opts(nint prog, int pid, string binaryPath, nuint funcOffset, BpfUprobeOpts* opts);
 

@@ -228,6 +228,11 @@ public sealed class BreakdownTests(ITestOutputHelper output)
         string json = Path.Combine(Path.GetTempPath(), $"sonde-nobreakdown-{srv.Port}.jsonl");
         using var sonde = SondeRun.Start("trace", "--pid", srv.Pid.ToString(), "--json", json, "--breakdown", "off");
         sonde.WaitAttached();
+        // Loose loading: with the breakdown off its programs are not even loaded (nor verified).
+        var loaded = Bpftool.ProgramNamesOf(sonde.Pid);
+        Assert.Contains(loaded, n => "sonde_http_start".StartsWith(n, StringComparison.Ordinal));
+        foreach (var p in Sonde.Tracing.HttpTracer.BreakdownPrograms)
+            Assert.DoesNotContain(loaded, n => p.StartsWith(n, StringComparison.Ordinal) && n.Length >= Math.Min(p.Length, 15));
         await LoadClient.SendAsync(srv.BaseUrl, [("GET", "/hello"), ("GET", "/users/1")], 1);
         await Task.Delay(200);
         Assert.Equal(0, sonde.Interrupt());

@@ -15,6 +15,28 @@ public static class Bpftool
             .Select(p => p.GetProperty("id").GetInt64()).ToHashSet();
     }
 
+    /// <summary>
+    /// Names of the BPF programs process <paramref name="pid"/> holds (prog_id in the
+    /// fdinfo of its fds); the kernel keeps 15 characters of a name.
+    /// </summary>
+    public static List<string> ProgramNamesOf(int pid)
+    {
+        var ids = new HashSet<long>();
+        foreach (var fd in Directory.GetFiles($"/proc/{pid}/fdinfo"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(fd))
+                    if (line.StartsWith("prog_id:", StringComparison.Ordinal)) ids.Add(long.Parse(line["prog_id:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (IOException) { }   // an fd closed meanwhile
+        }
+        using var doc = JsonDocument.Parse(Run("-j prog show"));
+        return doc.RootElement.EnumerateArray()
+            .Where(p => ids.Contains(p.GetProperty("id").GetInt64()))
+            .Select(p => p.TryGetProperty("name", out var n) ? n.GetString() ?? "" : "").ToList();
+    }
+
     /// <summary>Links whose program is one of <paramref name="programIds"/>.</summary>
     public static int LinksOf(IReadOnlySet<long> programIds)
     {

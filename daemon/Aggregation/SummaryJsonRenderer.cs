@@ -134,11 +134,12 @@ public static class SummaryJsonRenderer
                 json.WriteNumber(BreakdownCategories.Names[i], (ulong)Math.Round(b.MeanNs(i)));
             json.WriteEndObject();
             json.WriteStartObject("syscalls");
-            foreach (var (name, count, ns) in b.Syscalls())
+            foreach (var (name, count, ns, requests) in b.Syscalls())
             {
                 json.WriteStartObject(name);
                 json.WriteNumber("count", count);
                 json.WriteNumber("ns", ns);
+                json.WriteNumber("requests", requests);
                 json.WriteEndObject();
             }
             json.WriteEndObject();

@@ -199,8 +199,23 @@ public sealed class SummaryTextRenderer
         output.WriteLine(Fit("  " + string.Join("  ", parts)));
         var top = b.Syscalls().Take(5).ToList();
         if (top.Count > 0)
-            output.WriteLine(Fit("  top syscalls per request: " + string.Join(", ", top.Select(s =>
-                $"{s.Name} {(double)s.Count / b.Requests:0.#}x {DurationText.Format((double)s.Ns / b.Requests)}"))));
+            output.WriteLine(Fit("  top syscalls per request: " + string.Join(", ", top.Select(s => SyscallText(s, b.Requests)))));
+    }
+
+    /// <summary>
+    /// "write 16x 3.59ms" when every request made the call; otherwise how many did and
+    /// how often each of those did: "mmap 1x in 3% 2.10us" (time is still per request
+    /// of the route, so the parts add up), never a mean that rounds to "0x".
+    /// </summary>
+    internal static string SyscallText((string Name, long Count, ulong Ns, long Requests) s, long requests)
+    {
+        string time = DurationText.Format((double)s.Ns / requests);
+        double each = (double)s.Count / Math.Max(1, s.Requests);
+        var c = CultureInfo.InvariantCulture;
+        if (s.Requests >= requests) return string.Create(c, $"{s.Name} {each:0.#}x {time}");
+        double share = 100.0 * s.Requests / requests;
+        string pct = share >= 1 ? string.Create(c, $"{share:0}%") : share >= 0.1 ? string.Create(c, $"{share:0.0}%") : "<0.1%";
+        return string.Create(c, $"{s.Name} {each:0.#}x in {pct} {time}");
     }
 
     private string Fit(string line) => line.Length <= Width ? line : line[..(Width - 3)] + "...";

@@ -229,3 +229,42 @@ public class SummaryRenderingTests(ITestOutputHelper log)
         }
     }
 }
+
+/// <summary>
+/// "top syscalls per request" reads right when only some requests make a call:
+/// never a mean that rounds to "0x" (issue #13's demo showed "futex 0x 61ns").
+/// </summary>
+public class SyscallLineTests
+{
+    [Theory]
+    [InlineData(1600, 100, 100, "write 16x ")]        // every request: calls per request
+    [InlineData(3, 3, 100, "mmap 1x in 3% ")]         // 3 of 100 requests, once each
+    [InlineData(10, 2, 400, "openat 5x in 0.5% ")]    // 2 of 400, five times each
+    [InlineData(1, 1, 5000, "sched_yield 1x in <0.1% ")]
+    public void Share_of_requests_and_calls_per_request_that_made_it(long count, long madeIt, long requests, string expected)
+    {
+        string name = expected.Split(' ')[0];
+        string text = Sonde.Aggregation.SummaryTextRenderer.SyscallText((name, count, 61UL * (ulong)requests, madeIt), requests);
+        Assert.StartsWith(expected, text);
+        Assert.EndsWith("61ns", text);
+    }
+
+    [Fact]
+    public void Requests_that_made_each_call_are_counted()
+    {
+        var b = new Sonde.Aggregation.TimeBreakdown();
+        var ns = new ulong[Sonde.Tracing.BreakdownCategories.Count];
+        ns[0] = 1000;
+        // getppid (110) in every request, twice; write (1) in one of four.
+        for (int i = 0; i < 4; i++)
+        {
+            Sonde.Tracing.SyscallStat[] calls = i == 0
+                ? [new(110, 2, 100), new(1, 3, 900)]
+                : [new(110, 2, 100)];
+            b.Add(ns, calls);
+        }
+        var s = b.Syscalls().ToDictionary(x => x.Name);
+        Assert.Equal((8L, 400UL, 4L), (s["getppid"].Count, s["getppid"].Ns, s["getppid"].Requests));
+        Assert.Equal((3L, 900UL, 1L), (s["write"].Count, s["write"].Ns, s["write"].Requests));
+    }
+}

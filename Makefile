@@ -22,10 +22,12 @@ endif
 # Debian 12 packages the build and the tests need (see README).
 APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go curl linux-libc-dev \
 	golang-github-gin-gonic-gin-dev binutils hey wrk systemd prometheus \
-	dpkg-dev lintian
+	dpkg-dev lintian bpftrace
 
 # Go builds come from Debian's packages only: GOPATH mode, no module download.
-GOENV := GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(OUT))/gocache
+# tests/goservers/gopath holds what the test servers share (package sondetest).
+GO_LIB := $(wildcard tests/goservers/gopath/src/*/*)
+GOENV := GOPATH=/usr/share/gocode:$(abspath tests/goservers/gopath) GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(OUT))/gocache
 GOSERVERS := $(addprefix $(GO_OUT)/,nethttp nethttp-stripped nethttp-pie nethttp-static breakdown breakdown-stripped \
 	gin gin-stripped demo)
 
@@ -55,16 +57,16 @@ define matrix-rules
 $(call goroot,$(1))/bin/go:
 	$(Q)tests/toolchains/fetch-go.sh $(GO_CACHE) $(1)
 
-$(GO_OUT)/go$(1)/%-stripped: tests/goservers/%/main.go | $(call goroot,$(1))/bin/go
+$(GO_OUT)/go$(1)/%-stripped: tests/goservers/%/main.go $(GO_LIB) | $(call goroot,$(1))/bin/go
 	@echo "  GO$(1) $$@"
 	$(Q)mkdir -p $$(@D) && cd tests/goservers/$$* && $(call goenv,$(1)) go build -ldflags="-s -w" -o $$(abspath $$@) .
-$(GO_OUT)/go$(1)/%-pie: tests/goservers/%/main.go | $(call goroot,$(1))/bin/go
+$(GO_OUT)/go$(1)/%-pie: tests/goservers/%/main.go $(GO_LIB) | $(call goroot,$(1))/bin/go
 	@echo "  GO$(1) $$@"
 	$(Q)mkdir -p $$(@D) && cd tests/goservers/$$* && CGO_ENABLED=1 $(call goenv,$(1)) go build -buildmode=pie -o $$(abspath $$@) .
-$(GO_OUT)/go$(1)/%-static: tests/goservers/%/main.go | $(call goroot,$(1))/bin/go
+$(GO_OUT)/go$(1)/%-static: tests/goservers/%/main.go $(GO_LIB) | $(call goroot,$(1))/bin/go
 	@echo "  GO$(1) $$@"
 	$(Q)mkdir -p $$(@D) && cd tests/goservers/$$* && CGO_ENABLED=0 $(call goenv,$(1)) go build -o $$(abspath $$@) .
-$(GO_OUT)/go$(1)/%: tests/goservers/%/main.go | $(call goroot,$(1))/bin/go
+$(GO_OUT)/go$(1)/%: tests/goservers/%/main.go $(GO_LIB) | $(call goroot,$(1))/bin/go
 	@echo "  GO$(1) $$@"
 	$(Q)mkdir -p $$(@D) && cd tests/goservers/$$* && $(call goenv,$(1)) go build -o $$(abspath $$@) .
 endef
@@ -134,16 +136,16 @@ $(DEB): $(OUT)/package/sonde $(wildcard packaging/* packaging/debian/* packaging
 
 deb: $(DEB)
 
-$(GO_OUT)/%-stripped: tests/goservers/%/main.go
+$(GO_OUT)/%-stripped: tests/goservers/%/main.go $(GO_LIB)
 	@echo "  GO     $@"
 	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && $(GOENV) go build -ldflags="-s -w" -o $(abspath $@) .
-$(GO_OUT)/%-pie: tests/goservers/%/main.go
+$(GO_OUT)/%-pie: tests/goservers/%/main.go $(GO_LIB)
 	@echo "  GO     $@"
 	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && CGO_ENABLED=1 $(GOENV) go build -buildmode=pie -o $(abspath $@) .
-$(GO_OUT)/%-static: tests/goservers/%/main.go
+$(GO_OUT)/%-static: tests/goservers/%/main.go $(GO_LIB)
 	@echo "  GO     $@"
 	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && CGO_ENABLED=0 $(GOENV) go build -o $(abspath $@) .
-$(GO_OUT)/%: tests/goservers/%/main.go
+$(GO_OUT)/%: tests/goservers/%/main.go $(GO_LIB)
 	@echo "  GO     $@"
 	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && $(GOENV) go build -o $(abspath $@) .
 

@@ -68,9 +68,11 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         bpf.Attached();
 
         ulong before = Clock.MonotonicNs();
+        using var interference = InterferenceTrace.Start(srv.Pid);
         var plan = RequestMix(router);
         var sent = await LoadClient.SendAsync(srv.BaseUrl, plan, Concurrency);
         ulong after = Clock.MonotonicNs();
+        interference.Stop();
         await Task.Delay(300);  // let the last events reach the consumer
         Assert.Equal(0, sonde.Interrupt());
         output.WriteLine(sonde.Stderr);
@@ -100,14 +102,45 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
             Assert.Equal(ExpectedRoute(router, r.GetProperty("method").GetString()!, path), route.ValueKind == JsonValueKind.Null ? null : route.GetString());
         }
 
-        // Durations agree with the server's own measurement (unique paths only).
-        var byPath = serverLog.GroupBy(l => l.Path).Where(g => g.Count() == 1).ToDictionary(g => g.Key, g => g.Single().DurationNs);
-        var diffs = records.Select(r => (Path: r.GetProperty("path").GetString()!, Ns: r.GetProperty("duration_ns").GetInt64()))
-            .Where(r => byPath.ContainsKey(r.Path)).Select(r => Math.Abs(r.Ns - byPath[r.Path])).OrderBy(d => d).ToList();
-        Assert.True(diffs.Count > Requests / 2, $"only {diffs.Count} requests could be matched with the server's log");
-        long p99 = diffs[(int)(diffs.Count * 0.99) - 1];
-        output.WriteLine($"{server}/{endProbe}: {records.Count}/{sent.Count} captured; |sonde - server| p50 {diffs[diffs.Count / 2] / 1000.0:0.0} µs, p99 {p99 / 1000.0:0.0} µs over {diffs.Count} requests");
-        Assert.True(p99 <= 50_000, $"99% of durations should agree within 50 µs; p99 differs by {p99 / 1000.0:0.0} µs");
+        // Each request's window contains the handler's own (tests/goservers/gopath: both
+        // CLOCK_MONOTONIC, 1 µs for the two clock reads), and exceeds it only by
+        // net/http's code around the handler: a few µs. Unless the kernel kept the
+        // request's thread from running in between (a wakeup preemption on return
+        // from a trap or a syscall, another test's work, an interrupt): its own
+        // record of the same run (InterferenceTrace) names those requests. Their
+        // excess is the kernel's, and the record's intervals don't hold all of a
+        // context switch's cost, so they are held to containment only. Of the
+        // others, 99% must be within 50 µs; at least a tenth of the requests must
+        // be undisturbed for the check to mean something.
+        const long ClockNs = 1_000, ExcessNs = 50_000;
+        var byPath = serverLog.GroupBy(l => l.Path).Where(g => g.Count() == 1).ToDictionary(g => g.Key, g => g.Single());
+        var undisturbed = new List<long>();
+        var over = new List<string>();
+        int matched = 0;
+        foreach (var r in records)
+        {
+            if (!byPath.TryGetValue(r.GetProperty("path").GetString()!, out var m)) continue;
+            matched++;
+            long s0 = r.GetProperty("start_ns").GetInt64(), s1 = s0 + r.GetProperty("duration_ns").GetInt64();
+            int tid = r.GetProperty("tid").GetInt32();
+            Assert.True(s0 <= m.StartNs + ClockNs && m.EndNs <= s1 + ClockNs,
+                $"{m.Path}: Sonde's window [{s0}, {s1}] does not contain the handler's [{m.StartNs}, {m.EndNs}]");
+            if (interference.InterferedNs(tid, s0, m.StartNs) + interference.InterferedNs(tid, m.EndNs, s1) > 0) continue;
+            long ahead = m.StartNs - s0, behind = s1 - m.EndNs;
+            undisturbed.Add(ahead + behind);
+            if (ahead + behind > ExcessNs)
+                over.Add($"{m.Path}: {ahead / 1000.0:0.0} µs before the handler, {behind / 1000.0:0.0} µs after");
+        }
+        Assert.True(matched > Requests / 2, $"only {matched} requests could be matched with the server's log");
+        undisturbed.Sort();
+        static string Us(long ns) => $"{ns / 1000.0:0.0} µs";
+        output.WriteLine($"{server}/{endProbe}: {records.Count}/{sent.Count} captured, {matched} matched with the server's log; " +
+            $"{undisturbed.Count} undisturbed by the kernel ({interference.Count} intervals recorded): Sonde's window exceeds the handler's by " +
+            (undisturbed.Count == 0 ? "-" : $"p50 {Us(undisturbed[undisturbed.Count / 2])}, p99 {Us(undisturbed[Math.Max(0, (int)(undisturbed.Count * 0.99) - 1)])}, max {Us(undisturbed[^1])}"));
+        foreach (var w in over) output.WriteLine("  " + w);
+        Assert.True(undisturbed.Count >= matched / 10, $"only {undisturbed.Count} of {matched} requests ran undisturbed by the kernel: too few to check");
+        Assert.True(over.Count <= undisturbed.Count / 100,
+            $"{over.Count} of {undisturbed.Count} undisturbed requests exceed the handler's own time by more than {ExcessNs / 1000} µs: {string.Join("; ", over.Take(5))}");
 
         bpf.Gone();
     }

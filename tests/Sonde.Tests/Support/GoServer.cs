@@ -65,11 +65,21 @@ public sealed class GoServer : IDisposable
     }
 
     /// <summary>Stops the server and returns its own measurements: (path, status, duration ns).</summary>
-    public IReadOnlyList<(string Path, int Status, long DurationNs)> StopAndReadLog()
+    /// <summary>One request as the server's handler measured it (tests/goservers/gopath, sondetest).</summary>
+    public sealed record Measured(string Path, int Status, long StartNs, long EndNs)
+    {
+        public long DurationNs => EndNs - StartNs;
+    }
+
+    /// <summary>Stops the server, which then writes its log: path, status, duration, start, end (CLOCK_MONOTONIC ns).</summary>
+    public IReadOnlyList<Measured> StopAndReadLog()
     {
         Stop();
-        return File.ReadLines(LogPath).Select(l => l.Split(' ')).Where(f => f.Length == 3)
-            .Select(f => (f[0], int.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[2], CultureInfo.InvariantCulture)))
+        var ci = CultureInfo.InvariantCulture;
+        var lost = File.ReadLines(LogPath).FirstOrDefault(l => l.StartsWith("lost ", StringComparison.Ordinal));
+        if (lost is not null) throw new InvalidOperationException($"the server's log is incomplete: {lost} requests");
+        return File.ReadLines(LogPath).Select(l => l.Split(' ')).Where(f => f.Length == 5)
+            .Select(f => new Measured(f[0], int.Parse(f[1], ci), long.Parse(f[3], ci), long.Parse(f[4], ci)))
             .ToList();
     }
 

@@ -4,35 +4,14 @@
 package main
 
 import (
-	"bufio"
 	"flag"
-	"fmt"
 	"log"
-	"net/http"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"sondetest"
 )
-
-type measured struct {
-	path   string
-	status int
-	dur    time.Duration
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18081", "listen address")
@@ -59,46 +38,7 @@ func main() {
 		c.String(200, "slept\n")
 	})
 
-	var out chan measured
-	done := make(chan struct{})
-	if *logPath != "" {
-		f, err := os.Create(*logPath)
-		if err != nil {
-			log.Fatal(err)
-		}
-		out = make(chan measured, 65536)
-		go func() {
-			bw := bufio.NewWriter(f)
-			for m := range out {
-				fmt.Fprintf(bw, "%s %d %d\n", m.path, m.status, m.dur.Nanoseconds())
-			}
-			bw.Flush()
-			f.Close()
-			close(done)
-		}()
-	}
-
-	handler := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		t0 := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: 200}
-		r.ServeHTTP(rec, req)
-		d := time.Since(t0)
-		if out != nil {
-			out <- measured{req.URL.Path, rec.status, d}
-		}
-	})
-	srv := &http.Server{Addr: *addr, Handler: handler}
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-		<-sig
-		srv.Close()
-	}()
-	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+	if err := sondetest.Serve(*addr, r, *logPath); err != nil {
 		log.Fatal(err)
-	}
-	if out != nil {
-		close(out)
-		<-done
 	}
 }

@@ -9,47 +9,14 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"log"
 	"net/http"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
-	"time"
+
+	"sondetest"
 )
-
-type measured struct {
-	path   string
-	status int
-	dur    time.Duration
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-// measure wraps the whole handler tree: the closest a handler can get to
-// net/http's serverHandler.ServeHTTP, which is where Sonde measures.
-func measure(next http.Handler, out chan<- measured) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t0 := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: 200}
-		next.ServeHTTP(rec, r)
-		d := time.Since(t0)
-		if out != nil {
-			out <- measured{r.URL.Path, rec.status, d}
-		}
-	})
-}
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18090", "listen address")
@@ -80,37 +47,7 @@ func main() {
 		w.Write([]byte("hello\n"))
 	})
 
-	var out chan measured
-	done := make(chan struct{})
-	if *logPath != "" {
-		f, err := os.Create(*logPath)
-		if err != nil {
-			log.Fatal(err)
-		}
-		out = make(chan measured, 65536)
-		go func() {
-			bw := bufio.NewWriter(f)
-			for m := range out {
-				fmt.Fprintf(bw, "%s %d %d\n", m.path, m.status, m.dur.Nanoseconds())
-			}
-			bw.Flush()
-			f.Close()
-			close(done)
-		}()
-	}
-
-	srv := &http.Server{Addr: *addr, Handler: measure(mux, out)}
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-		<-sig
-		srv.Close()
-	}()
-	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+	if err := sondetest.Serve(*addr, mux, *logPath); err != nil {
 		log.Fatal(err)
-	}
-	if out != nil {
-		close(out)
-		<-done
 	}
 }

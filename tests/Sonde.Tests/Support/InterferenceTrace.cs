@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Sonde.Tests.Support;
+
+/// <summary>
+/// The kernel's own record of when a process's threads were kept from running
+/// their own code, and for how long: switched out (sched_switch, until the
+/// thread is switched back in), or with its CPU serving an interrupt in its
+/// context (softirq and hardirq handlers, which
+/// this kernel doesn't account separately). A bpftrace script, independent of
+/// Sonde. It is the truth for time a handler cannot see itself, e.g. a thread
+/// preempted between Sonde's probe at a request's start and the handler's
+/// first clock read. Its clock (bpf_ktime_get_ns) is CLOCK_MONOTONIC, like
+/// Sonde's and the test servers'. Time the hypervisor steals from a vCPU is
+/// in no record the guest keeps per thread.
+/// </summary>
+public sealed class InterferenceTrace : IDisposable
+{
+    // Every switch out counts, whatever prev_state says: where a test asks, the
+    // code has no reason to sleep (a preempted thread is TASK_REPORT_MAX, one that
+    // yielded TASK_RUNNING, one that waits for a kernel lock or a page fault
+    // TASK_UNINTERRUPTIBLE). A hardirq that interrupts a softirq handler is inside
+    // the softirq's interval already. END clears the maps, which bpftrace would
+    // otherwise print.
+    private const string Script = """
+        BEGIN { printf("ready\n"); }
+        tracepoint:sched:sched_switch
+        {
+          if (pid == $1) { @off[args->prev_pid] = nsecs; }
+          $t = @off[args->next_pid];
+          if ($t != 0) { printf("%d %llu %llu\n", args->next_pid, $t, nsecs); delete(@off[args->next_pid]); }
+        }
+        tracepoint:irq:softirq_entry /pid == $1/ { @si[cpu] = nsecs; }
+        tracepoint:irq:softirq_exit /pid == $1 && @si[cpu] != 0/ { printf("%d %llu %llu\n", tid, @si[cpu], nsecs); delete(@si[cpu]); }
+        tracepoint:irq:irq_handler_entry /pid == $1 && @si[cpu] == 0/ { @hi[cpu] = nsecs; }
+        tracepoint:irq:irq_handler_exit /pid == $1 && @hi[cpu] != 0/ { printf("%d %llu %llu\n", tid, @hi[cpu], nsecs); delete(@hi[cpu]); }
+        END { clear(@off); clear(@si); clear(@hi); }
+        """;
+
+    private readonly Process _p;
+    private readonly List<string> _lines = [];
+    private readonly List<string> _errors = [];
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Dictionary<int, List<(long From, long To)>>? _byTid;
+
+    private InterferenceTrace(Process p) => _p = p;
+
+    public static InterferenceTrace Start(int pid)
+    {
+        MountTracefs();
+        var psi = new ProcessStartInfo("bpftrace") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-e", Script, pid.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+        var p = new Process { StartInfo = psi };
+        var t = new InterferenceTrace(p);
+        p.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            if (e.Data == "ready") t._ready.TrySetResult();
+            else lock (t._lines) t._lines.Add(e.Data);
+        };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (t._errors) t._errors.Add(e.Data); };
+        try { p.Start(); }
+        catch (System.ComponentModel.Win32Exception e) { throw new InvalidOperationException("bpftrace is not installed (make deps installs it): " + e.Message); }
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        if (Task.WhenAny(t._ready.Task, p.WaitForExitAsync(), Task.Delay(30_000)).Result != t._ready.Task)
+            throw new InvalidOperationException("bpftrace did not attach to sched:sched_switch and irq: " + string.Join(" | ", t.Errors()));
+        return t;
+    }
+
+    /// <summary>bpftrace reads tracepoint formats from tracefs; mount it where a machine hasn't.</summary>
+    private static void MountTracefs()
+    {
+        if (File.Exists("/sys/kernel/tracing/events/sched/sched_switch/format")) return;
+        var r = HostCommand.Run("mount", ["-t", "tracefs", "nodev", "/sys/kernel/tracing"]);
+        if (!File.Exists("/sys/kernel/tracing/events/sched/sched_switch/format"))
+            throw new InvalidOperationException("tracefs is not mounted at /sys/kernel/tracing and mounting it failed: " + r);
+    }
+
+    private string[] Errors() { lock (_errors) return [.. _errors.Where(e => !e.Contains("RLIMIT_MEMLOCK"))]; }
+
+    /// <summary>Stops the trace and takes what it recorded. A lost event fails: the truth must be whole.</summary>
+    public void Stop()
+    {
+        if (_byTid is not null) return;
+        Posix.Kill(_p.Id, Posix.SIGINT);
+        if (!_p.WaitForExit(60_000)) { _p.Kill(); throw new TimeoutException("bpftrace did not stop within 60 s of SIGINT"); }
+        _p.WaitForExit();
+        var lost = Errors().Where(e => e.Contains("Lost", StringComparison.OrdinalIgnoreCase)).ToList();
+        if (lost.Count > 0) throw new InvalidOperationException("the interference trace lost events: " + string.Join(" | ", lost));
+        _byTid = [];
+        lock (_lines)
+            foreach (var l in _lines)
+            {
+                var f = l.Split(' ');
+                if (f.Length != 3 || !int.TryParse(f[0], out int tid) || !long.TryParse(f[1], out long from) || !long.TryParse(f[2], out long to)) continue;
+                if (!_byTid.TryGetValue(tid, out var list)) _byTid[tid] = list = [];
+                list.Add((from, to));
+            }
+    }
+
+    public int Count => _byTid?.Values.Sum(l => l.Count) ?? throw new InvalidOperationException("Stop first");
+
+    /// <summary>How long thread <paramref name="tid"/> was kept from running its code within [from, to].</summary>
+    public long InterferedNs(int tid, long from, long to)
+    {
+        if (_byTid is null) throw new InvalidOperationException("Stop first");
+        if (to <= from || !_byTid.TryGetValue(tid, out var list)) return 0;
+        long sum = 0;
+        foreach (var (f, t) in list) sum += Math.Max(0, Math.Min(t, to) - Math.Max(f, from));
+        return sum;
+    }
+
+    public void Dispose()
+    {
+        try { if (!_p.HasExited) _p.Kill(); } catch (InvalidOperationException) { }
+        _p.Dispose();
+    }
+}

@@ -1,0 +1,132 @@
+// Package sondetest is what Sonde's Go test servers share: each request's own
+// measurement, kept in memory and written to the -log file when the server
+// stops, and a server that stops cleanly on SIGTERM.
+//
+// The measurement must disturb the measured request as little as possible:
+// it takes two clock reads and stores them in a slot of a preallocated array
+// that an atomic counter hands out. No lock is taken, nothing is sent on a
+// channel and nothing is written while requests are served, so the request's
+// goroutine never blocks and no other goroutine or thread is woken inside (or
+// next to) its window. Requests beyond the array's size are counted, not kept.
+package sondetest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+	_ "unsafe" // go:linkname
+)
+
+// nanotime is the runtime's CLOCK_MONOTONIC reading, the clock of
+// bpf_ktime_get_ns, so tests can hold Sonde's start and end of a request
+// against the handler's own. runtime.nanotime is one of the linknames the
+// runtime keeps for outside packages (runtime/time_nofake.go).
+//
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
+
+// Measured is one request as the handler saw it.
+type Measured struct {
+	Path       string
+	Status     int
+	Start, End int64 // CLOCK_MONOTONIC, ns
+}
+
+// Log collects the measurements of a server's requests.
+type Log struct {
+	n   atomic.Int64
+	all []Measured
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Measure wraps the whole handler tree: the closest a handler can get to
+// net/http's serverHandler.ServeHTTP, where Sonde starts and ends a request.
+// A nil Log measures nothing.
+func (l *Log) Measure(next http.Handler) http.Handler {
+	if l == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := nanotime()
+		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		next.ServeHTTP(rec, r)
+		end := nanotime()
+		if i := l.n.Add(1) - 1; i < int64(len(l.all)) {
+			l.all[i] = Measured{r.URL.Path, rec.status, start, end}
+		}
+	})
+}
+
+// Write writes one line per request: path, status, duration, start and end
+// (ns), and a last line "lost N" when more requests came than the log holds.
+// Call it once no request is being served.
+func (l *Log) Write(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	n := l.n.Load()
+	kept := n
+	if kept > int64(len(l.all)) {
+		kept = int64(len(l.all))
+	}
+	for _, m := range l.all[:kept] {
+		fmt.Fprintf(bw, "%s %d %d %d %d\n", m.Path, m.Status, m.End-m.Start, m.Start, m.End)
+	}
+	if n > kept {
+		fmt.Fprintf(bw, "lost %d\n", n-kept)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Serve serves h on addr until SIGTERM or SIGINT. With a logPath, h's
+// requests are measured and the log is written before Serve returns.
+func Serve(addr string, h http.Handler, logPath string) error {
+	var l *Log
+	if logPath != "" {
+		l = &Log{all: make([]Measured, 1<<18)}
+	}
+	srv := &http.Server{Addr: addr, Handler: l.Measure(h)}
+	stopped := make(chan struct{})
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		<-sig
+		// Shutdown returns once every request in flight is answered, so the log
+		// below is complete and no handler still writes to it.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+		close(stopped)
+	}()
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		return err
+	}
+	<-stopped
+	if l != nil {
+		return l.Write(logPath)
+	}
+	return nil
+}

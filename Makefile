@@ -159,7 +159,8 @@ $(GO_OUT)/%-nobuildinfo: $(GO_OUT)/%-static
 
 goservers: $(GOSERVERS)
 
-# The last line is "N passed, N failed, N skipped", read from the TRX report.
+# The last lines name each failed test, then "N passed, N failed, N skipped",
+# read from the TRX report.
 test: deps all goservers deb
 	$(Q)rm -rf $(OUT)/test-results
 	$(Q)SONDE_GO_CACHE=$(GO_CACHE) SONDE_GOSERVERS=$(abspath $(GO_OUT)) SONDE_DEB=$(abspath $(DEB)) $(DOTNET) test tests/Sonde.Tests/Sonde.Tests.csproj \
@@ -168,6 +169,7 @@ test: deps all goservers deb
 	rc=$$?; \
 	trx=$(OUT)/test-results/sonde.trx; \
 	if [ -f $$trx ]; then \
+		tests/trx-failures.py $$trx; \
 		c() { grep -o "<Counters [^>]*" $$trx | grep -o " $$1=\"[0-9]*\"" | grep -o "[0-9]*"; }; \
 		echo "$$(c passed) passed, $$(c failed) failed, $$(( $$(c total) - $$(c executed) )) skipped"; \
 	fi; \

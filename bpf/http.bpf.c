@@ -4,12 +4,19 @@
  *
  * start: net/http.serverHandler.ServeHTTP, at the first instruction of its
  *        prologue that the kernel emulates (a jcc), with the entry's registers.
- * gin:   in github.com/gin-gonic/gin.(*Engine).ServeHTTP, the call of
- *        sync.(*Pool).Put(c) that follows handleHTTPRequest: c (the data word
- *        of Put's `any` argument, RCX) still holds this request's fullPath.
- *        After Put another goroutine may take and reset c, so it is read
- *        here; the string's bytes belong to Gin's route tree, not to c, so
- *        they are still valid when the request ends.
+ * routes: at a call the kernel emulates, in the router's ServeHTTP:
+ *        gin, echo, chi: the call of sync.(*Pool).Put(c) that returns the
+ *          router's context to its pool once the handler is done: c (the data
+ *          word of Put's `any` argument, RCX) still holds this request's
+ *          route. After Put another goroutine may take and reset c, so the
+ *          string headers are read here; their bytes belong to the router's
+ *          tree, not to c, so they are still valid when the request ends.
+ *          gin: Context.fullPath; echo: context.path (unless it is the
+ *          request's own path: no route matched); chi: Context.RoutePatterns,
+ *          one per (sub-)router, joined at the end.
+ *        gorilla/mux: the call of requestWithRoute(req, route) (route in RBX):
+ *          the matched Route's path template, which lives as long as the
+ *          router.
  * end:   the first emulated instruction after each call of ServeHTTP (the
  *        caller's next call), or, where that can't be found, every RET of
  *        ServeHTTP. Never a uretprobe: Go moves goroutine stacks and the
@@ -56,7 +63,9 @@ struct inflight {
 	__s64 goid;
 	__u64 req;      /* *http.Request */
 	__u64 rw;       /* ResponseWriter's data word (a *response for HTTP/1) */
-	struct go_string route; /* gin.Context.fullPath, if seen */
+	struct go_string route[SONDE_ROUTE_PARTS]; /* the router's route, in pieces (chi: one per router) */
+	__u32 route_flags; /* SONDE_F_ROUTE_TRUNCATED: more pieces than route[] holds */
+	__u32 _pad3;
 	__u32 tid;      /* as Sonde sees it (its pid namespace) */
 	__u32 config;
 	__u32 ns_tgid;  /* as Sonde sees it */
@@ -228,22 +237,128 @@ int sonde_http_start(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("uprobe")
-int sonde_gin_route(struct pt_regs *ctx)
+/* The in-flight request of the goroutine at a router probe, and its binary's config. */
+static __always_inline struct inflight *route_request(struct pt_regs *ctx, struct sonde_go_config **cfg)
 {
-	count(SONDE_STAT_GIN_HITS);
+	count(SONDE_STAT_ROUTE_HITS);
 	__u64 id = bpf_get_current_pid_tgid();
 	struct inflight_key key = { .g = GO_G(ctx), .tgid = id >> 32 };
 	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
 	if (!f)
 		return 0;
-	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->config);
-	if (!cfg || cfg->gin_ctx_full_path == 0)
+	*cfg = bpf_map_lookup_elem(&configs, &f->config);
+	return *cfg ? f : 0;
+}
+
+/* sync.(*Pool).Put(p, x any): p in RAX, x's type word in RBX, data word (the context) in RCX. */
+SEC("uprobe")
+int sonde_gin_route(struct pt_regs *ctx)
+{
+	struct sonde_go_config *cfg;
+	struct inflight *f = route_request(ctx, &cfg);
+	if (!f || cfg->gin_ctx_full_path == 0)
 		return 0;
-	/* sync.(*Pool).Put(p, x any): p in RAX, x's type word in RBX, data word (c) in RCX. */
-	__u64 c = GO_ARG3(ctx);
-	bpf_probe_read_user(&f->route, sizeof(f->route), (void *)(c + cfg->gin_ctx_full_path));
+	bpf_probe_read_user(&f->route[0], sizeof(f->route[0]), (void *)(GO_ARG3(ctx) + cfg->gin_ctx_full_path));
 	return 0;
+}
+
+SEC("uprobe")
+int sonde_echo_route(struct pt_regs *ctx)
+{
+	struct sonde_go_config *cfg;
+	struct inflight *f = route_request(ctx, &cfg);
+	if (!f || cfg->echo_ctx_path == 0)
+		return 0;
+	struct go_string path = {};
+	bpf_probe_read_user(&path, sizeof(path), (void *)(GO_ARG3(ctx) + cfg->echo_ctx_path));
+	/*
+	 * When no route matches, echo's Router.Find leaves the request's own path in
+	 * context.path (the same string: URL.RawPath, or URL.Path). That is no route.
+	 */
+	__u64 url = go_read_ptr(f->req + cfg->req_url);
+	if (url && (path.ptr == go_read_ptr(url + cfg->url_path) || path.ptr == go_read_ptr(url + cfg->url_raw_path)))
+		return 0;
+	f->route[0] = path;
+	return 0;
+}
+
+SEC("uprobe")
+int sonde_chi_route(struct pt_regs *ctx)
+{
+	struct sonde_go_config *cfg;
+	struct inflight *f = route_request(ctx, &cfg);
+	if (!f || cfg->chi_ctx_patterns == 0)
+		return 0;
+	struct { __u64 ptr; __s64 len; __s64 cap; } patterns = {};
+	bpf_probe_read_user(&patterns, sizeof(patterns), (void *)(GO_ARG3(ctx) + cfg->chi_ctx_patterns));
+	if (patterns.ptr == 0 || patterns.len <= 0)
+		return 0;
+	__u32 bytes = (patterns.len < SONDE_ROUTE_PARTS ? (__u32)patterns.len : SONDE_ROUTE_PARTS) * sizeof(struct go_string);
+	if (bytes == 0 || bytes > sizeof(f->route))
+		return 0;
+	bpf_probe_read_user(f->route, bytes, (void *)patterns.ptr);
+	f->route_flags = patterns.len > SONDE_ROUTE_PARTS ? SONDE_F_ROUTE_TRUNCATED : 0;
+	return 0;
+}
+
+/* github.com/gorilla/mux.requestWithRoute(r *http.Request, route *Route): route in RBX. */
+SEC("uprobe")
+int sonde_mux_route(struct pt_regs *ctx)
+{
+	struct sonde_go_config *cfg;
+	struct inflight *f = route_request(ctx, &cfg);
+	if (!f || cfg->mux_route_regexp_path == 0)
+		return 0;
+	__u64 re = go_read_ptr(GO_ARG2(ctx) + cfg->mux_route_regexp_path);
+	if (re)
+		bpf_probe_read_user(&f->route[0], sizeof(f->route[0]), (void *)(re + cfg->mux_regexp_template));
+	return 0;
+}
+
+/*
+ * Appends the Go string (ptr, len) to the route at `off`; returns the new length.
+ * chi's RoutePattern() joins the patterns of each router on the way (a
+ * sub-router's mount pattern ends in a wildcard: "/api/v1/" then '*'), then
+ * replaces each slash-star-slash with one slash (context.go, replaceWildcards,
+ * at every v5 tag). So: a piece that starts with '/' after one that ends with
+ * slash-star drops that slash-star.
+ */
+_Static_assert(SONDE_ROUTE_MAX == 128, "route_append masks with 127 and 255");
+
+static __always_inline __u32 route_append(char *route, __u32 off, struct go_string *s, int *truncated)
+{
+	if (s->len <= 0 || s->ptr == 0)
+		return off;
+	if (off >= 2 && off <= SONDE_ROUTE_MAX) {
+		__u64 star = off - 1, slash = off - 2;
+		asm volatile("%0 &= 127" : "+r"(star));
+		asm volatile("%0 &= 127" : "+r"(slash));
+		char first = 0;
+		if (route[star] == '*' && route[slash] == '/' &&
+		    bpf_probe_read_user(&first, 1, (void *)s->ptr) == 0 && first == '/')
+			off -= 2;
+	}
+	if (off >= SONDE_ROUTE_MAX) {
+		*truncated = 1;
+		return off;
+	}
+	__u32 room = SONDE_ROUTE_MAX - off;
+	__u32 n = s->len < room ? (__u32)s->len : room;
+	if (s->len > room)
+		*truncated = 1;
+	/*
+	 * Bounds the verifier can see at the read itself (the compiler must not
+	 * fold the masks away): at < ROUTE_MAX, 1 <= len <= ROUTE_MAX; the record
+	 * has room for route + 2 * ROUTE_MAX, and at + n <= ROUTE_MAX anyway.
+	 */
+	__u64 at = off, len = n;
+	asm volatile("%0 &= 127" : "+r"(at));
+	asm volatile("%0 &= 255" : "+r"(len));
+	if (len == 0 || len > SONDE_ROUTE_MAX)
+		return off;
+	if (bpf_probe_read_user(route + at, len, (void *)s->ptr) != 0)
+		return off;
+	return off + n;
 }
 
 /*
@@ -325,7 +440,19 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 		e->flags |= SONDE_F_PATH_TRUNCATED;
 
 	trunc = 0;
-	e->route_len = go_copy_string(e->route, SONDE_ROUTE_MAX, f->route.ptr, f->route.len, &trunc);
+	__u32 route_len = 0;
+	/*
+	 * Every router's route starts with '/'; a read through offsets that are not
+	 * the binary's (a router version Sonde assumed) mostly doesn't: no route then.
+	 */
+	char first = 0;
+	if (f->route[0].len > 0 && bpf_probe_read_user(&first, 1, (void *)f->route[0].ptr) == 0 && first == '/') {
+#pragma unroll
+		for (int i = 0; i < SONDE_ROUTE_PARTS; i++)
+			route_len = route_append(e->route, route_len, &f->route[i], &trunc);
+		e->flags |= f->route_flags;
+	}
+	e->route_len = route_len;
 	/*
 	 * No router's route: the ServeMux pattern that matched (Request.Pattern, set by
 	 * (*ServeMux).ServeHTTP on the request it was handed; "GET /users/{id}", whose

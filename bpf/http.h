@@ -13,6 +13,7 @@
 #define SONDE_MAX_TARGETS 256
 #define SONDE_MAX_SYSCALLS 16   /* distinct syscalls kept per request */
 #define SONDE_WAIT_REASONS 64   /* runtime.waitReason values mapped per Go version */
+#define SONDE_ROUTE_PARTS 4     /* pieces of a route joined at the end (chi's RoutePatterns) */
 
 /* Where a request's time went (the JSON record's breakdown_ns keys, in order). */
 enum sonde_category {
@@ -39,7 +40,7 @@ enum sonde_category {
 enum sonde_stat {
 	SONDE_STAT_START_HITS = 0,  /* ServeHTTP entry probe */
 	SONDE_STAT_END_HITS,        /* end probe (call site or RET) */
-	SONDE_STAT_GIN_HITS,        /* gin route probe (before the Context goes back to its pool) */
+	SONDE_STAT_ROUTE_HITS,      /* router probes (gin, echo, chi: before the context goes back to its pool; gorilla/mux) */
 	SONDE_STAT_EVENTS,          /* events submitted */
 	SONDE_STAT_DROPS,           /* ring buffer full: bpf_ringbuf_reserve failed */
 	SONDE_STAT_END_UNMATCHED,   /* end without a start (attached mid-request) */
@@ -61,7 +62,11 @@ struct sonde_go_config {
 	__u32 url_raw_path;    /* net/url.URL.RawPath (string) */
 	__u32 resp_req;        /* net/http.response.req (*Request) */
 	__u32 resp_status;     /* net/http.response.status (int) */
-	__u32 gin_ctx_full_path; /* gin.Context.fullPath (string) */
+	__u32 gin_ctx_full_path; /* gin.Context.fullPath (string); 0: no Gin routes */
+	__u32 echo_ctx_path;   /* echo.context.path (string); 0: no echo routes */
+	__u32 chi_ctx_patterns;/* chi.Context.RoutePatterns ([]string); 0: no chi routes */
+	__u32 mux_route_regexp_path; /* mux.Route's routeConf.regexp.path (*routeRegexp); 0: no gorilla/mux routes */
+	__u32 mux_regexp_template;   /* mux.routeRegexp.template (string) */
 	__u32 req_pattern;     /* net/http.Request.Pattern (string, go1.23+); 0: none */
 	__u32 valid;           /* 1 once user space filled this slot */
 	__u32 breakdown;       /* 1: the scheduler probes and tracepoints are attached */

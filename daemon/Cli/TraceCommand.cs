@@ -14,7 +14,8 @@ internal static class TraceCommand
     public const string Help = """
         Usage: sonde trace (--pid PID ... | --exe PATH) [options]
 
-        Captures every HTTP request served by Go programs (net/http, Gin) until
+        Captures every HTTP request served by Go programs (net/http; routes from
+        ServeMux patterns, Gin, echo, chi and gorilla/mux) until
         --duration ends or SIGINT/SIGTERM arrives, then detaches and prints a
         per-route summary: count, 5xx errors, p50/p90/p99/max latency and a
         log2 latency histogram.
@@ -155,9 +156,9 @@ internal static class TraceCommand
             string who = g.AllProcesses
                 ? $"every process of {g.Path} (running now: {(g.Pids.Count == 0 ? "none" : string.Join(", ", g.Pids))})"
                 : $"pid {string.Join(", ", g.Pids)} ({g.Path})";
-            string gin = g.Exe.BuildInfo.Modules.TryGetValue(StructOffsets.GinModule, out var gv) ? $", gin {gv}" : plan.HasGin ? ", gin" : "";
-            if (plan.RouteProblem is { } rp) Console.Error.WriteLine($"sonde: warning: Gin routes will be unknown for {g.Path}: {rp}");
-            Console.Error.WriteLine($"sonde: tracing {who}: {g.Exe.BuildInfo.Described}{gin}; {plan.CostSummary}, " +
+            string routers = plan.Routers.Count == 0 ? "" : ", routes from " + string.Join(", ", plan.Routers.Select(r => r.Router.Name));
+            foreach (var rp in plan.RouteProblems) Console.Error.WriteLine($"sonde: warning: {g.Path}: {rp}");
+            Console.Error.WriteLine($"sonde: tracing {who}: {g.Exe.BuildInfo.Described}{routers}; {plan.CostSummary}, " +
                 $"request end at {(plan.EndMode == EndProbeMode.Ret ? "RETs" : "call sites")}; offsets from {source}");
         }
         var started = DateTimeOffset.Now;

@@ -31,7 +31,7 @@ public sealed class SelfMetrics
             "Completed requests lost because the ring buffer was full (counted in BPF, never silently).").WithLabels();
         RingBufferFillRatio = registry.AddGauge("sonde_ringbuf_fill_ratio",
             "Share of the ring buffer holding records not yet read (0..1).", unit: "ratio").WithLabels();
-        _probeHits = registry.AddCounter("sonde_probe_hits", "Uprobe hits, by probe (start, end, gin).", ["probe"], maxSeries: 50);
+        _probeHits = registry.AddCounter("sonde_probe_hits", "Uprobe hits, by probe: start and end of requests, route (router probes).", ["probe"], maxSeries: 50);
         BpfRunTime = registry.AddCounter("sonde_bpf_run_time_seconds",
             "Time the kernel spent running each Sonde BPF program (counted only while kernel.bpf_stats_enabled=1).",
             ["program"], unit: "seconds", valueDivisor: 1_000_000_000, maxSeries: 100);
@@ -82,7 +82,7 @@ public sealed class SelfMetrics
         EventsDropped.SetTotal(Clamp(stats.Drops));
         _probeHits.WithLabels("start").SetTotal(Clamp(stats.StartHits));
         _probeHits.WithLabels("end").SetTotal(Clamp(stats.EndHits));
-        _probeHits.WithLabels("gin").SetTotal(Clamp(stats.GinHits));
+        _probeHits.WithLabels("route").SetTotal(Clamp(stats.RouteHits));
     }
 
     /// <summary>Sets one program's run time and runs (from <see cref="BpfProgramStats.Read"/>) and the stats-enabled gauge.</summary>

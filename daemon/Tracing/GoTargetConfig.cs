@@ -19,6 +19,14 @@ public unsafe struct GoTargetConfig
     public uint ResponseStatus;
     /// <summary>gin.Context.fullPath; 0 when the binary has no Gin.</summary>
     public uint GinContextFullPath;
+    /// <summary>echo.context.path; 0 when the binary has no echo routes.</summary>
+    public uint EchoContextPath;
+    /// <summary>chi.Context.RoutePatterns; 0 when the binary has no chi routes.</summary>
+    public uint ChiContextPatterns;
+    /// <summary>gorilla/mux: Route's routeConf.regexp.path (*routeRegexp); 0 when the binary has no gorilla/mux routes.</summary>
+    public uint MuxRouteRegexpPath;
+    /// <summary>gorilla/mux: routeRegexp.template.</summary>
+    public uint MuxRegexpTemplate;
     /// <summary>net/http.Request.Pattern (Go 1.23+: the ServeMux pattern that matched); 0 when the Go version has none.</summary>
     public uint RequestPattern;
     public uint Valid;

@@ -17,10 +17,9 @@ namespace Sonde.Tracing;
 /// instruction of the straight-line code that follows (in Go 1.19's
 /// (*conn).serve: the <c>call (*conn).hijacked</c>); or every RET of ServeHTTP
 /// when that can't be found. Never a uretprobe.</item>
-/// <item>gin: in github.com/gin-gonic/gin.(*Engine).ServeHTTP, the
-/// <c>call sync.(*Pool).Put</c> right after handleHTTPRequest returns, where the
-/// *gin.Context (RCX) still holds this request's fullPath: after Put, another
-/// goroutine may take the Context and reset it.</item>
+/// <item>routes: one probe per router linked in, at a call inside its ServeHTTP
+/// (<see cref="Router"/>): gin, echo and chi where their context goes back to
+/// its pool, gorilla/mux where the matched route is attached to the request.</item>
 /// </list>
 /// </summary>
 public sealed class ProbePlan
@@ -30,24 +29,30 @@ public sealed class ProbePlan
     public const string GinHandle = "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest";
     public const string PoolPut = "sync.(*Pool).Put";
 
-    private ProbePlan(IReadOnlyList<ProbeSite> sites, EndProbeMode endMode, bool hasGin, string? routeProblem)
+    private ProbePlan(IReadOnlyList<ProbeSite> sites, EndProbeMode endMode, IReadOnlyList<RouterUse> routers, IReadOnlyList<string> routeProblems)
     {
         Sites = sites;
         EndMode = endMode;
-        HasGin = hasGin;
-        RouteProblem = routeProblem;
+        Routers = routers;
+        RouteProblems = routeProblems;
     }
+
+    /// <summary>A router linked into the binary whose routes are read, under which package path.</summary>
+    public sealed record RouterUse(Router Router, string Package);
 
     /// <summary>Whether the Go scheduler probes for the breakdown are part of the plan.</summary>
     public bool Breakdown { get; private init; }
 
-    /// <summary>Why Gin's routes can't be read from this binary; null when they can (or there's no Gin).</summary>
-    public string? RouteProblem { get; }
+    /// <summary>Why a router's routes can't be read from this binary, one line per router; empty when they can.</summary>
+    public IReadOnlyList<string> RouteProblems { get; }
+
+    /// <summary>The routers whose routes are read, each with its probe in <see cref="Sites"/>.</summary>
+    public IReadOnlyList<RouterUse> Routers { get; }
 
     public IReadOnlyList<ProbeSite> Sites { get; }
     /// <summary>CallSite or Ret: what was chosen.</summary>
     public EndProbeMode EndMode { get; }
-    public bool HasGin { get; }
+    public bool HasGin => Routers.Any(r => r.Router.Kind == RouterKind.Gin);
 
     /// <summary>Probe hits per request, by kind (the start may fire twice when the stack grows).</summary>
     public string CostSummary
@@ -102,8 +107,19 @@ public sealed class ProbePlan
         }
         sites.AddRange(ends!);
 
-        var (ginSite, routeProblem) = GinRouteSite(exe);
-        if (ginSite is not null) sites.Add(ginSite);
+        var routers = new List<RouterUse>();
+        var routeProblems = new List<string>();
+        foreach (var router in Router.All)
+        {
+            if (router.FindIn(exe) is not { } found) continue;
+            var (site, problem) = RouteSite(exe, router, found.Package, found.Serve);
+            if (site is not null)
+            {
+                sites.Add(site);
+                routers.Add(new RouterUse(router, found.Package));
+            }
+            else routeProblems.Add($"{router.Name} routes will be unknown: {problem}");
+        }
         if (breakdown)
         {
             foreach (var (name, program, reads) in SchedulerProbes)
@@ -114,28 +130,38 @@ public sealed class ProbePlan
                 sites.Add(Site(exe, program, f, code, MachineCode.ChooseEntryProbe(f, code, reads)));
             }
         }
-        return new ProbePlan(sites, chosen, ginSite is not null, routeProblem) { Breakdown = breakdown };
+        return new ProbePlan(sites, chosen, routers, routeProblems) { Breakdown = breakdown };
     }
 
-    /// <summary>The gin route probe, or why there is none (null, null: no Gin in the binary).</summary>
-    private static (ProbeSite? Site, string? Problem) GinRouteSite(GoExecutable exe)
+    /// <summary>
+    /// The router's probe: the one call of <see cref="Router.Call"/> in its ServeHTTP
+    /// (for gin: the first call after handleHTTPRequest returns, with only
+    /// straight-line code before it; Go 1.27 pads it with a 2-byte NOP), or why
+    /// there is none. A call rel32 is emulated.
+    /// </summary>
+    private static (ProbeSite? Site, string? Problem) RouteSite(GoExecutable exe, Router router, string package, GoFunction serve)
     {
-        var serve = exe.Functions.Find(GinServe);
-        var handle = exe.Functions.Find(GinHandle);
-        if (serve is null || handle is null) return (null, null);
-        var put = exe.Functions.Find(PoolPut);
+        string callName = router.CallIn(package);
+        var target = exe.Functions.Find(callName);
+        if (target is null)
+            return (null, $"{callName} is not in the binary (inlined?)");
         var code = exe.Code(serve);
-        var calls = MachineCode.FindCallsTo(serve, code, handle.Entry);
-        if (calls.Count != 1 || put is null)
-            return (null, $"{GinServe} does not call {GinHandle} once ({calls.Count} calls)");
-        // The first call after handleHTTPRequest returns, with only straight-line code before it
-        // (Go 1.27 pads it with a 2-byte NOP); the call itself is emulated, and RCX holds the
-        // *gin.Context there (Put's x.data).
-        var insn = MachineCode.Decode(serve, code).SkipWhile(i => i.IP < calls[0] + 5)
-            .FirstOrDefault(i => i.FlowControl != Iced.Intel.FlowControl.Next || i.IsCallNear);
-        if (!insn.IsCallNear || insn.NearBranchTarget != put.Entry)
-            return (null, $"the code after {GinHandle} returns is not the expected call of {PoolPut}");
-        return (Site(exe, "sonde_gin_route", serve, code, insn.IP), null);
+        if (router.Kind == RouterKind.Gin)
+        {
+            var handle = exe.Functions.Find(GinHandle);
+            var handles = handle is null ? [] : MachineCode.FindCallsTo(serve, code, handle.Entry);
+            if (handles.Count != 1)
+                return (null, $"{serve.Name} does not call {GinHandle} once ({handles.Count} calls)");
+            var insn = MachineCode.Decode(serve, code).SkipWhile(i => i.IP < handles[0] + 5)
+                .FirstOrDefault(i => i.FlowControl != Iced.Intel.FlowControl.Next || i.IsCallNear);
+            if (!insn.IsCallNear || insn.NearBranchTarget != target.Entry)
+                return (null, $"the code after {GinHandle} returns is not the expected call of {PoolPut}");
+            return (Site(exe, router.Program, serve, code, insn.IP), null);
+        }
+        var calls = MachineCode.FindCallsTo(serve, code, target.Entry);
+        if (calls.Count != 1)
+            return (null, $"{serve.Name} calls {callName} {calls.Count} times, not once");
+        return (Site(exe, router.Program, serve, code, calls[0]), null);
     }
 
     /// <summary>

@@ -5,18 +5,115 @@ namespace Sonde.Tracing;
 /// <summary>
 /// Finds the struct field offsets the BPF programs read for one binary: from
 /// its DWARF when it has any, otherwise from <see cref="KnownLayouts"/> keyed
-/// by the Go (and Gin) version in .go.buildinfo.
+/// by the Go version in .go.buildinfo; for routers, from DWARF or
+/// <see cref="KnownLayouts.GinContext"/> and <see cref="RouterLayouts"/>.
 /// </summary>
 public static class StructOffsets
 {
     public const string GinModule = "github.com/gin-gonic/gin";
 
     /// <summary>Offsets and a short description of where they came from.</summary>
-    public static (GoTargetConfig Config, string Source) Resolve(GoExecutable exe, bool needGin, bool breakdown = false)
+    public static (GoTargetConfig Config, string Source) Resolve(GoExecutable exe, IReadOnlyList<ProbePlan.RouterUse> routers, bool breakdown = false)
     {
-        var (config, source) = ResolveOffsets(exe, needGin);
+        ArgumentNullException.ThrowIfNull(routers);
+        var (config, source) = ResolveOffsets(exe);
+        foreach (var use in routers)
+            source += ", " + ResolveRouter(exe, use, ref config);
         if (breakdown) SetWaitCategories(ref config, exe);
         return (config, source);
+    }
+
+    /// <summary>
+    /// One router's offsets into <paramref name="config"/>: from DWARF, else the
+    /// table for its version, else the layout every checked release shares (for
+    /// Gin, once the binary's code shows it). Says where they came from; a router
+    /// whose offsets can't be had keeps its field 0, so its probe reads nothing.
+    /// </summary>
+    private static string ResolveRouter(GoExecutable exe, ProbePlan.RouterUse use, ref GoTargetConfig config)
+    {
+        var (router, package) = (use.Router, use.Package);
+        string? version = router.ModuleVersion(exe, package);
+        string named = version is null ? router.Name : $"{router.Name} {version}";
+        if (exe.Dwarf is { } d && RouterFromDwarf(d, router.Kind, package, ref config))
+            return $"{named} from DWARF";
+        switch (router.Kind)
+        {
+            case RouterKind.Gin:
+                var gin = version is null ? null : KnownLayouts.GinContext(version);
+                if (gin is not null)
+                {
+                    config.GinContextFullPath = (uint)gin.FullPath;
+                    return named;
+                }
+                // No version, or one the table lacks: the one layout every known release shares,
+                // once the binary's own code shows it.
+                gin = KnownLayouts.GinFallback;
+                string which = version is null ? "Gin version unknown" : $"gin {version} not in the table";
+                if (!GinFullPathStoredAt(exe, gin.FullPath))
+                    return $"{which} and fullPath's offset not found in {ProbePlan.GinHandle}'s code: Gin routes off";
+                config.GinContextFullPath = (uint)gin.FullPath;
+                return $"{which}: fullPath at {gin.FullPath} checked in {ProbePlan.GinHandle}'s code";
+            case RouterKind.Echo:
+            {
+                int? path = RouterLayouts.EchoContextPath(version);
+                string find = package + ".(*Router).Find";
+                if (path is null && version is null && FieldAccessed(exe, find, RouterLayouts.EchoContextPathBefore412, 2, storesOnly: true))
+                {
+                    config.EchoContextPath = (uint)RouterLayouts.EchoContextPathBefore412;
+                    return $"{named}: version unknown, context.path at {RouterLayouts.EchoContextPathBefore412} (v4.0–v4.11) checked in {find}'s code";
+                }
+                if (path is null)
+                    return $"{named}: {(version is null ? "version unknown" : "version not in the table")} and no layout Sonde knows matches {find}'s code: echo routes off";
+                config.EchoContextPath = (uint)path;
+                return named;
+            }
+            case RouterKind.Chi:
+            {
+                int? patterns = RouterLayouts.ChiContextRoutePatterns(version);
+                string findRoute = package + ".(*node).FindRoute";
+                if (patterns is null)
+                    patterns = RouterLayouts.ChiLayouts.Select(l => (int?)l).FirstOrDefault(off => FieldAccessed(exe, findRoute, off!.Value, 3, storesOnly: false));
+                if (patterns is null)
+                    return $"{named}: no layout Sonde knows matches {findRoute}'s code: chi routes off";
+                config.ChiContextPatterns = (uint)patterns;
+                return RouterLayouts.ChiContextRoutePatterns(version) is not null ? named
+                    : $"{named}: {(version is null ? "version unknown" : "version not in the table")}, Context.RoutePatterns at {patterns} checked in {findRoute}'s code";
+            }
+            case RouterKind.GorillaMux:
+            {
+                (int regexpPath, int template) = RouterLayouts.MuxRoute;
+                config.MuxRouteRegexpPath = (uint)regexpPath;
+                config.MuxRegexpTemplate = (uint)template;
+                // requestWithRoute, which the probe needs, is in v1.7.4 and later, which all share this layout.
+                return version is null ? $"{named}: version unknown, the layout of v1.7.4–v1.8.1 assumed" : named;
+            }
+        }
+        return named;
+    }
+
+    private static bool RouterFromDwarf(DwarfStructs d, RouterKind kind, string package, ref GoTargetConfig config)
+    {
+        switch (kind)
+        {
+            case RouterKind.Gin when d.FieldOffset(package + ".Context", "fullPath") is int full:
+                config.GinContextFullPath = (uint)full;
+                return true;
+            case RouterKind.Echo when d.FieldOffset(package + ".context", "path") is int path:
+                config.EchoContextPath = (uint)path;
+                return true;
+            case RouterKind.Chi when d.FieldOffset(package + ".Context", "RoutePatterns") is int patterns:
+                config.ChiContextPatterns = (uint)patterns;
+                return true;
+            case RouterKind.GorillaMux when d.FieldOffset(package + ".Route", "routeConf") is int conf
+                && d.FieldOffset(package + ".routeConf", "regexp") is int regexp
+                && d.FieldOffset(package + ".routeRegexpGroup", "path") is int path
+                && d.FieldOffset(package + ".routeRegexp", "template") is int template:
+                config.MuxRouteRegexpPath = (uint)(conf + regexp + path);
+                config.MuxRegexpTemplate = (uint)template;
+                return true;
+            default:
+                return false;
+        }
     }
 
     /// <summary>
@@ -58,7 +155,7 @@ public static class StructOffsets
             config.WaitCategory[i] = (byte)(reasons.TryGetValue(i, out var name) ? BreakdownCategories.OfWaitReason(name) : BreakdownCategories.Other);
     }
 
-    private static (GoTargetConfig Config, string Source) ResolveOffsets(GoExecutable exe, bool needGin)
+    private static (GoTargetConfig Config, string Source) ResolveOffsets(GoExecutable exe)
     {
         string goVersion = exe.BuildInfo.GoVersion;
         if (!GoVersion.TryParse(goVersion, out var v))
@@ -66,7 +163,7 @@ public static class StructOffsets
         if (v.Major != 1 || v.Minor < 17)
             throw new TraceException($"{exe.Path} was built with {goVersion}; Sonde needs Go 1.17 or newer (the register ABI its probes read)") { Reason = "old_go_version" };
 
-        if (exe.Dwarf is { } dwarf && FromDwarf(dwarf, needGin) is { } fromDwarf)
+        if (exe.Dwarf is { } dwarf && FromDwarf(dwarf) is { } fromDwarf)
             return (fromDwarf, "DWARF");
 
         var (min, max) = KnownLayouts.SupportedGoMinors;
@@ -92,32 +189,7 @@ public static class StructOffsets
             ResponseReq = U(layout.ResponseReq),
             ResponseStatus = U(layout.ResponseStatus),
         };
-        string source = $"offsets table for go1.{v.Minor} ({rowSource}){unverified}";
-        if (needGin)
-        {
-            exe.BuildInfo.Modules.TryGetValue(GinModule, out var ginVersion);
-            var gin = ginVersion is null ? null : KnownLayouts.GinContext(ginVersion);
-            string ginSource;
-            if (gin is not null)
-            {
-                ginSource = $"gin {ginVersion}";
-            }
-            else
-            {
-                // No version, or one the table lacks: the one layout every known release shares,
-                // once the binary's own code shows it.
-                gin = KnownLayouts.GinFallback;
-                string which = ginVersion is null ? "Gin version unknown" : $"gin {ginVersion} not in the table";
-                bool seen = GinFullPathStoredAt(exe, gin.FullPath);
-                ginSource = seen
-                    ? $"{which}: fullPath at {gin.FullPath} checked in {ProbePlan.GinHandle}'s code"
-                    : $"{which} and fullPath's offset not found in {ProbePlan.GinHandle}'s code: Gin routes off";
-                if (!seen) gin = gin with { FullPath = 0 };
-            }
-            config.GinContextFullPath = (uint)gin.FullPath;
-            source += ", " + ginSource;
-        }
-        return (config, source);
+        return (config, $"offsets table for go1.{v.Minor} ({rowSource}){unverified}");
     }
 
     /// <summary>
@@ -146,23 +218,36 @@ public static class StructOffsets
 
     /// <summary>
     /// Whether Gin's handleHTTPRequest stores a string at <paramref name="offset"/> of
-    /// a struct (its <c>c.fullPath = value.fullPath</c>): 8-byte stores to
-    /// [reg+offset] and [reg+offset+8] through the same register, not the stack
-    /// pointer, as every Go toolchain here compiles it.
+    /// a struct (its <c>c.fullPath = value.fullPath</c>).
     /// </summary>
-    internal static bool GinFullPathStoredAt(GoExecutable exe, int offset)
+    internal static bool GinFullPathStoredAt(GoExecutable exe, int offset) =>
+        FieldAccessed(exe, ProbePlan.GinHandle, offset, words: 2, storesOnly: true);
+
+    /// <summary>
+    /// Whether <paramref name="function"/>'s code moves <paramref name="words"/>
+    /// consecutive 8-byte words at <paramref name="offset"/> of a struct (a string's
+    /// ptr and len, a slice's ptr, len and cap) through one base register, not the
+    /// stack pointer: how every Go toolchain here compiles a field's load or store.
+    /// The check that a layout taken without DWARF is the binary's.
+    /// </summary>
+    internal static bool FieldAccessed(GoExecutable exe, string function, int offset, int words, bool storesOnly)
     {
-        var f = exe.Functions.Find(ProbePlan.GinHandle);
+        var f = exe.Functions.Find(function);
         if (f is null) return false;
-        var stores = MachineCode.Decode(f, exe.Code(f))
-            .Where(i => i.Mnemonic == Iced.Intel.Mnemonic.Mov && i.Op0Kind == Iced.Intel.OpKind.Memory
-                && i.MemorySize == Iced.Intel.MemorySize.UInt64 && i.MemoryIndex == Iced.Intel.Register.None
-                && i.MemoryBase is not (Iced.Intel.Register.RSP or Iced.Intel.Register.None or Iced.Intel.Register.RIP))
-            .Select(i => (i.MemoryBase, Displacement: (long)i.MemoryDisplacement64)).ToHashSet();
-        return stores.Any(s => s.Displacement == offset + 8 && stores.Contains((s.MemoryBase, offset)));
+        var moves = new HashSet<(Iced.Intel.Register Base, long Displacement)>();
+        foreach (var i in MachineCode.Decode(f, exe.Code(f)))
+        {
+            if (i.Mnemonic != Iced.Intel.Mnemonic.Mov || i.MemorySize != Iced.Intel.MemorySize.UInt64) continue;
+            bool store = i.Op0Kind == Iced.Intel.OpKind.Memory, load = i.Op1Kind == Iced.Intel.OpKind.Memory;
+            if (!(store || (load && !storesOnly)) || i.MemoryIndex != Iced.Intel.Register.None
+                || i.MemoryBase is Iced.Intel.Register.RSP or Iced.Intel.Register.None or Iced.Intel.Register.RIP) continue;
+            moves.Add((i.MemoryBase, (long)i.MemoryDisplacement64));
+        }
+        return moves.Any(m => m.Displacement == offset
+            && Enumerable.Range(1, words - 1).All(w => moves.Contains((m.Base, offset + 8L * w))));
     }
 
-    private static GoTargetConfig? FromDwarf(DwarfStructs d, bool needGin)
+    private static GoTargetConfig? FromDwarf(DwarfStructs d)
     {
         int? goid = d.FieldOffset("runtime.g", "goid");
         int? method = d.FieldOffset("net/http.Request", "Method");
@@ -179,12 +264,6 @@ public static class StructOffsets
             UrlRawPath = (uint)rawPath, ResponseReq = (uint)respReq, ResponseStatus = (uint)status,
             RequestPattern = d.FieldOffset("net/http.Request", "Pattern") is int pattern ? (uint)pattern : 0,
         };
-        if (needGin)
-        {
-            int? full = d.FieldOffset(GinModule + ".Context", "fullPath");
-            if (full is null) return null;
-            c.GinContextFullPath = (uint)full;
-        }
         return c;
     }
 

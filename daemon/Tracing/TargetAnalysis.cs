@@ -31,7 +31,7 @@ public sealed record TargetAnalysis(ProbePlan Plan, GoTargetConfig Config, strin
             breakdown = false;
             plan = ProbePlan.For(exe, endMode, breakdown);
         }
-        var (config, source) = StructOffsets.Resolve(exe, plan.HasGin, breakdown);
+        var (config, source) = StructOffsets.Resolve(exe, plan.Routers, breakdown);
         return new TargetAnalysis(plan, config, source, breakdown, StructOffsets.IsUnverified(exe), warnings);
     }
 }

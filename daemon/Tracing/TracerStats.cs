@@ -2,7 +2,7 @@ namespace Sonde.Tracing;
 
 /// <summary>Counters kept by the BPF programs (bpf/http.h enum sonde_stat), summed over CPUs.</summary>
 public readonly record struct TracerStats(
-    ulong StartHits, ulong EndHits, ulong GinHits, ulong Events, ulong Drops, ulong EndUnmatched, ulong StartNoConfig)
+    ulong StartHits, ulong EndHits, ulong RouteHits, ulong Events, ulong Drops, ulong EndUnmatched, ulong StartNoConfig)
 {
     /// <summary>Go scheduler probe hits (breakdown), for all goroutines.</summary>
     public ulong RuntimeHits { get; init; }
@@ -10,5 +10,5 @@ public readonly record struct TracerStats(
     public ulong SyscallsLost { get; init; }
 
     /// <summary>Uprobe hits per captured request.</summary>
-    public double HitsPerRequest => Events == 0 ? 0 : (double)(StartHits + EndHits + GinHits) / Events;
+    public double HitsPerRequest => Events == 0 ? 0 : (double)(StartHits + EndHits + RouteHits) / Events;
 }

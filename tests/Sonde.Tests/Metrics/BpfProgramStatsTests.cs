@@ -36,7 +36,7 @@ public sealed class BpfProgramStatsTests
         using var srv = GoServer.Start("nethttp");
         var exe = GoExecutable.Open(srv.Binary);
         var plan = ProbePlan.For(exe, EndProbeMode.Auto);
-        var (config, _) = StructOffsets.Resolve(exe, plan.HasGin);
+        var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
         using var tracer = new HttpTracer(1 << 16);
         var ours = BpfProgramFds().Except(before).ToDictionary(fd => ProgramName(BpfProgramStats.Read(fd).ProgramId));
         Assert.Contains("sonde_http_start", ours.Keys);

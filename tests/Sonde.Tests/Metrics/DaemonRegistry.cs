@@ -29,7 +29,7 @@ public static class DaemonRegistry
         self.Targets.Set(2);
         self.ProbesAttached.Set(6);
         self.ProbeAttachFailed("symbol_not_found");
-        self.SetTracerStats(new TracerStats(StartHits: 510, EndHits: 505, GinHits: 300, Events: 500, Drops: 3, EndUnmatched: 0, StartNoConfig: 0));
+        self.SetTracerStats(new TracerStats(StartHits: 510, EndHits: 505, RouteHits: 300, Events: 500, Drops: 3, EndUnmatched: 0, StartNoConfig: 0));
         self.RingBufferFillRatio.Set(0.125);
         self.SetBpfProgramStats("sonde_http_start", new BpfProgramStats(41, 1_234_567, 510, 0));
         registry.AddCounter("sonde_otlp_exports", "OTLP metric export attempts, by result.", ["result"]).WithLabels("success").Add(4);

@@ -20,7 +20,7 @@ public sealed class HttpTracerTests
     {
         var exe = GoExecutable.Open(srv.Binary);
         var plan = ProbePlan.For(exe, EndProbeMode.Auto);
-        var (config, _) = StructOffsets.Resolve(exe, plan.HasGin);
+        var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
         var tracer = new HttpTracer(ringBytes);
         tracer.Attach(plan, config, srv.Binary, [srv.Pid], out _);
         return tracer;

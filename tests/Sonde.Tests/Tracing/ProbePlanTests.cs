@@ -47,7 +47,7 @@ public sealed class ProbePlanTests(Xunit.Abstractions.ITestOutputHelper output)
 
         bool gin = Path.GetFileName(server).StartsWith("gin", StringComparison.Ordinal);
         Assert.Equal(gin, plan.HasGin);
-        Assert.Null(plan.RouteProblem);
+        Assert.Empty(plan.RouteProblems);
         if (gin)
         {
             var route = Assert.Single(plan.Sites, s => s.Program == "sonde_gin_route");

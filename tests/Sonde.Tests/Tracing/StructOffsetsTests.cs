@@ -57,9 +57,9 @@ public sealed class StructOffsetsTests
         var withDwarf = GoExecutable.Open(Repo.GoServer(server));
         var stripped = GoExecutable.Open(Repo.GoServer(server + "-stripped"));
         bool gin = Path.GetFileName(server) == "gin";
-        var (a, sourceA) = StructOffsets.Resolve(withDwarf, gin);
-        var (b, sourceB) = StructOffsets.Resolve(stripped, gin);
-        Assert.Equal("DWARF", sourceA);
+        var (a, sourceA) = StructOffsets.Resolve(withDwarf, ProbePlan.For(withDwarf, EndProbeMode.Auto).Routers);
+        var (b, sourceB) = StructOffsets.Resolve(stripped, ProbePlan.For(stripped, EndProbeMode.Auto).Routers);
+        Assert.Equal(gin ? "DWARF, gin from DWARF" : "DWARF", sourceA);
         Assert.True(GoVersion.TryParse(stripped.BuildInfo.GoVersion, out var v));
         Assert.StartsWith($"offsets table for go1.{v.Minor} (DWARF of tests/goservers/gin built by {stripped.BuildInfo.GoVersion})", sourceB);
         if (gin) Assert.EndsWith($"Gin version unknown: fullPath at {KnownLayouts.GinFallback.FullPath} checked in {ProbePlan.GinHandle}'s code", sourceB);

@@ -51,11 +51,40 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         return data;
     }
 
+    /// <summary>
+    /// Servers on Debian's routers (tests/goservers/{chi,echo,gorillamux,httprouter}),
+    /// built with the oldest Go (the system's 1.19) and the newest, with and without
+    /// symbols: stripped, the router's offsets come from the code, not DWARF.
+    /// </summary>
+    [RootTheory]
+    [MemberData(nameof(RouterServers))]
+    public Task Captures_every_request_exactly_with_its_route(string server) => CaptureExactly(server, "auto");
+
+    public static TheoryData<string> RouterServers()
+    {
+        var data = new TheoryData<string>();
+        foreach (var router in new[] { "chi", "echo", "gorillamux", "httprouter" })
+            foreach (var variant in new[] { router, router + "-stripped" })
+            {
+                data.Add(variant);
+                data.Add(GoMatrix.Server(GoMatrix.Newest, variant));
+            }
+        return data;
+    }
+
     private async Task CaptureExactly(string server, string endProbe)
     {
         string name = Path.GetFileName(server);
-        var router = name.StartsWith("gin", StringComparison.Ordinal) ? Router.Gin
-            : name.StartsWith("mux", StringComparison.Ordinal) ? Router.ServeMuxPatterns : Router.None;
+        var router = name.Split('-')[0] switch
+        {
+            "gin" => Router.Gin,
+            "mux" => Router.ServeMuxPatterns,
+            "chi" => Router.Chi,
+            "echo" => Router.Echo,
+            "gorillamux" => Router.GorillaMux,
+            "httprouter" => Router.HttpRouter,
+            _ => Router.None,
+        };
         using var srv = GoServer.Start(server);
         string json = Path.Combine(Path.GetTempPath(), $"sonde-e2e-{server.Replace('/', '-')}-{endProbe}-{srv.Port}.jsonl");
         var bpf = BpfFootprint.Before();
@@ -147,10 +176,11 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
 
     /// <summary>
     /// What names the route: nothing (plain net/http: the old ServeMux, whose
-    /// prefixes a GOPATH-mode build keeps, route null), Gin, or ServeMux patterns
-    /// (tests/goservers/mux, Go 1.23+).
+    /// prefixes a GOPATH-mode build keeps, route null), Gin, ServeMux patterns
+    /// (tests/goservers/mux, Go 1.23+), chi, echo, gorilla/mux, or httprouter
+    /// (1.3 keeps no record of the route that matched: route null).
     /// </summary>
-    private enum Router { None, Gin, ServeMuxPatterns }
+    private enum Router { None, Gin, ServeMuxPatterns, Chi, Echo, GorillaMux, HttpRouter }
 
     /// <summary>Paths are unique except the /status ones, so records can be matched to the server log.</summary>
     private static List<(string, string)> RequestMix(Router router)
@@ -166,7 +196,8 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
                 1 when routed => ("POST", $"/users/{i}/orders"),
                 2 when routed => ("GET", $"/files/dir{i}/a.txt"),
                 2 => ("GET", $"/users/{i}?q=1&x=2"),
-                3 when router == Router.ServeMuxPatterns => ("GET", $"/nothing/{i}"),   // no pattern matches: 404, no route
+                3 when router is not (Router.None or Router.Gin) => ("GET", $"/nothing/{i}"),   // no route matches: 404, no route
+                4 when router is not (Router.None or Router.Gin or Router.ServeMuxPatterns) => ("GET", $"/api/v1/items/{i}"),   // through a sub-router (chi, gorilla/mux) or group (echo)
                 3 when !routed => ("GET", $"/silent/{i}"),  // writes nothing: status 200 from finishRequest
                 _ => ("GET", $"/users/{i}"),
             });
@@ -174,23 +205,35 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         return plan;
     }
 
-    private static string? ExpectedRoute(Router router, string method, string path) => router switch
+    /// <summary>The route each test server registered for the request (its own syntax).</summary>
+    private static string? ExpectedRoute(Router router, string method, string path)
     {
-        Router.None => null,
-        Router.Gin => path switch
+        string kind = path switch
         {
-            _ when path.StartsWith("/status/", StringComparison.Ordinal) => "/status/:code",
-            _ when path.StartsWith("/files/", StringComparison.Ordinal) => "/files/*path",
-            _ when method == "POST" => "/users/:id/orders",
-            _ => "/users/:id",
-        },
-        _ => path switch
+            _ when path.StartsWith("/status/", StringComparison.Ordinal) => "status",
+            _ when path.StartsWith("/files/", StringComparison.Ordinal) => "files",
+            _ when path.StartsWith("/nothing/", StringComparison.Ordinal) => "nothing",
+            _ when path.StartsWith("/api/v1/items/", StringComparison.Ordinal) => "items",
+            _ when method == "POST" => "orders",
+            _ => "user",
+        };
+        return (router, kind) switch
         {
-            _ when path.StartsWith("/status/", StringComparison.Ordinal) => "/status/{code}",
-            _ when path.StartsWith("/files/", StringComparison.Ordinal) => "/files/{path...}",
-            _ when path.StartsWith("/nothing/", StringComparison.Ordinal) => null,
-            _ when method == "POST" => "/users/{id}/orders",
-            _ => "/users/{id}",
-        },
-    };
+            (Router.None or Router.HttpRouter, _) or (_, "nothing") => null,
+            (Router.Gin or Router.Echo, "status") => "/status/:code",
+            (Router.Gin or Router.Echo, "orders") => "/users/:id/orders",
+            (Router.Gin or Router.Echo, "user") => "/users/:id",
+            (Router.Gin, "files") => "/files/*path",
+            (Router.Echo, "files") => "/files/*",
+            (Router.Echo, "items") => "/api/v1/items/:item",
+            (_, "status") => "/status/{code}",
+            (_, "orders") => "/users/{id}/orders",
+            (_, "user") => "/users/{id}",
+            (_, "items") => "/api/v1/items/{item}",
+            (Router.ServeMuxPatterns, "files") => "/files/{path...}",
+            (Router.Chi, "files") => "/files/*",
+            (Router.GorillaMux, "files") => "/files/{path:.*}",
+            _ => throw new InvalidOperationException($"no route for {router} {kind}"),
+        };
+    }
 }

@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import footprint, goversions, machine, overhead, report, ringbuf  # noqa: E402
+from harness import footprint, goversions, machine, overhead, report, ringbuf, routers  # noqa: E402
 from harness.bpfstats import RunTimeStats  # noqa: E402
 from harness.processes import BenchError  # noqa: E402
 
@@ -35,6 +35,7 @@ FULL = {
     "overhead": {"measure_s": 8, "light_s": 2, "warm_s": 1, "idle_s": 1, "quiet_wait_s": 15},
     "footprint": {"processes": 10, "connections": 2, "idle_s": 1, "load_s": 8, "quiet_wait_s": 15},
     "goversions": {"rounds": 3, "measure_s": 4, "light_s": 1, "warm_s": 1, "idle_s": 0.5, "quiet_wait_s": 10},
+    "routers": {"rounds": 3, "measure_s": 4, "light_s": 1, "warm_s": 1, "idle_s": 0.5, "quiet_wait_s": 10},
 }
 SMOKE = {
     "rounds": 1,
@@ -44,6 +45,7 @@ SMOKE = {
     "footprint": {"processes": 10, "connections": 2, "idle_s": 0.5, "load_s": 1, "quiet_wait_s": 0},
     # The oldest and the newest only: the smoke run checks the harness, not the versions.
     "goversions": {"rounds": 1, "measure_s": 1, "light_s": 1, "warm_s": 1, "idle_s": 0.2, "quiet_wait_s": 0, "ends_only": True},
+    "routers": {"rounds": 1, "measure_s": 1, "light_s": 1, "warm_s": 1, "idle_s": 0.2, "quiet_wait_s": 0, "ends_only": True},
 }
 
 
@@ -55,7 +57,7 @@ def main():
     ap.add_argument("--report", help="markdown report (default BENCHMARKS.md; smoke: out/bench-smoke/BENCHMARKS.md)")
     ap.add_argument("--plot", help="overhead plot, SVG (default tests/bench/overhead.svg; smoke: out/bench-smoke/overhead.svg)")
     ap.add_argument("--results", help="raw results, JSON (default tests/bench/results.json; smoke: out/bench-smoke/results.json)")
-    ap.add_argument("--only", choices=["ringbuf", "overhead", "footprint", "goversions"],
+    ap.add_argument("--only", choices=["ringbuf", "overhead", "footprint", "goversions", "routers"],
                     help="run one benchmark only; the report keeps the other sections of the saved results")
     ap.add_argument("--from-results", metavar="JSON", help="don't run: write the report and plot again from a run's results")
     args = ap.parse_args()
@@ -78,6 +80,7 @@ def main():
                        "(`/usr/bin/sonde` once installed; `make deb`)",
         "servers": {n: os.path.join(repo, "out", "goservers", n) for n in ("nethttp", "gin")},
         "go_versions": goversions.servers(repo),
+        "routers": routers.servers(repo),
         "bench_bpf_o": os.path.join(repo, "out", "bpf", "bench.bpf.o"),
         "ringbuf_consumer": os.path.join(repo, "out", "bench", "ringbuf-consumer"),
         "ringbuf_producer": os.path.join(repo, "out", "bench", "ringbuf-producer"),
@@ -96,7 +99,7 @@ def main():
         servers = [(n, paths["servers"][n]) for n in saved["params"]["servers"]]
         report.write(report_path, plot_path, saved["machine"], saved["params"], saved["ringbuf"], saved["overhead"], servers,
                      saved["variants"], saved["skipped"], saved["notes"], work, saved.get("footprint", []),
-                     saved.get("goversions", []), saved.get("goversions_notes"))
+                     saved.get("goversions", []), saved.get("goversions_notes"), saved.get("routers", []), saved.get("routers_notes"))
         log(f"wrote {os.path.relpath(report_path, repo)}, {os.path.relpath(plot_path, repo)} from {args.from_results}")
         return 0
     try:
@@ -104,7 +107,7 @@ def main():
         info = machine.describe(paths, repo)
         load_start = machine.loadavg()
         servers = [(n, paths["servers"][n]) for n in params["servers"]]
-        rb_results, oh_results, fp_results, gv_results, skipped, variants = [], [], [], [], {}, []
+        rb_results, oh_results, fp_results, gv_results, rt_results, skipped, variants = [], [], [], [], [], {}, []
         with RunTimeStats() as stats:
             log(f"BPF run-time statistics: {stats.how}")
             if args.only in (None, "ringbuf"):
@@ -116,6 +119,9 @@ def main():
             if args.only in (None, "goversions"):
                 gv = params["goversions"]
                 gv_results = goversions.run(paths, gv, gv["rounds"], work, log)
+            if args.only in (None, "routers"):
+                rt = params["routers"]
+                rt_results = routers.run(paths, rt, rt["rounds"], work, log)
         elapsed = time.monotonic() - t0
         other = [r["other_load"] for r in oh_results + fp_results]
         notes = {
@@ -125,23 +131,26 @@ def main():
         }
         gv_notes = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_start": load_start,
                     "load_end": machine.loadavg(), "with_the_rest": args.only is None}
+        rt_notes = dict(gv_notes)
         results = {"machine": info, "params": params, "notes": notes, "skipped": skipped, "variants": variants,
                    "ringbuf": rb_results, "overhead": oh_results, "footprint": fp_results,
-                   "goversions": gv_results, "goversions_notes": gv_notes}
+                   "goversions": gv_results, "goversions_notes": gv_notes,
+                   "routers": rt_results, "routers_notes": rt_notes}
         if args.only and os.path.exists(results_path):
             # One benchmark again: the other sections stay those of the saved run, and say so.
             with open(results_path) as f:
                 saved = json.load(f)
-            keep = {"ringbuf": "ringbuf", "overhead": "overhead", "footprint": "footprint", "goversions": "goversions"}
+            keep = {"ringbuf": "ringbuf", "overhead": "overhead", "footprint": "footprint", "goversions": "goversions", "routers": "routers"}
             for section in keep.values():
                 if section != args.only:
                     results[section] = saved.get(section, [])
-            if args.only != "goversions":
-                results["goversions_notes"] = saved.get("goversions_notes")
-            else:
+            for section in ("goversions", "routers"):
+                if args.only != section:
+                    results[section + "_notes"] = saved.get(section + "_notes")
+            if args.only in ("goversions", "routers"):
                 for key in ("machine", "params", "notes", "skipped", "variants"):
                     results[key] = saved.get(key, results[key])
-                results["params"]["goversions"] = params["goversions"]
+                results["params"][args.only] = params[args.only]
         os.makedirs(os.path.dirname(results_path), exist_ok=True)
         with open(results_path, "w") as f:
             json.dump(results, f, indent=1)
@@ -149,7 +158,7 @@ def main():
         servers = [(n, paths["servers"][n]) for n in results["params"]["servers"]]
         report.write(report_path, plot_path, results["machine"], results["params"], results["ringbuf"], results["overhead"],
                      servers, results["variants"], results["skipped"], results["notes"], work, results["footprint"],
-                     results["goversions"], results["goversions_notes"])
+                     results["goversions"], results["goversions_notes"], results.get("routers", []), results.get("routers_notes"))
         log(f"wrote {os.path.relpath(report_path, repo)}, {os.path.relpath(plot_path, repo)}, {os.path.relpath(results_path, repo)}")
     except BenchError as e:
         log(f"error: {e}")

@@ -136,10 +136,10 @@ def variants(paths, work_dir, skipped):
 
 
 class GoServer:
-    """A Go hello-world server pinned to CPU 0."""
+    """A Go hello-world server pinned to CPU 0; wrk asks it for url_path."""
 
-    def __init__(self, name, path):
-        self.name, self.path = name, os.path.abspath(path)
+    def __init__(self, name, path, url_path="/hello"):
+        self.name, self.path, self.url_path = name, os.path.abspath(path), url_path
         self.proc = None
         self.port = None
 
@@ -149,7 +149,7 @@ class GoServer:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}/hello"
+        return f"http://127.0.0.1:{self.port}{self.url_path}"
 
     def start(self):
         self.port = daemon.free_port()

@@ -547,8 +547,54 @@ def _goversions_section(results, notes, params):
     return out
 
 
+# ---------------------------------------------------------------- routers
+
+def _routers_section(results, notes, params):
+    """One row per router: its server asked for /users/42, untraced and traced (breakdown off)."""
+    by, how, order = {}, {}, []
+    for r in results:
+        if r["router"] not in by:
+            order.append(r["router"])
+        by.setdefault(r["router"], {}).setdefault(r["round"], {})[r["variant"]] = r
+        how[r["router"]] = r.get("how", "")
+
+    def per_round(name, f):
+        return _med([f(rs["trace"], rs["untraced"]) for rs in by[name].values() if "trace" in rs and "untraced" in rs])
+
+    def stat(name, f):
+        return _med([f(rs["trace"]) for rs in by[name].values() if "trace" in rs])
+
+    when = ""
+    if notes:
+        when = (f" Measured on {notes['date']}" + ("" if notes.get("with_the_rest") else
+                " with `bench.py --only routers`, after the rest of this report") +
+                f"; load average {notes['load_start']} at its start, {notes['load_end']} at its end.")
+    out = [
+        "## Cost per request by router",
+        "",
+        "Each router's test server (tests/goservers, on Debian's router packages), built stripped by the newest Go of "
+        "the matrix, pinned to CPU 0 and saturated by wrk on CPU 1 asking for `/users/42` (a route with a parameter); "
+        f"untraced, then `sonde trace --breakdown off`, interleaved, {params.get('rounds')} rounds, medians of "
+        f"per-round values.{when} Probe hits per request are the BPF programs' runs divided by the requests: "
+        "start and end, plus one for a router whose route is read by a probe.",
+        "",
+        "| router | how Sonde reads the route | uprobes planned | probe hits per request | throughput ÷ untraced "
+        "| server CPU added per request | tracer CPU + BPF per request |",
+        "|---|---|---|--:|--:|--:|--:|",
+    ]
+    for name in order:
+        r = next((rs["trace"] for rs in by[name].values() if "trace" in rs and "uprobes" in rs["trace"]), None)
+        planned = "–" if r is None else f"{r['uprobes']} ({r['uprobes_stepped']} single-stepped)"
+        out.append(f"| {name} | {how[name]} | {planned} | {_f(stat(name, lambda t: t['hits_per_req']))} | "
+                   f"{_f(per_round(name, lambda t, u: t['rps'] / u['rps']), '{:.2f}×')} | "
+                   f"{_us(per_round(name, lambda t, u: t['server_cpu_us_per_req'] - u['server_cpu_us_per_req']))} | "
+                   f"{_us(stat(name, lambda t: t['tracer_cpu_us_per_req'] + t['bpf_ns_per_req'] / 1000))} |")
+    out.append("")
+    return out
+
+
 def write(path, plot_path, machine, params, rb_results, oh_results, servers, variants, skipped, notes, work_dir,
-          fp_results=None, gv_results=None, gv_notes=None):
+          fp_results=None, gv_results=None, gv_notes=None, rt_results=None, rt_notes=None):
     rb = ringbuf_summary(rb_results) if rb_results else None
     oh = overhead_summary(oh_results, variants) if oh_results else {}
     rel_plot = os.path.relpath(plot_path, os.path.dirname(os.path.abspath(path)))
@@ -583,6 +629,8 @@ def write(path, plot_path, machine, params, rb_results, oh_results, servers, var
         lines += _footprint_section(oh, variants, fp_results or [], params.get("footprint"), params["overhead"])
     if gv_results:
         lines += _goversions_section(gv_results, gv_notes, params.get("goversions", {}))
+    if rt_results:
+        lines += _routers_section(rt_results, rt_notes, params.get("routers", {}))
     if skipped:
         lines += ["## Variants not in this build", ""]
         lines += [f"- {label}: {why}; the harness adds the row when it is." for label, why in skipped.items()]

@@ -413,16 +413,28 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 	e->_pad = 0;
 
 	/*
-	 * Status: only when the ResponseWriter is net/http's *response, which we
-	 * recognise by response.req pointing back at this request.
+	 * Status: when the ResponseWriter is net/http's *response, which we
+	 * recognise by response.req pointing back at this request; or, for a
+	 * request net/http's HTTP/2 server made (ProtoMajor 2), its
+	 * *responseWriter (the interface's data word), whose state holds the
+	 * status. 0: the handler wrote nothing; net/http sends 200.
 	 */
+	__u64 status = 0;
+	int known = 0;
 	if (f->rw && go_read_ptr(f->rw + cfg->resp_req) == f->req) {
-		__u64 status = go_read_ptr(f->rw + cfg->resp_status);
-		/* 0: the handler wrote nothing; finishRequest will send 200. */
-		e->status = status == 0 ? 200 : (__u16)status;
-	} else {
-		e->flags |= SONDE_F_STATUS_UNKNOWN;
+		status = go_read_ptr(f->rw + cfg->resp_status);
+		known = 1;
+	} else if (f->rw && cfg->h2_state_status && go_read_ptr(f->req + cfg->req_proto_major) == 2) {
+		__u64 rws = go_read_ptr(f->rw + cfg->h2_writer_state);
+		if (rws) {
+			status = go_read_ptr(rws + cfg->h2_state_status);
+			known = 1;
+		}
 	}
+	if (known && status <= 999)
+		e->status = status == 0 ? 200 : (__u16)status;
+	else
+		e->flags |= SONDE_F_STATUS_UNKNOWN;
 
 	int trunc = 0;
 	e->method_len = go_read_string(e->method, SONDE_METHOD_MAX, f->req + cfg->req_method, &trunc);

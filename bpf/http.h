@@ -68,6 +68,9 @@ struct sonde_go_config {
 	__u32 mux_route_regexp_path; /* mux.Route's routeConf.regexp.path (*routeRegexp); 0: no gorilla/mux routes */
 	__u32 mux_regexp_template;   /* mux.routeRegexp.template (string) */
 	__u32 req_pattern;     /* net/http.Request.Pattern (string, go1.23+); 0: none */
+	__u32 req_proto_major; /* net/http.Request.ProtoMajor (int) */
+	__u32 h2_writer_state; /* HTTP/2 responseWriter.rws (*responseWriterState) */
+	__u32 h2_state_status; /* responseWriterState.status (int); 0: HTTP/2 status unknown */
 	__u32 valid;           /* 1 once user space filled this slot */
 	__u32 breakdown;       /* 1: the scheduler probes and tracepoints are attached */
 	__u32 filter_tgids;    /* 1: probes cover every process of the file; trace only tgids in `tgids` */

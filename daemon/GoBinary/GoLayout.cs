@@ -26,6 +26,10 @@ namespace Sonde.GoBinary;
 /// <param name="ResponseWritten">net/http.response.written: int64, body bytes written so far.</param>
 /// <param name="UrlRawPath">net/url.URL.RawPath: string (right after Path until go1.25; go1.26 moved it behind RawQuery).</param>
 /// <param name="RequestPattern">net/http.Request.Pattern: string, the ServeMux pattern that matched (go1.23+; <see cref="Absent"/> before).</param>
+/// <param name="RequestProtoMajor">net/http.Request.ProtoMajor: int, 2 for a request net/http's HTTP/2 server made.</param>
+/// <param name="H2WriterState">the HTTP/2 server's responseWriter.rws: *responseWriterState (net/http.http2responseWriter,
+/// net/http/internal/http2.responseWriter from go1.27). Its pointer is the ResponseWriter's data word.</param>
+/// <param name="H2StateStatus">responseWriterState.status: int, 0 until WriteHeader.</param>
 public sealed record GoLayout(
     int GGoid,
     int GAtomicStatus,
@@ -46,7 +50,10 @@ public sealed record GoLayout(
     int ResponseWroteHeader,
     int ResponseWritten,
     int UrlRawPath,
-    int RequestPattern)
+    int RequestPattern,
+    int RequestProtoMajor,
+    int H2WriterState,
+    int H2StateStatus)
 {
     /// <summary>The offset of a field that the Go version does not have.</summary>
     public const int Absent = -1;
@@ -61,6 +68,9 @@ public sealed record GoLayout(
         ("net/url.URL", "Path"), ("net/url.URL", "RawQuery"),
         ("net/http.response", "req"), ("net/http.response", "status"), ("net/http.response", "wroteHeader"), ("net/http.response", "written"),
         ("net/url.URL", "RawPath"), ("net/http.Request", "Pattern"),
+        ("net/http.Request", "ProtoMajor"),
+        ("net/http.http2responseWriter|net/http/internal/http2.responseWriter", "rws"),
+        ("net/http.http2responseWriterState|net/http/internal/http2.responseWriterState", "status"),
     ];
 
     /// <summary>Fields some Go versions lack: <see cref="FromDwarf"/> gives them <see cref="Absent"/>.</summary>
@@ -71,7 +81,7 @@ public sealed record GoLayout(
     [
         GGoid, GAtomicStatus, GWaitReason, GM, MProcid, MCurg, RequestMethod, RequestUrl, RequestHeader,
         RequestContentLength, RequestHost, RequestRemoteAddr, UrlPath, UrlRawQuery, ResponseReq, ResponseStatus,
-        ResponseWroteHeader, ResponseWritten, UrlRawPath, RequestPattern,
+        ResponseWroteHeader, ResponseWritten, UrlRawPath, RequestPattern, RequestProtoMajor, H2WriterState, H2StateStatus,
     ];
 
     public static GoLayout FromOffsets(IReadOnlyList<int> o)
@@ -79,7 +89,8 @@ public sealed record GoLayout(
         ArgumentNullException.ThrowIfNull(o);
         if (o.Count != DwarfFields.Count)
             throw new ArgumentException($"{o.Count} offsets, not {DwarfFields.Count}", nameof(o));
-        return new(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15], o[16], o[17], o[18], o[19]);
+        return new(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15], o[16], o[17], o[18], o[19],
+            o[20], o[21], o[22]);
     }
 
     /// <summary>The layout read from a binary's DWARF; null when a field is missing from it.</summary>
@@ -89,7 +100,8 @@ public sealed record GoLayout(
         var o = new int[DwarfFields.Count];
         for (int i = 0; i < o.Length; i++)
         {
-            if (dwarf.FieldOffset(DwarfFields[i].Struct, DwarfFields[i].Field) is { } offset)
+            // "A|B": the struct is A in some Go versions, B in others.
+            if (DwarfFields[i].Struct.Split('|').Select(s => dwarf.FieldOffset(s, DwarfFields[i].Field)).FirstOrDefault(f => f is not null) is { } offset)
                 o[i] = offset;
             else if (Optional.Contains(DwarfFields[i]) && dwarf.HasStruct(DwarfFields[i].Struct))
                 o[i] = Absent;

@@ -94,6 +94,14 @@ public static class KnownLayouts
     //   (OmitHost bool 88 from go1.19), ForceQuery bool 88/89, RawQuery 96;
     //   RawPath 72 (right after Path) at every tag go1.5 .. go1.25.
     //
+    // HTTP/2 (src/net/http/h2_bundle.go): http2responseWriter{rws
+    //   *http2responseWriterState}: rws 0 at every tag. http2responseWriterState:
+    //   stream 0, req 8, then go1.16 .. go1.19: body 16, conn 24, bw 32,
+    //   handlerHeader 40, snapHeader 48, trailers []string 56, status int 80;
+    //   go1.20 .. go1.25 (body removed; go1.22 also dropped `dirty`, after
+    //   status): conn 16, bw 24, handlerHeader 32, snapHeader 40, trailers 48,
+    //   status 72. Request.ProtoMajor 40 (above).
+    //
     // net/http.Request.Pattern (go1.23.0 .. go1.25.0, after RemoteAddr 176):
     //   RequestURI 192, TLS 208, Cancel 216, Response 224, Pattern string 232.
     //   Absent before go1.23.
@@ -113,21 +121,22 @@ public static class KnownLayouts
     //   ({res *response; header Header; wroteHeader, chunking bool}: 24 bytes),
     //   handlerHeader 88, calledHeader 96, written 104, contentLength 112,
     //   status 120.
-    // Columns in GoLayout's parameter order; CLen = ContentLength,
+    // Columns in GoLayout's parameter order (the last three: ProtoMajor, h2 rws,
+    // h2 status); CLen = ContentLength,
     // Remote = RemoteAddr, wrote = wroteHeader. Row i is go1.(17 + i).
     private static readonly GoLayout[] GoRows =
     [
         //   runtime.g                         runtime.m         net/http.Request                                  net/url.URL       net/http.response
         //     goid  status    wait       m    procid    curg    Method     URL  Header    CLen    Host  Remote      Path   Query       req  status   wrote written  RawPath Pattern
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.17
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.18
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.19
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.20
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.21.0
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1), // go1.22.0
-        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232), // go1.23.0: g.syscallbp added
-        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232), // go1.24.0
-        new(    152,    144,    176,     48,       64,    184,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232), // go1.25.0: gobuf.ret removed
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80), // go1.17
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80), // go1.18
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80), // go1.19
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72), // go1.20
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72), // go1.21.0
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72), // go1.22.0
+        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72), // go1.23.0: g.syscallbp added
+        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72), // go1.24.0
+        new(    152,    144,    176,     48,       64,    184,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72), // go1.25.0: gobuf.ret removed
     ];
 
     /// <summary>

@@ -29,6 +29,12 @@ public unsafe struct GoTargetConfig
     public uint MuxRegexpTemplate;
     /// <summary>net/http.Request.Pattern (Go 1.23+: the ServeMux pattern that matched); 0 when the Go version has none.</summary>
     public uint RequestPattern;
+    /// <summary>net/http.Request.ProtoMajor.</summary>
+    public uint RequestProtoMajor;
+    /// <summary>The HTTP/2 server's responseWriter.rws.</summary>
+    public uint H2WriterState;
+    /// <summary>responseWriterState.status; 0 when the HTTP/2 status can't be read.</summary>
+    public uint H2StateStatus;
     public uint Valid;
     /// <summary>1 when the scheduler probes and tracepoints are attached.</summary>
     public uint Breakdown;

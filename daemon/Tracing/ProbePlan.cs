@@ -188,8 +188,24 @@ public sealed class ProbePlan
                 ends.Add(site);
             }
         }
+        // Go 1.27's HTTP/2 server (net/http/internal/http2) calls the handler through
+        // http2Handler.ServeHTTP, whose one indirect call is the Handler interface's
+        // ServeHTTP: serverHandler's, whose itab entry is serverHandler.ServeHTTP itself.
+        if (exe.Functions.Find(Http2Handler) is { } h2)
+        {
+            var code = exe.Code(h2);
+            var indirect = MachineCode.Decode(h2, code).Where(i => i.IsCallNearIndirect).ToList();
+            if (indirect.Count != 1) return null;
+            ulong? after = MachineCode.FirstEmulatableAfter(h2, code, indirect[0].NextIP, orReturn: true);
+            if (after is null) return null;
+            var site = Site(exe, "sonde_http_end", h2, code, after.Value);
+            ends.Add(site.Instruction.StartsWith("ret", StringComparison.Ordinal) ? site with { Program = "sonde_http_end_ret" } : site);
+        }
         return ends.Count == 0 ? null : ends;
     }
+
+    /// <summary>Go 1.27+: where net/http's HTTP/2 server hands a request to serverHandler, through an interface.</summary>
+    public const string Http2Handler = "net/http.http2Handler.ServeHTTP";
 
     private static ProbeSite Site(GoExecutable exe, string program, GoFunction f, ReadOnlySpan<byte> code, ulong address)
     {

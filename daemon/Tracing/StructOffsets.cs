@@ -186,6 +186,9 @@ public static class StructOffsets
             UrlPath = U(layout.UrlPath),
             UrlRawPath = U(layout.UrlRawPath),
             RequestPattern = layout.RequestPattern > 0 ? (uint)layout.RequestPattern : 0,
+            RequestProtoMajor = U(layout.RequestProtoMajor),
+            H2WriterState = U(layout.H2WriterState),
+            H2StateStatus = U(layout.H2StateStatus),
             ResponseReq = U(layout.ResponseReq),
             ResponseStatus = U(layout.ResponseStatus),
         };
@@ -264,6 +267,14 @@ public static class StructOffsets
             UrlRawPath = (uint)rawPath, ResponseReq = (uint)respReq, ResponseStatus = (uint)status,
             RequestPattern = d.FieldOffset("net/http.Request", "Pattern") is int pattern ? (uint)pattern : 0,
         };
+        // HTTP/2 status: from the same fields the layout table holds (net/http's bundled
+        // server up to go1.26, net/http/internal/http2 from go1.27).
+        if (GoLayout.FromDwarf(d) is { } layout)
+        {
+            c.RequestProtoMajor = (uint)layout.RequestProtoMajor;
+            c.H2WriterState = (uint)layout.H2WriterState;
+            c.H2StateStatus = (uint)layout.H2StateStatus;
+        }
         return c;
     }
 

@@ -60,6 +60,28 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
     [MemberData(nameof(RouterServers))]
     public Task Captures_every_request_exactly_with_its_route(string server) => CaptureExactly(server, "auto");
 
+    /// <summary>
+    /// HTTP/2 served by net/http: over TLS (ALPN) by the stripped net/http server of
+    /// every Go of the matrix (Go 1.27's server is net/http/internal/http2), by the
+    /// routers' servers of the newest, and cleartext (h2c, net/http's own from Go
+    /// 1.24): status, method, path and route of every request, and its end.
+    /// </summary>
+    [RootTheory]
+    [MemberData(nameof(Http2Servers))]
+    public Task Captures_every_HTTP2_request_exactly(string server, string protocol) => CaptureExactly(server, "auto", protocol);
+
+    public static TheoryData<string, string> Http2Servers()
+    {
+        var data = new TheoryData<string, string> { { "nethttp-stripped", "h2" } };
+        foreach (var v in GoMatrix.Versions) data.Add(GoMatrix.Server(v, "nethttp-stripped"), "h2");
+        foreach (var variant in new[] { "gin-stripped", "mux-stripped", "chi-stripped", "echo", "gorillamux-stripped" })
+            data.Add(GoMatrix.Server(GoMatrix.Newest, variant), "h2");
+        foreach (var v in GoMatrix.Versions.Where(v => int.Parse(v.Split('.')[1], System.Globalization.CultureInfo.InvariantCulture) >= 24))
+            data.Add(GoMatrix.Server(v, "nethttp-stripped"), "h2c");
+        data.Add(GoMatrix.Server(GoMatrix.Newest, "mux-stripped"), "h2c");
+        return data;
+    }
+
     public static TheoryData<string> RouterServers()
     {
         var data = new TheoryData<string>();
@@ -72,7 +94,8 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         return data;
     }
 
-    private async Task CaptureExactly(string server, string endProbe)
+    /// <param name="protocol">http1; h2: HTTP/2 over TLS (the server's -tls); h2c: cleartext HTTP/2 (-h2c).</param>
+    private async Task CaptureExactly(string server, string endProbe, string protocol = "http1")
     {
         string name = Path.GetFileName(server);
         var router = name.Split('-')[0] switch
@@ -85,8 +108,8 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
             "httprouter" => Router.HttpRouter,
             _ => Router.None,
         };
-        using var srv = GoServer.Start(server);
-        string json = Path.Combine(Path.GetTempPath(), $"sonde-e2e-{server.Replace('/', '-')}-{endProbe}-{srv.Port}.jsonl");
+        using var srv = GoServer.Start(server, extraArgs: protocol switch { "h2" => ["-tls"], "h2c" => ["-h2c"], _ => [] });
+        string json = Path.Combine(Path.GetTempPath(), $"sonde-e2e-{server.Replace('/', '-')}-{endProbe}-{protocol}-{srv.Port}.jsonl");
         var bpf = BpfFootprint.Before();
         // Breakdown off: its scheduler probes fire inside the measured window (e.g. when the
         // test server's log send wakes its writer goroutine), which the server's own
@@ -99,7 +122,7 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         ulong before = Clock.MonotonicNs();
         using var interference = InterferenceTrace.Start(srv.Pid);
         var plan = RequestMix(router);
-        var sent = await LoadClient.SendAsync(srv.BaseUrl, plan, Concurrency);
+        var sent = await LoadClient.SendAsync(srv.BaseUrl, plan, Concurrency, http2: protocol != "http1");
         ulong after = Clock.MonotonicNs();
         interference.Stop();
         await Task.Delay(300);  // let the last events reach the consumer
@@ -112,6 +135,7 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
 
         // Exactly N records, one per request sent, same method/path/status.
         Assert.Equal(Requests, sent.Count);
+        Assert.All(sent, r => Assert.Equal(protocol == "http1" ? System.Net.HttpVersion.Version11 : System.Net.HttpVersion.Version20, r.Version));
         Assert.Equal(Requests, records.Count);
         static string Key(string m, string p, int s) => $"{m} {p} {s}";
         var sentKeys = sent.Select(r => Key(r.Method, r.Path.Split('?')[0], r.Status)).OrderBy(k => k, StringComparer.Ordinal).ToList();
@@ -163,7 +187,7 @@ public sealed class TraceEndToEndTests(ITestOutputHelper output)
         Assert.True(matched > Requests / 2, $"only {matched} requests could be matched with the server's log");
         undisturbed.Sort();
         static string Us(long ns) => $"{ns / 1000.0:0.0} µs";
-        output.WriteLine($"{server}/{endProbe}: {records.Count}/{sent.Count} captured, {matched} matched with the server's log; " +
+        output.WriteLine($"{server}/{endProbe}/{protocol}: {records.Count}/{sent.Count} captured, {matched} matched with the server's log; " +
             $"{undisturbed.Count} undisturbed by the kernel ({interference.Count} intervals recorded): Sonde's window exceeds the handler's by " +
             (undisturbed.Count == 0 ? "-" : $"p50 {Us(undisturbed[undisturbed.Count / 2])}, p99 {Us(undisturbed[Math.Max(0, (int)(undisturbed.Count * 0.99) - 1)])}, max {Us(undisturbed[^1])}"));
         foreach (var w in over) output.WriteLine("  " + w);

@@ -21,10 +21,13 @@ public sealed class GoServer : IDisposable
     }
 
     public int Port { get; }
+    private bool _tls;
+
     public int Pid => _process.Id;
     public string LogPath { get; }
     public string Binary { get; }
-    public string BaseUrl => $"http://127.0.0.1:{Port}";
+    /// <summary>https:// when the server was started with -tls.</summary>
+    public string BaseUrl => $"{(_tls ? "https" : "http")}://127.0.0.1:{Port}";
     public bool HasExited => _process.HasExited;
 
     /// <param name="cpu">pin the server to this CPU (taskset), or null.</param>
@@ -42,7 +45,7 @@ public sealed class GoServer : IDisposable
         var p = Process.Start(psi)!;
         p.BeginErrorReadLine();
         p.BeginOutputReadLine();
-        var s = new GoServer(p, port, log, bin);
+        var s = new GoServer(p, port, log, bin) { _tls = extraArgs.Contains("-tls") };
         s.WaitListening();
         return s;
     }

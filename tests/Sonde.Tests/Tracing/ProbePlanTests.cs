@@ -58,10 +58,13 @@ public sealed class ProbePlanTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.EndsWith($"{put.Entry:X}h", route.Instruction, StringComparison.OrdinalIgnoreCase);
         }
         // Every call of ServeHTTP anywhere in the binary (Go 1.27 moved HTTP/2 to
-        // net/http/internal/http2) has its end probe, in the function that makes it.
+        // net/http/internal/http2) has its end probe, in the function that makes it;
+        // and Go 1.27's http2Handler.ServeHTTP, which calls it through the Handler
+        // interface, has one after that call.
         var serveHttp = exe.Functions.Find(ProbePlan.ServeHttp)!;
         var callers = exe.Functions.Functions.Where(f => f != serveHttp && MachineCode.FindCallsTo(f, exe.Code(f), serveHttp.Entry).Count > 0)
-            .Select(f => f.Name).Order().ToList();
+            .Select(f => f.Name).Append(ProbePlan.Http2Handler).Where(n => exe.Functions.Find(n) is not null).Distinct().Order().ToList();
+        Assert.Equal(GoVersion.TryParse(exe.BuildInfo.GoVersion, out var v) && v.Minor >= 27, exe.Functions.Find(ProbePlan.Http2Handler) is not null);
         Assert.Equal(callers, plan.Sites.Where(s => s.Program.StartsWith("sonde_http_end", StringComparison.Ordinal)).Select(s => s.Function).Distinct().Order());
         // Every site's file offset maps back to its address.
         foreach (var s in plan.Sites) Assert.Equal(exe.FileOffsetOf(s.Address), s.FileOffset);

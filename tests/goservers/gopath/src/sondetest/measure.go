@@ -13,7 +13,16 @@ package sondetest
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"flag"
 	"fmt"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -99,14 +108,33 @@ func (l *Log) Write(path string) error {
 	return f.Close()
 }
 
-// Serve serves h on addr until SIGTERM or SIGINT. With a logPath, h's
-// requests are measured and the log is written before Serve returns.
+var (
+	useTLS = flag.Bool("tls", false, "serve HTTPS with a self-signed certificate for 127.0.0.1; HTTP/2 by ALPN")
+	useH2C = flag.Bool("h2c", false, "serve HTTP/2 without TLS (prior knowledge) beside HTTP/1 (Go 1.24+)")
+)
+
+// Serve serves h on addr until SIGTERM or SIGINT: HTTP/1, or with -tls HTTPS
+// (HTTP/2 or HTTP/1.1 by ALPN), or with -h2c cleartext HTTP/2 too. With a
+// logPath, h's requests are measured and the log is written before Serve
+// returns.
 func Serve(addr string, h http.Handler, logPath string) error {
 	var l *Log
 	if logPath != "" {
 		l = &Log{all: make([]Measured, 1<<18)}
 	}
 	srv := &http.Server{Addr: addr, Handler: l.Measure(h)}
+	if *useH2C {
+		if err := enableH2C(srv); err != nil {
+			return err
+		}
+	}
+	if *useTLS {
+		cert, err := selfSigned()
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
 	stopped := make(chan struct{})
 	go func() {
 		sig := make(chan os.Signal, 1)
@@ -121,7 +149,13 @@ func Serve(addr string, h http.Handler, logPath string) error {
 		}
 		close(stopped)
 	}()
-	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+	var err error
+	if *useTLS {
+		err = srv.ListenAndServeTLS("", "")
+	} else {
+		err = srv.ListenAndServe()
+	}
+	if err != nil && err != http.ErrServerClosed {
 		return err
 	}
 	<-stopped
@@ -129,4 +163,26 @@ func Serve(addr string, h http.Handler, logPath string) error {
 		return l.Write(logPath)
 	}
 	return nil
+}
+
+// selfSigned makes a certificate for 127.0.0.1 valid for a day.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "sonde test server"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

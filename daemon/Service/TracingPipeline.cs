@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Sonde.Capture;
 using Sonde.Config;
 using Sonde.Discovery;
 using Sonde.GoBinary;
@@ -31,6 +32,14 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     public static readonly TimeSpan UnusedBinaryGrace = TimeSpan.FromSeconds(60);
     private Timer? _sweep;
     private readonly ConcurrentDictionary<int, string> _serviceByPid = new();
+    /// <summary>
+    /// Processes forgotten (exit, exec, no longer selected) whose last requests may
+    /// still be in the ring buffer: their service, and when they were forgotten
+    /// (CLOCK_MONOTONIC). A request that started before then is still theirs. The
+    /// consumer drops an entry once it has found the ring empty after that time:
+    /// everything the process submitted before it went was read by then.
+    /// </summary>
+    private readonly ConcurrentDictionary<int, (string Service, ulong GoneNs)> _retiring = new();
     /// <summary>Processes of binaries traced with an unverified layout (written by the event loop, read by the consumer).</summary>
     private readonly ConcurrentDictionary<int, bool> _unverifiedPids = new();
     /// <summary>Consumer loop only: the check of those processes' first requests, and the ones that failed it.</summary>
@@ -251,7 +260,8 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
                 b.UnusedSince = Environment.TickCount64;
         }
         _tracer!.SetTraced(pid, false);
-        _serviceByPid.TryRemove(pid, out _);
+        if (_serviceByPid.TryRemove(pid, out var service))
+            _retiring[pid] = (service, MonotonicClock.NowNs());
         _unverifiedPids.TryRemove(pid, out _);
         LogDetached(_log, pid, p.Service);
     }
@@ -274,7 +284,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         foreach (var (_, b) in idle)
         {
             var tracer = _tracer!;
-            var t = Task.Run(() => { tracer.Detach(b.Links); LogBinaryReleased(_log, b.Exe, b.Links.Count); });
+            var t = Task.Run(() => { tracer.Detach(b.Links); tracer.ReleaseBinary(b.ConfigIndex); LogBinaryReleased(_log, b.Exe, b.Links.Count); });
             lock (_gate) _detaching.Add(t);
         }
     }
@@ -300,7 +310,10 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
                 return;
             }
         }
-        if (_serviceByPid.TryGetValue(request.Pid, out var service)) _sink.OnRequest(service, request);
+        if (!_retiring.IsEmpty && _retiring.TryGetValue(request.Pid, out var gone) && request.StartNs < gone.GoneNs)
+            _sink.OnRequest(gone.Service, request);
+        else if (_serviceByPid.TryGetValue(request.Pid, out var service))
+            _sink.OnRequest(service, request);
     }
 
     void IRequestSink.OnBatchEnd()
@@ -308,6 +321,12 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         // Test hook: a file that stalls the event loop, to prove the watchdog restarts it.
         if (_stallFile is not null && File.Exists(_stallFile)) Thread.Sleep(Timeout.Infinite);
         Interlocked.Increment(ref _heartbeat);
+        if (!_retiring.IsEmpty && _tracer is { } tracer && tracer.Reader.Pending == 0)
+        {
+            ulong now = MonotonicClock.NowNs();
+            foreach (var (pid, gone) in _retiring)
+                if (gone.GoneNs < now) _retiring.TryRemove(new KeyValuePair<int, (string, ulong)>(pid, gone));
+        }
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "tracing pid {Pid} ({Exe}) as service {Service}")]

@@ -38,6 +38,44 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
 
     private static int OpenFds() => Directory.GetFiles("/proc/self/fd").Length;
 
+    /// <summary>
+    /// A process stopped right after its last request: its requests are still in the
+    /// ring buffer when its exit arrives, and are counted for its service all the same.
+    /// </summary>
+    [RootFact]
+    public async Task Requests_just_before_an_exit_are_counted()
+    {
+        const int Processes = 20, PerProcess = 15;
+        string bin = Repo.GoServer("nethttp-stripped");
+        var sink = new PerPid();
+        var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
+        var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Exe, Exe = bin, Service = "last" }] };
+        await pipeline.StartAsync(config, CancellationToken.None);
+        try
+        {
+            var pids = new List<int>();
+            for (int i = 0; i < Processes; i++)
+            {
+                using var srv = GoServer.Start("nethttp-stripped");
+                await Until(() => pipeline.TracedPids.Contains(srv.Pid), $"pid {srv.Pid} traced within 3 s of its start");
+                await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, PerProcess).Select(r => ("GET", $"/users/{r}")).ToList(), 1);
+                srv.Stop();   // SIGTERM right after the last answer
+                pids.Add(srv.Pid);
+                await Until(() => !pipeline.TracedPids.Contains(srv.Pid), $"pid {srv.Pid} forgotten after its exit");
+            }
+            // The consumer reads the ring every 100 ms at most when idle: give it a few rounds, then judge.
+            for (long deadline = Environment.TickCount64 + 2000; Environment.TickCount64 < deadline && !pids.All(p => sink.Counts.GetValueOrDefault(p) == PerProcess);)
+                await Task.Delay(20);
+            output.WriteLine(string.Join(", ", pids.Select(p => $"{p}: {sink.Counts.GetValueOrDefault(p)}")));
+            Assert.All(pids, p => Assert.Equal(PerProcess, sink.Counts.GetValueOrDefault(p)));
+            Assert.Equal((long)Processes * PerProcess, sink.Services["last"]);
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None);
+        }
+    }
+
     [RootFact]
     public async Task Processes_that_start_and_stop_are_followed_exactly_and_nothing_leaks()
     {

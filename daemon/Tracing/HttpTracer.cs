@@ -22,6 +22,8 @@ public sealed class HttpTracer : IDisposable
     private readonly List<BpfLink> _links = new();
     private readonly object _linksLock = new();
     private int _nextConfig;
+    /// <summary>Slots released by <see cref="ReleaseBinary"/>, reused before new ones.</summary>
+    private readonly Stack<int> _freeConfigs = new();
 
     /// <param name="breakdown">
     /// Load the breakdown's programs (scheduler uprobes, tp_btf tracepoints). Off,
@@ -123,17 +125,35 @@ public sealed class HttpTracer : IDisposable
     }
 
     /// <summary>
-    /// Stores a binary's offsets in the next `configs` slot and returns the
-    /// slot, which the binary's probes carry as their bpf_cookie. One slot per
-    /// executable, however many processes run it.
+    /// Stores a binary's offsets in a free `configs` slot and returns the slot,
+    /// which the binary's probes carry as their bpf_cookie. One slot per
+    /// executable, however many processes run it; at most 256 at a time, and a
+    /// slot is free again once <see cref="ReleaseBinary"/> gave it back.
     /// </summary>
     public int RegisterBinary(GoTargetConfig config)
     {
-        int index = Interlocked.Increment(ref _nextConfig) - 1;
-        if (index >= MaxConfigs) throw new TraceException($"too many distinct binaries (at most {MaxConfigs})");
+        int index;
+        lock (_freeConfigs)
+        {
+            if (_freeConfigs.Count > 0) index = _freeConfigs.Pop();
+            else if (_nextConfig < MaxConfigs) index = _nextConfig++;
+            else throw new TraceException($"too many distinct binaries traced at once (at most {MaxConfigs})") { Reason = "too_many_binaries" };
+        }
         config.Valid = 1;
         _configs.Update((uint)index, config);
         return index;
+    }
+
+    /// <summary>
+    /// Gives a binary's slot back, once its probes are detached (a probe still
+    /// attached would read the next binary's offsets). A request of it still in
+    /// flight then ends nowhere; its in-flight entry ages out of the LRU map.
+    /// </summary>
+    public void ReleaseBinary(int index)
+    {
+        if ((uint)index >= MaxConfigs) throw new ArgumentOutOfRangeException(nameof(index));
+        _configs.Update((uint)index, default(GoTargetConfig));
+        lock (_freeConfigs) _freeConfigs.Push(index);
     }
 
     /// <summary>

@@ -26,6 +26,36 @@ public sealed class HttpTracerTests
         return tracer;
     }
 
+    /// <summary>
+    /// The 256 `configs` slots are a pool, not a counter: a daemon that sees
+    /// thousands of deploys reuses the slot of each binary it released, and a
+    /// binary attached with a reused slot is traced right.
+    /// </summary>
+    [RootFact]
+    public async Task Config_slots_are_reused_once_released()
+    {
+        using var srv = GoServer.Start("nethttp");
+        var exe = GoExecutable.Open(srv.Binary);
+        var plan = ProbePlan.For(exe, EndProbeMode.Auto);
+        var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
+        using var tracer = new HttpTracer(1 << 20);
+        var slots = Enumerable.Range(0, 256).Select(_ => tracer.RegisterBinary(config)).ToList();
+        Assert.Equal(256, slots.Distinct().Count());
+        var full = Assert.Throws<TraceException>(() => tracer.RegisterBinary(config));
+        Assert.Equal("too_many_binaries", full.Reason);
+
+        tracer.ReleaseBinary(slots[17]);
+        int reused = tracer.RegisterBinary(config);
+        Assert.Equal(slots[17], reused);
+        tracer.Attach(plan, reused, srv.Binary, [srv.Pid]);
+        await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, 50).Select(i => ("GET", $"/status/{(i % 2 == 0 ? 200 : 503)}")).ToList(), 2);
+        var sink = new CountingSink();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await tracer.RunAsync(sink, stop.Token);
+        Assert.Equal(50, sink.Count);
+        Assert.Equal(25L * 200 + 25L * 503, sink.StatusSum);
+    }
+
     [RootFact]
     public async Task A_full_ring_buffer_counts_every_lost_request_as_a_drop()
     {

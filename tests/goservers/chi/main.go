@@ -4,9 +4,7 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"log"
 	"net/http"
 	"strconv"
 
@@ -15,10 +13,6 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:18082", "listen address")
-	logPath := flag.String("log", "", "file for the server's own per-request measurements")
-	flag.Parse()
-
 	r := chi.NewRouter()
 	r.Get("/hello", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello\n")) })
 	r.Get("/users/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +34,5 @@ func main() {
 			fmt.Fprintf(w, "item %s\n", chi.URLParam(r, "item"))
 		})
 	})
-	if err := sondetest.Serve(*addr, r, *logPath); err != nil {
-		log.Fatal(err)
-	}
+	sondetest.Main("127.0.0.1:18082", r)
 }

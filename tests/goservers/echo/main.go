@@ -4,8 +4,6 @@
 package main
 
 import (
-	"flag"
-	"log"
 	"net/http"
 	"strconv"
 
@@ -14,10 +12,6 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:18084", "listen address")
-	logPath := flag.String("log", "", "file for the server's own per-request measurements")
-	flag.Parse()
-
 	e := echo.New()
 	e.HideBanner = true
 	e.GET("/hello", func(c echo.Context) error { return c.String(http.StatusOK, "hello\n") })
@@ -33,7 +27,5 @@ func main() {
 	})
 	api := e.Group("/api/v1")
 	api.GET("/items/:item", func(c echo.Context) error { return c.String(http.StatusOK, "item "+c.Param("item")+"\n") })
-	if err := sondetest.Serve(*addr, e, *logPath); err != nil {
-		log.Fatal(err)
-	}
+	sondetest.Main("127.0.0.1:18084", e)
 }

@@ -4,8 +4,6 @@
 package main
 
 import (
-	"flag"
-	"log"
 	"strconv"
 	"time"
 
@@ -14,10 +12,6 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:18081", "listen address")
-	logPath := flag.String("log", "", "file for the server's own per-request measurements")
-	flag.Parse()
-
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.Recovery())
@@ -38,7 +32,5 @@ func main() {
 		c.String(200, "slept\n")
 	})
 
-	if err := sondetest.Serve(*addr, r, *logPath); err != nil {
-		log.Fatal(err)
-	}
+	sondetest.Main("127.0.0.1:18081", r)
 }

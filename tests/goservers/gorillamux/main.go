@@ -5,9 +5,7 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"log"
 	"net/http"
 	"strconv"
 
@@ -16,10 +14,6 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:18083", "listen address")
-	logPath := flag.String("log", "", "file for the server's own per-request measurements")
-	flag.Parse()
-
 	r := mux.NewRouter()
 	r.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello\n")) }).Methods("GET")
 	r.HandleFunc("/users/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +34,5 @@ func main() {
 	api.HandleFunc("/items/{item}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "item %s\n", mux.Vars(r)["item"])
 	}).Methods("GET")
-	if err := sondetest.Serve(*addr, r, *logPath); err != nil {
-		log.Fatal(err)
-	}
+	sondetest.Main("127.0.0.1:18083", r)
 }

@@ -5,9 +5,7 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"log"
 	"net/http"
 	"strconv"
 
@@ -16,10 +14,6 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:18085", "listen address")
-	logPath := flag.String("log", "", "file for the server's own per-request measurements")
-	flag.Parse()
-
 	r := httprouter.New()
 	r.GET("/hello", func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { w.Write([]byte("hello\n")) })
 	r.GET("/users/:id", func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -39,7 +33,5 @@ func main() {
 	r.GET("/api/v1/items/:item", func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		fmt.Fprintf(w, "item %s\n", ps.ByName("item"))
 	})
-	if err := sondetest.Serve(*addr, r, *logPath); err != nil {
-		log.Fatal(err)
-	}
+	sondetest.Main("127.0.0.1:18085", r)
 }

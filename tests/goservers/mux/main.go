@@ -9,9 +9,7 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"log"
 	"net/http"
 	"strconv"
 
@@ -19,10 +17,6 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:18090", "listen address")
-	logPath := flag.String("log", "", "file for the server's own per-request measurements")
-	flag.Parse()
-
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("home\n"))
@@ -47,7 +41,5 @@ func main() {
 		w.Write([]byte("hello\n"))
 	})
 
-	if err := sondetest.Serve(*addr, mux, *logPath); err != nil {
-		log.Fatal(err)
-	}
+	sondetest.Main("127.0.0.1:18090", mux)
 }

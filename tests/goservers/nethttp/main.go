@@ -5,9 +5,7 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"log"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,10 +15,6 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:18080", "listen address")
-	logPath := flag.String("log", "", "file for the server's own per-request measurements")
-	flag.Parse()
-
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("hello\n"))
@@ -42,7 +36,5 @@ func main() {
 	})
 	mux.HandleFunc("/silent/", func(w http.ResponseWriter, r *http.Request) {})
 
-	if err := sondetest.Serve(*addr, mux, *logPath); err != nil {
-		log.Fatal(err)
-	}
+	sondetest.Main("127.0.0.1:18080", mux)
 }

@@ -21,6 +21,7 @@ import (
 	"crypto/x509/pkix"
 	"flag"
 	"fmt"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -112,6 +113,18 @@ var (
 	useTLS = flag.Bool("tls", false, "serve HTTPS with a self-signed certificate for 127.0.0.1; HTTP/2 by ALPN")
 	useH2C = flag.Bool("h2c", false, "serve HTTP/2 without TLS (prior knowledge) beside HTTP/1 (Go 1.24+)")
 )
+
+// Main is a test server's main after it built its handler: it takes -addr
+// (default defaultAddr), -log, -tls and -h2c, and serves h until SIGTERM or
+// SIGINT; an error ends the program.
+func Main(defaultAddr string, h http.Handler) {
+	addr := flag.String("addr", defaultAddr, "listen address")
+	logPath := flag.String("log", "", "file for the server's own per-request measurements")
+	flag.Parse()
+	if err := Serve(*addr, h, *logPath); err != nil {
+		log.Fatal(err)
+	}
+}
 
 // Serve serves h on addr until SIGTERM or SIGINT: HTTP/1, or with -tls HTTPS
 // (HTTP/2 or HTTP/1.1 by ALPN), or with -h2c cleartext HTTP/2 too. With a

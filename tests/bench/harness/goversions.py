@@ -8,7 +8,7 @@ in its cost.
 import os
 import re
 
-from . import overhead, procfs
+from . import overhead
 
 KEYS = ("untraced", "trace", "trace-breakdown")
 
@@ -25,24 +25,8 @@ def servers(repo):
 
 def run(paths, p, rounds, work_dir, log):
     """Every version, every round, the three variants in rotating order: result dicts."""
-    skipped = {}
-    vs = [v for v in overhead.variants(paths, work_dir, skipped) if v.key in KEYS]
-    results = []
     versions = paths["go_versions"]
     if p.get("ends_only"):
         versions = [versions[0], versions[-1]]
-    for label, path in versions:
-        server = overhead.GoServer(f"nethttp-{label}", path)
-        server.start()
-        try:
-            overhead.wrk(server, p["warm_s"], 16, paths["wrk_lua"])
-            for rnd in range(rounds):
-                waited, busy = procfs.wait_for_quiet(p["quiet_wait_s"])
-                k = rnd % len(vs)
-                for v in vs[k:] + vs[:k]:
-                    rec = overhead.measure(server, v, rnd, p, paths["wrk_lua"], log)
-                    rec.update(go=label, quiet_wait_s=waited, busy_before=busy)
-                    results.append(rec)
-        finally:
-            server.stop()
-    return results
+    return overhead.interleaved([(f"nethttp-{label}", path, {"go": label}) for label, path in versions],
+                                KEYS, paths, p, rounds, work_dir, log)

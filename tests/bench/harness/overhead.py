@@ -320,3 +320,29 @@ def run_all(paths, servers, p, rounds, work_dir, log):
         finally:
             server.stop()
     return results, skipped, [(v.key, v.label, v.kind) for v in vs]
+
+
+def interleaved(servers, keys, paths, p, rounds, work_dir, log, url_path="/hello"):
+    """
+    For each (label, path, extra) server: start it, warm it, then per round the
+    variants named in keys in rotating order; one result dict per measurement,
+    tagged with the label and the extra fields (a dict).
+    """
+    skipped = {}
+    vs = [v for v in variants(paths, work_dir, skipped) if v.key in keys]
+    results = []
+    for label, path, extra in servers:
+        server = GoServer(label, path, url_path=url_path)
+        server.start()
+        try:
+            wrk(server, p["warm_s"], 16, paths["wrk_lua"])
+            for rnd in range(rounds):
+                waited, busy = procfs.wait_for_quiet(p["quiet_wait_s"])
+                k = rnd % len(vs)
+                for v in vs[k:] + vs[:k]:
+                    rec = measure(server, v, rnd, p, paths["wrk_lua"], log)
+                    rec.update(extra, quiet_wait_s=waited, busy_before=busy)
+                    results.append(rec)
+        finally:
+            server.stop()
+    return results

@@ -495,6 +495,15 @@ def _footprint_section(summary, variants, fp, fp_params, oh_params):
 
 # ---------------------------------------------------------------- Go versions
 
+def _when(notes, only):
+    """When a section was measured, and whether alone (`bench.py --only ...`)."""
+    if not notes:
+        return ""
+    return (f" Measured on {notes['date']}" + ("" if notes.get("with_the_rest") else
+            f" with `bench.py --only {only}`, after the rest of this report") +
+            f"; load average {notes['load_start']} at its start, {notes['load_end']} at its end.")
+
+
 def _goversions_section(results, notes, params):
     """One row per Go version: the same hello server, untraced and traced, ratios within a round."""
     by = {}
@@ -512,11 +521,7 @@ def _goversions_section(results, notes, params):
         return "–" if r is None else f"{r['uprobes']} ({r['uprobes_stepped']} single-stepped)"
 
     rounds = params.get("rounds")
-    when = ""
-    if notes:
-        when = (f" Measured on {notes['date']}" + ("" if notes.get("with_the_rest") else
-                " with `bench.py --only goversions`, after the rest of this report") +
-                f"; load average {notes['load_start']} at its start, {notes['load_end']} at its end.")
+    when = _when(notes, "goversions")
     out = [
         "## Cost per request by Go version",
         "",
@@ -564,11 +569,7 @@ def _routers_section(results, notes, params):
     def stat(name, f):
         return _med([f(rs["trace"]) for rs in by[name].values() if "trace" in rs])
 
-    when = ""
-    if notes:
-        when = (f" Measured on {notes['date']}" + ("" if notes.get("with_the_rest") else
-                " with `bench.py --only routers`, after the rest of this report") +
-                f"; load average {notes['load_start']} at its start, {notes['load_end']} at its end.")
+    when = _when(notes, "routers")
     out = [
         "## Cost per request by router",
         "",

@@ -8,7 +8,7 @@ route probe costs shows in its probe hits and its throughput.
 import os
 import re
 
-from . import overhead, procfs
+from . import overhead
 
 KEYS = ("untraced", "trace")
 
@@ -34,24 +34,8 @@ def servers(repo):
 
 def run(paths, p, rounds, work_dir, log):
     """Every router, every round, untraced and traced in rotating order: result dicts."""
-    skipped = {}
-    vs = [v for v in overhead.variants(paths, work_dir, skipped) if v.key in KEYS]
-    results = []
     routers = paths["routers"]
     if p.get("ends_only"):
         routers = [routers[0], routers[-2]]
-    for label, path, how in routers:
-        server = overhead.GoServer(os.path.basename(path), path, url_path="/users/42")
-        server.start()
-        try:
-            overhead.wrk(server, p["warm_s"], 16, paths["wrk_lua"])
-            for rnd in range(rounds):
-                waited, busy = procfs.wait_for_quiet(p["quiet_wait_s"])
-                k = rnd % len(vs)
-                for v in vs[k:] + vs[:k]:
-                    rec = overhead.measure(server, v, rnd, p, paths["wrk_lua"], log)
-                    rec.update(router=label, how=how, quiet_wait_s=waited, busy_before=busy)
-                    results.append(rec)
-        finally:
-            server.stop()
-    return results
+    return overhead.interleaved([(label, path, {"router": label, "how": how}) for label, path, how in routers],
+                                KEYS, paths, p, rounds, work_dir, log, url_path="/users/42")

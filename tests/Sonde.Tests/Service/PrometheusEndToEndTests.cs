@@ -18,68 +18,51 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output)
     public async Task Prometheus_counts_every_request_and_agrees_on_p99()
     {
         const int Requests = 1000;
-        int metricsPort = FreePort.Next();
-        string bin = Repo.GoServer("gin");
-        string dir = Directory.CreateTempSubdirectory("sonde-prom-e2e").FullName;
-        string config = Path.Combine(dir, "sonde.json");
-        File.WriteAllText(config, "{\"targets\":[{\"exe\":\"" + bin + "\",\"service\":\"shop\"}]," +
-            "\"metrics\":{\"listen\":\"127.0.0.1:" + metricsPort + "\"},\"tracing\":{\"breakdown\":false}}");
-        using var sonde = SondeRun.Start("run", "--config", config);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        string metricsUrl = $"http://127.0.0.1:{metricsPort}/metrics";
-        await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets") == true, "sonde run ready", sonde);
-        using var prometheus = await PrometheusServer.StartAsync(metricsPort, nativeHistograms: true);
-        try
-        {
-            using var srv = GoServer.Start("gin");
-            await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets 1") == true, "the Go service traced", sonde);
+        await using var run = await DaemonScraped.StartAsync("gin");
+        var (sonde, http, metricsUrl, prometheus) = (run.Sonde, run.Http, run.MetricsUrl, run.Prometheus);
+        using var srv = GoServer.Start("gin");
+        await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets 1") == true, "the Go service traced", sonde);
 
-            // Known traffic: every request sleeps 5 ms in the handler; the client times each
-            // one, one at a time, so its time is the handler's plus a loopback round trip
-            // (with concurrent connections on 2 CPUs it would add its own queueing).
-            var latencies = new double[Requests];
-            using var client = new HttpClient { BaseAddress = new Uri(srv.BaseUrl) };
-            int next = -1;
-            await Task.WhenAll(Enumerable.Range(0, 1).Select(_ => Task.Run(async () =>
+        // Known traffic: every request sleeps 5 ms in the handler; the client times each
+        // one, one at a time, so its time is the handler's plus a loopback round trip
+        // (with concurrent connections on 2 CPUs it would add its own queueing).
+        var latencies = new double[Requests];
+        using var client = new HttpClient { BaseAddress = new Uri(srv.BaseUrl) };
+        int next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 1).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < Requests)
             {
-                int i;
-                while ((i = Interlocked.Increment(ref next)) < Requests)
-                {
-                    long t0 = Stopwatch.GetTimestamp();
-                    using var r = await client.GetAsync("/sleep/5");
-                    r.EnsureSuccessStatusCode();
-                    latencies[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                }
-            })));
-            Array.Sort(latencies);
-            double clientP99 = latencies[(int)(Requests * 0.99) - 1];
-            // The handler's own time for each request (tests/goservers/gopath): truth that a
-            // loaded machine doesn't move, as the client's does.
-            var handler = srv.StopAndReadLog().Select(m => m.DurationNs / 1e9).Order().ToList();
-            Assert.Equal(Requests, handler.Count);
-            double handlerP50 = handler[Requests / 2];
+                long t0 = Stopwatch.GetTimestamp();
+                using var r = await client.GetAsync("/sleep/5");
+                r.EnsureSuccessStatusCode();
+                latencies[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
+        })));
+        Array.Sort(latencies);
+        double clientP99 = latencies[(int)(Requests * 0.99) - 1];
+        // The handler's own time for each request (tests/goservers/gopath): truth that a
+        // loaded machine doesn't move, as the client's does.
+        var handler = srv.StopAndReadLog().Select(m => m.DurationNs / 1e9).Order().ToList();
+        Assert.Equal(Requests, handler.Count);
+        double handlerP50 = handler[Requests / 2];
 
-            const string Series = "http_server_request_duration_seconds{service=\"shop\",http_route=\"/sleep/:ms\"}";
-            await prometheus.WaitForAsync($"histogram_count(sum({Series}))", Requests, TimeSpan.FromSeconds(20));
-            double p99 = await prometheus.ScalarAsync($"histogram_quantile(0.99, sum({Series}))") ?? double.NaN;
-            double p50 = await prometheus.ScalarAsync($"histogram_quantile(0.5, sum({Series}))") ?? double.NaN;
-            double clientP50 = latencies[Requests / 2];
-            output.WriteLine($"Prometheus: {Requests} requests; p50 {p50 * 1000:0.000} ms, p99 {p99 * 1000:0.000} ms (native histogram); " +
-                $"client p50 {clientP50 * 1000:0.000} ms, p99 {clientP99 * 1000:0.000} ms; handler p50 {handlerP50 * 1000:0.000} ms");
-            // Each request's server-side duration is part of the client's measurement of it,
-            // so no quantile can exceed the client's (up to the ~9% width of schema-3
-            // buckets), and none can be below the handler's 5 ms sleep. The median is the
-            // handler's own, within a bucket (Sonde's window exceeds the handler's by µs).
-            const double Bucket = 1.095;
-            Assert.InRange(p99, 0.005, clientP99 * Bucket);
-            Assert.InRange(p50, 0.005, clientP50 * Bucket);
-            Assert.InRange(p50, handlerP50 / Bucket, handlerP50 * Bucket);
-        }
-        finally
-        {
-            sonde.Interrupt();
-            Directory.Delete(dir, true);
-        }
+        const string Series = "http_server_request_duration_seconds{service=\"shop\",http_route=\"/sleep/:ms\"}";
+        await prometheus.WaitForAsync($"histogram_count(sum({Series}))", Requests, TimeSpan.FromSeconds(20));
+        double p99 = await prometheus.ScalarAsync($"histogram_quantile(0.99, sum({Series}))") ?? double.NaN;
+        double p50 = await prometheus.ScalarAsync($"histogram_quantile(0.5, sum({Series}))") ?? double.NaN;
+        double clientP50 = latencies[Requests / 2];
+        output.WriteLine($"Prometheus: {Requests} requests; p50 {p50 * 1000:0.000} ms, p99 {p99 * 1000:0.000} ms (native histogram); " +
+            $"client p50 {clientP50 * 1000:0.000} ms, p99 {clientP99 * 1000:0.000} ms; handler p50 {handlerP50 * 1000:0.000} ms");
+        // Each request's server-side duration is part of the client's measurement of it,
+        // so no quantile can exceed the client's (up to the ~9% width of schema-3
+        // buckets), and none can be below the handler's 5 ms sleep. The median is the
+        // handler's own, within a bucket (Sonde's window exceeds the handler's by µs).
+        const double Bucket = 1.095;
+        Assert.InRange(p99, 0.005, clientP99 * Bucket);
+        Assert.InRange(p50, 0.005, clientP50 * Bucket);
+        Assert.InRange(p50, handlerP50 / Bucket, handlerP50 * Bucket);
     }
 
     /// <summary>
@@ -96,51 +79,73 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output)
     public async Task Routes_reach_Prometheus_as_http_route(string variant, string user, string orders, string? items)
     {
         string server = GoMatrix.Server(GoMatrix.Newest, variant);
-        int metricsPort = FreePort.Next();
-        string dir = Directory.CreateTempSubdirectory("sonde-prom-routes").FullName;
-        string config = Path.Combine(dir, "sonde.json");
-        File.WriteAllText(config, "{\"targets\":[{\"exe\":\"" + Repo.GoServer(server) + "\",\"service\":\"shop\"}]," +
-            "\"metrics\":{\"listen\":\"127.0.0.1:" + metricsPort + "\"},\"tracing\":{\"breakdown\":false}}");
-        using var sonde = SondeRun.Start("run", "--config", config);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        string metricsUrl = $"http://127.0.0.1:{metricsPort}/metrics";
-        await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets") == true, "sonde run ready", sonde);
-        using var prometheus = await PrometheusServer.StartAsync(metricsPort, nativeHistograms: true);
-        try
+        await using var run = await DaemonScraped.StartAsync(server);
+        var (sonde, http, metricsUrl, prometheus) = (run.Sonde, run.Http, run.MetricsUrl, run.Prometheus);
+        using var srv = GoServer.Start(server);
+        await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets 1") == true, "the Go service traced", sonde);
+        var plan = new List<(string, string)>();
+        for (int i = 0; i < 60; i++) plan.Add(("GET", $"/users/{i}"));
+        for (int i = 0; i < 30; i++) plan.Add(("POST", $"/users/{i}/orders"));
+        if (items is not null) for (int i = 0; i < 20; i++) plan.Add(("GET", $"/api/v1/items/{i}"));
+        for (int i = 0; i < 3; i++) plan.Add(("GET", $"/nothing/{i}"));
+        var sent = await LoadClient.SendAsync(srv.BaseUrl, plan, 4);
+
+        var expected = new Dictionary<(string Route, string Method, string Status), int>
         {
-            using var srv = GoServer.Start(server);
-            await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets 1") == true, "the Go service traced", sonde);
-            var plan = new List<(string, string)>();
-            for (int i = 0; i < 60; i++) plan.Add(("GET", $"/users/{i}"));
-            for (int i = 0; i < 30; i++) plan.Add(("POST", $"/users/{i}/orders"));
-            if (items is not null) for (int i = 0; i < 20; i++) plan.Add(("GET", $"/api/v1/items/{i}"));
-            for (int i = 0; i < 3; i++) plan.Add(("GET", $"/nothing/{i}"));
-            var sent = await LoadClient.SendAsync(srv.BaseUrl, plan, 4);
+            [(user, "GET", "200")] = 60,
+            [(orders, "POST", "201")] = 30,
+        };
+        if (items is not null) expected[(items, "GET", "200")] = 20;
+        for (int i = 0; i < 3; i++) expected[($"/nothing/{i}", "GET", "404")] = 1;
+        Assert.Equal(expected.Sum(e => e.Value), sent.Count);
+        Assert.Equal(expected.Where(e => e.Key.Status == "404").Sum(e => e.Value), sent.Count(r => r.Status == 404));
 
-            var expected = new Dictionary<(string Route, string Method, string Status), int>
-            {
-                [(user, "GET", "200")] = 60,
-                [(orders, "POST", "201")] = 30,
-            };
-            if (items is not null) expected[(items, "GET", "200")] = 20;
-            for (int i = 0; i < 3; i++) expected[($"/nothing/{i}", "GET", "404")] = 1;
-            Assert.Equal(expected.Sum(e => e.Value), sent.Count);
-            Assert.Equal(expected.Where(e => e.Key.Status == "404").Sum(e => e.Value), sent.Count(r => r.Status == 404));
+        const string Series = "http_server_request_duration_seconds{service=\"shop\"}";
+        await prometheus.WaitForAsync($"histogram_count(sum({Series}))", sent.Count, TimeSpan.FromSeconds(20));
+        var rows = await prometheus.QueryAsync($"sum by (http_route, http_request_method, http_response_status_code) (histogram_count({Series}))");
+        var got = rows.EnumerateArray().ToDictionary(
+            r => (r.GetProperty("metric").GetProperty("http_route").GetString()!, r.GetProperty("metric").GetProperty("http_request_method").GetString()!,
+                r.GetProperty("metric").GetProperty("http_response_status_code").GetString()!),
+            r => (int)double.Parse(r.GetProperty("value")[1].GetString()!, CultureInfo.InvariantCulture));
+        output.WriteLine(string.Join("\n", got.Select(g => $"{g.Key}: {g.Value}")));
+        Assert.Equal(expected.OrderBy(e => e.Key.ToString(), StringComparer.Ordinal), got.OrderBy(e => e.Key.ToString(), StringComparer.Ordinal));
+    }
 
-            const string Series = "http_server_request_duration_seconds{service=\"shop\"}";
-            await prometheus.WaitForAsync($"histogram_count(sum({Series}))", sent.Count, TimeSpan.FromSeconds(20));
-            var rows = await prometheus.QueryAsync($"sum by (http_route, http_request_method, http_response_status_code) (histogram_count({Series}))");
-            var got = rows.EnumerateArray().ToDictionary(
-                r => (r.GetProperty("metric").GetProperty("http_route").GetString()!, r.GetProperty("metric").GetProperty("http_request_method").GetString()!,
-                    r.GetProperty("metric").GetProperty("http_response_status_code").GetString()!),
-                r => (int)double.Parse(r.GetProperty("value")[1].GetString()!, CultureInfo.InvariantCulture));
-            output.WriteLine(string.Join("\n", got.Select(g => $"{g.Key}: {g.Value}")));
-            Assert.Equal(expected.OrderBy(e => e.Key.ToString(), StringComparer.Ordinal), got.OrderBy(e => e.Key.ToString(), StringComparer.Ordinal));
+    /// <summary>
+    /// A `sonde run` whose one target is the executable of a test server (service
+    /// "shop", breakdown off), ready, and a real Prometheus scraping its /metrics.
+    /// </summary>
+    private sealed class DaemonScraped : IAsyncDisposable
+    {
+        public required SondeRun Sonde { get; init; }
+        public required HttpClient Http { get; init; }
+        public required string MetricsUrl { get; init; }
+        public required PrometheusServer Prometheus { get; init; }
+        public required string Dir { get; init; }
+
+        public static async Task<DaemonScraped> StartAsync(string server)
+        {
+            int metricsPort = FreePort.Next();
+            string dir = Directory.CreateTempSubdirectory("sonde-prom-e2e").FullName;
+            string config = Path.Combine(dir, "sonde.json");
+            File.WriteAllText(config, "{\"targets\":[{\"exe\":\"" + Repo.GoServer(server) + "\",\"service\":\"shop\"}]," +
+                "\"metrics\":{\"listen\":\"127.0.0.1:" + metricsPort + "\"},\"tracing\":{\"breakdown\":false}}");
+            var sonde = SondeRun.Start("run", "--config", config);
+            var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            string metricsUrl = $"http://127.0.0.1:{metricsPort}/metrics";
+            await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets") == true, "sonde run ready", sonde);
+            var prometheus = await PrometheusServer.StartAsync(metricsPort, nativeHistograms: true);
+            return new DaemonScraped { Sonde = sonde, Http = http, MetricsUrl = metricsUrl, Prometheus = prometheus, Dir = dir };
         }
-        finally
+
+        public ValueTask DisposeAsync()
         {
-            sonde.Interrupt();
-            Directory.Delete(dir, true);
+            Prometheus.Dispose();
+            Sonde.Interrupt();
+            Sonde.Dispose();
+            Http.Dispose();
+            Directory.Delete(Dir, true);
+            return ValueTask.CompletedTask;
         }
     }
 

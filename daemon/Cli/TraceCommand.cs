@@ -200,7 +200,7 @@ internal static class TraceCommand
         var elapsed = TimeSpan.FromMilliseconds(Environment.TickCount64 - startTicks);
         if (live) Console.Error.Write("\r" + new string(' ', 60) + "\r");
         Console.Error.WriteLine($"sonde: detached ({stopReason ?? "duration elapsed"}); {sinks.Count} requests, {stats.Drops} dropped, " +
-            $"{stats.HitsPerRequest:0.00} probe hits per request");
+            $"{stats.HitsPerRequest:0.00} probe hits per request; lost: {stats.LostSummary}");
         json?.Flush();
         capture?.Complete(stats.Drops);
         if (sinks.LayoutProblem is { } wrong)

@@ -29,6 +29,11 @@ public sealed class SelfMetrics
         Events = registry.AddCounter("sonde_events", "Completed requests the BPF programs submitted to the ring buffer.").WithLabels();
         EventsDropped = registry.AddCounter("sonde_events_dropped",
             "Completed requests lost because the ring buffer was full (counted in BPF, never silently).").WithLabels();
+        RequestsLost = registry.AddCounter("sonde_requests_lost",
+            "Requests, or parts of them, Sonde could not record, by reason: ring_full (the ring buffer was full), " +
+            "unmatched_end (an end whose start was not seen: the request began before the probes were attached, or its " +
+            "in-flight entry was evicted), no_config (a start in a binary whose offsets were not stored yet), " +
+            "syscalls_beyond_cap (syscalls past the 16 distinct ones a request keeps).", ["reason"], maxSeries: 10);
         RingBufferFillRatio = registry.AddGauge("sonde_ringbuf_fill_ratio",
             "Share of the ring buffer holding records not yet read (0..1).", unit: "ratio").WithLabels();
         _probeHits = registry.AddCounter("sonde_probe_hits", "Uprobe hits, by probe: start and end of requests, route (router probes).", ["probe"], maxSeries: 50);
@@ -55,6 +60,9 @@ public sealed class SelfMetrics
 
     /// <summary><c>sonde_events_dropped_total</c>.</summary>
     public CounterSeries EventsDropped { get; }
+
+    /// <summary><c>sonde_requests_lost_total{reason}</c>: every loss the BPF programs count.</summary>
+    public CounterFamily RequestsLost { get; }
 
     /// <summary><c>sonde_ringbuf_fill_ratio</c>.</summary>
     public GaugeSeries RingBufferFillRatio { get; }
@@ -83,6 +91,10 @@ public sealed class SelfMetrics
         _probeHits.WithLabels("start").SetTotal(Clamp(stats.StartHits));
         _probeHits.WithLabels("end").SetTotal(Clamp(stats.EndHits));
         _probeHits.WithLabels("route").SetTotal(Clamp(stats.RouteHits));
+        RequestsLost.WithLabels("ring_full").SetTotal(Clamp(stats.Drops));
+        RequestsLost.WithLabels("unmatched_end").SetTotal(Clamp(stats.EndUnmatched));
+        RequestsLost.WithLabels("no_config").SetTotal(Clamp(stats.StartNoConfig));
+        RequestsLost.WithLabels("syscalls_beyond_cap").SetTotal(Clamp(stats.SyscallsLost));
     }
 
     /// <summary>Sets one program's run time and runs (from <see cref="BpfProgramStats.Read"/>) and the stats-enabled gauge.</summary>

@@ -56,6 +56,33 @@ public sealed class HttpTracerTests
         Assert.Equal(25L * 200 + 25L * 503, sink.StatusSum);
     }
 
+    /// <summary>
+    /// A request already in its handler when the probes attach ends without a start:
+    /// not recorded, but counted, and exported as sonde_requests_lost_total{reason="unmatched_end"}.
+    /// </summary>
+    [RootFact]
+    public async Task A_request_begun_before_attaching_is_counted_as_lost()
+    {
+        using var srv = GoServer.Start("nethttp");
+        using var client = new HttpClient { BaseAddress = new Uri(srv.BaseUrl) };
+        var slow = client.GetAsync("/sleep?ms=1500");
+        await Task.Delay(300);   // the request is in its handler
+        using var tracer = AttachTo(srv, 1 << 16);
+        await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, 10).Select(i => ("GET", $"/users/{i}")).ToList(), 1);
+        (await slow).EnsureSuccessStatusCode();
+        var stats = tracer.ReadStats();
+        Assert.Equal(10UL, stats.StartHits);
+        Assert.Equal(10UL, stats.Events);
+        Assert.Equal(1UL, stats.EndUnmatched);
+        Assert.Equal("1 unmatched end (begun before attaching, or evicted)", stats.LostSummary);
+
+        var registry = new Sonde.Metrics.MetricsRegistry();
+        new Sonde.Metrics.SelfMetrics(registry).SetTracerStats(stats);
+        var text = System.Text.Encoding.UTF8.GetString(Sonde.Metrics.MetricsExposition.ToBytes(registry.Collect(), Sonde.Metrics.ExpositionFormat.PrometheusText));
+        Assert.Contains("sonde_requests_lost_total{reason=\"unmatched_end\"} 1\n", text);
+        Assert.Contains("sonde_requests_lost_total{reason=\"ring_full\"} 0\n", text);
+    }
+
     [RootFact]
     public async Task A_full_ring_buffer_counts_every_lost_request_as_a_drop()
     {

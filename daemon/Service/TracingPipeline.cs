@@ -155,11 +155,47 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             try
             {
                 if (kind == 0) ReleaseUnusedBinaries();
-                else if (kind == ProcessEventKind.Exit) Forget(pid);
-                else { Forget(pid); Consider(pid); }   // exec replaces the image
+                else if (kind == Recheck) { if (_lateListeners.ContainsKey(pid)) Consider(pid, fresh: true); }
+                else if (kind == ProcessEventKind.Exit) { _lateListeners.Remove(pid); Forget(pid); }
+                else { _lateListeners.Remove(pid); Forget(pid); Consider(pid, fresh: true); }   // exec replaces the image
             }
             catch (Exception e) { LogControlFailed(_log, pid, e.Message); }
         }
+    }
+
+    /// <summary>Control-loop work item: look again at a fresh process that may start listening.</summary>
+    private const ProcessEventKind Recheck = (ProcessEventKind)0x100;
+
+    /// <summary>
+    /// When a fresh process is looked at again for a <c>port</c> target (a server
+    /// listens some time after its exec: it reads its config, connects to its
+    /// database...): after these delays from its exec, then never.
+    /// </summary>
+    public static IReadOnlyList<TimeSpan> LateListenerChecks { get; } =
+        [.. new[] { 100, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000 }.Select(ms => TimeSpan.FromMilliseconds(ms))];
+
+    /// <summary>Control loop only: fresh processes no selector matched yet, and how many looks they had.</summary>
+    private readonly Dictionary<int, int> _lateListeners = new();
+
+    /// <summary>
+    /// A process no selector matches may still match a <c>port</c> one once it
+    /// listens: look again on <see cref="LateListenerChecks"/>' schedule, counted
+    /// from its exec. Only with a port selector in the config, and only for
+    /// processes exec'd while Sonde runs (a scan's processes are looked at once).
+    /// </summary>
+    private void WatchForLateListener(int pid, SondeConfig config)
+    {
+        if (!config.Targets.Any(t => t.Kind == TargetKind.Port)) return;
+        int done = _lateListeners.GetValueOrDefault(pid);
+        if (done >= LateListenerChecks.Count)
+        {
+            _lateListeners.Remove(pid);
+            return;
+        }
+        _lateListeners[pid] = done + 1;
+        var wait = LateListenerChecks[done] - (done == 0 ? TimeSpan.Zero : LateListenerChecks[done - 1]);
+        _ = Task.Delay(wait, _stop.Token).ContinueWith(
+            _ => _work.Writer.TryWrite((Recheck, pid)), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
     }
 
     /// <summary>
@@ -167,7 +203,9 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     /// already traced (a reload), stops if none matches any more and takes
     /// the service name of the selector that does.
     /// </summary>
-    private void Consider(int pid)
+    /// <param name="fresh">the process just exec'd (or is being looked at again since): one that matches
+    /// nothing yet is watched for a late listener.</param>
+    private void Consider(int pid, bool fresh = false)
     {
         string? exe;
         try { exe = new FileInfo($"/proc/{pid}/exe").LinkTarget; }
@@ -187,7 +225,12 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             else _serviceByPid[pid] = match.Value.Service;
             return;
         }
-        if (match is null) return;
+        if (match is null)
+        {
+            if (fresh) WatchForLateListener(pid, config);
+            return;
+        }
+        _lateListeners.Remove(pid);
         if (!FileIdentity.TryOf($"/proc/{pid}/exe", out var id)) return;
         var binary = Binary(id, pid, exe);
         if (binary is null) return;

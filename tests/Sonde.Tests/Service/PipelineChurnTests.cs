@@ -39,6 +39,33 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
     private static int OpenFds() => Directory.GetFiles("/proc/self/fd").Length;
 
     /// <summary>
+    /// A <c>port</c> target whose server listens only a second after its exec (it
+    /// reads its config first) is traced once it listens, with no reload: fresh
+    /// processes are looked at again on a backoff schedule.
+    /// </summary>
+    [RootFact]
+    public async Task A_port_target_that_listens_late_is_traced()
+    {
+        int port = FreePort.Next();
+        var sink = new PerPid();
+        var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
+        var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Port, Port = port, Service = "late" }] };
+        await pipeline.StartAsync(config, CancellationToken.None);
+        try
+        {
+            using var srv = GoServer.Start("nethttp-stripped", port: port, extraArgs: ["-delay", "1s"]);
+            await Until(() => pipeline.TracedPids.Contains(srv.Pid), $"pid {srv.Pid} traced within 3 s of listening");
+            await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, 50).Select(r => ("GET", $"/users/{r}")).ToList(), 2);
+            await Until(() => sink.Counts.GetValueOrDefault(srv.Pid) == 50, $"50 requests counted, got {sink.Counts.GetValueOrDefault(srv.Pid)}");
+            Assert.Equal(50, sink.Services["late"]);
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>
     /// A process stopped right after its last request: its requests are still in the
     /// ring buffer when its exit arrives, and are counted for its service all the same.
     /// </summary>

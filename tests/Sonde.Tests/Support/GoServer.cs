@@ -32,20 +32,21 @@ public sealed class GoServer : IDisposable
 
     /// <param name="cpu">pin the server to this CPU (taskset), or null.</param>
     /// <param name="extraArgs">more flags for the server; the log flag is only passed to servers that take it.</param>
-    public static GoServer Start(string name, string? binaryPath = null, int? cpu = null, params string[] extraArgs)
+    /// <param name="port">the port to listen on; a free one when null.</param>
+    public static GoServer Start(string name, string? binaryPath = null, int? cpu = null, int? port = null, params string[] extraArgs)
     {
         string bin = binaryPath ?? Repo.GoServer(name);
-        int port = FreePort.Next();
-        string log = Path.Combine(Path.GetTempPath(), $"sonde-test-{name.Replace('/', '-')}-{port}.log");
+        int listenPort = port ?? FreePort.Next();
+        string log = Path.Combine(Path.GetTempPath(), $"sonde-test-{name.Replace('/', '-')}-{listenPort}.log");
         var psi = new ProcessStartInfo(cpu is null ? bin : "taskset") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         if (cpu is { } c) { psi.ArgumentList.Add("-c"); psi.ArgumentList.Add(c.ToString()); psi.ArgumentList.Add(bin); }
-        psi.ArgumentList.Add("-addr"); psi.ArgumentList.Add($"127.0.0.1:{port}");
+        psi.ArgumentList.Add("-addr"); psi.ArgumentList.Add($"127.0.0.1:{listenPort}");
         if (!Path.GetFileName(name).StartsWith("breakdown", StringComparison.Ordinal)) { psi.ArgumentList.Add("-log"); psi.ArgumentList.Add(log); }
         foreach (var a in extraArgs) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         p.BeginErrorReadLine();
         p.BeginOutputReadLine();
-        var s = new GoServer(p, port, log, bin) { _tls = extraArgs.Contains("-tls") };
+        var s = new GoServer(p, listenPort, log, bin) { _tls = extraArgs.Contains("-tls") };
         s.WaitListening();
         return s;
     }

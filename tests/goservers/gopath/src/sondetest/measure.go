@@ -115,12 +115,14 @@ var (
 )
 
 // Main is a test server's main after it built its handler: it takes -addr
-// (default defaultAddr), -log, -tls and -h2c, and serves h until SIGTERM or
-// SIGINT; an error ends the program.
+// (default defaultAddr), -log, -delay, -tls and -h2c, and serves h until
+// SIGTERM or SIGINT; an error ends the program.
 func Main(defaultAddr string, h http.Handler) {
 	addr := flag.String("addr", defaultAddr, "listen address")
 	logPath := flag.String("log", "", "file for the server's own per-request measurements")
+	delay := flag.Duration("delay", 0, "wait this long after starting before listening (a server that reads its config first)")
 	flag.Parse()
+	time.Sleep(*delay)
 	if err := Serve(*addr, h, *logPath); err != nil {
 		log.Fatal(err)
 	}

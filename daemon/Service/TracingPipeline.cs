@@ -303,8 +303,12 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
                 b.UnusedSince = Environment.TickCount64;
         }
         _tracer!.SetTraced(pid, false);
-        if (_serviceByPid.TryRemove(pid, out var service))
+        // Retiring first, then removed: the consumer, which looks in both, never sees neither.
+        if (_serviceByPid.TryGetValue(pid, out var service))
+        {
             _retiring[pid] = (service, MonotonicClock.NowNs());
+            _serviceByPid.TryRemove(pid, out _);
+        }
         _unverifiedPids.TryRemove(pid, out _);
         LogDetached(_log, pid, p.Service);
     }

@@ -58,6 +58,11 @@ public sealed record GoLayout(
     /// <summary>The offset of a field that the Go version does not have.</summary>
     public const int Absent = -1;
 
+    /// <summary>The DWARF names of the three HTTP/2 status fields, declared before DwarfFields, which uses them ("A|B": A up to go1.26, B from go1.27).</summary>
+    public static readonly (string Struct, string Field) RequestProtoMajorField = ("net/http.Request", "ProtoMajor"),
+        H2WriterStateField = ("net/http.http2responseWriter|net/http/internal/http2.responseWriter", "rws"),
+        H2StateStatusField = ("net/http.http2responseWriterState|net/http/internal/http2.responseWriterState", "status");
+
     /// <summary>The struct and field (DWARF names) of each offset, in the parameter order.</summary>
     public static IReadOnlyList<(string Struct, string Field)> DwarfFields { get; } =
     [
@@ -68,10 +73,15 @@ public sealed record GoLayout(
         ("net/url.URL", "Path"), ("net/url.URL", "RawQuery"),
         ("net/http.response", "req"), ("net/http.response", "status"), ("net/http.response", "wroteHeader"), ("net/http.response", "written"),
         ("net/url.URL", "RawPath"), ("net/http.Request", "Pattern"),
-        ("net/http.Request", "ProtoMajor"),
-        ("net/http.http2responseWriter|net/http/internal/http2.responseWriter", "rws"),
-        ("net/http.http2responseWriterState|net/http/internal/http2.responseWriterState", "status"),
+        RequestProtoMajorField, H2WriterStateField, H2StateStatusField,
     ];
+
+    /// <summary>One field's offset from DWARF; a struct named "A|B" is A in some Go versions, B in others.</summary>
+    public static int? DwarfOffset(DwarfStructs dwarf, (string Struct, string Field) field)
+    {
+        ArgumentNullException.ThrowIfNull(dwarf);
+        return field.Struct.Split('|').Select(s => dwarf.FieldOffset(s, field.Field)).FirstOrDefault(f => f is not null);
+    }
 
     /// <summary>Fields some Go versions lack: <see cref="FromDwarf"/> gives them <see cref="Absent"/>.</summary>
     private static readonly HashSet<(string, string)> Optional = [("net/http.Request", "Pattern")];
@@ -100,8 +110,7 @@ public sealed record GoLayout(
         var o = new int[DwarfFields.Count];
         for (int i = 0; i < o.Length; i++)
         {
-            // "A|B": the struct is A in some Go versions, B in others.
-            if (DwarfFields[i].Struct.Split('|').Select(s => dwarf.FieldOffset(s, DwarfFields[i].Field)).FirstOrDefault(f => f is not null) is { } offset)
+            if (DwarfOffset(dwarf, DwarfFields[i]) is { } offset)
                 o[i] = offset;
             else if (Optional.Contains(DwarfFields[i]) && dwarf.HasStruct(DwarfFields[i].Struct))
                 o[i] = Absent;

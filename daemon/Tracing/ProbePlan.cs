@@ -25,9 +25,7 @@ namespace Sonde.Tracing;
 public sealed class ProbePlan
 {
     public const string ServeHttp = "net/http.serverHandler.ServeHTTP";
-    public const string GinServe = "github.com/gin-gonic/gin.(*Engine).ServeHTTP";
     public const string GinHandle = "github.com/gin-gonic/gin.(*Engine).handleHTTPRequest";
-    public const string PoolPut = "sync.(*Pool).Put";
 
     private ProbePlan(IReadOnlyList<ProbeSite> sites, EndProbeMode endMode, IReadOnlyList<RouterUse> routers, IReadOnlyList<string> routeProblems)
     {
@@ -52,7 +50,6 @@ public sealed class ProbePlan
     public IReadOnlyList<ProbeSite> Sites { get; }
     /// <summary>CallSite or Ret: what was chosen.</summary>
     public EndProbeMode EndMode { get; }
-    public bool HasGin => Routers.Any(r => r.Router.Kind == RouterKind.Gin);
 
     /// <summary>Probe hits per request, by kind (the start may fire twice when the stack grows).</summary>
     public string CostSummary
@@ -155,7 +152,7 @@ public sealed class ProbePlan
             var insn = MachineCode.Decode(serve, code).SkipWhile(i => i.IP < handles[0] + 5)
                 .FirstOrDefault(i => i.FlowControl != Iced.Intel.FlowControl.Next || i.IsCallNear);
             if (!insn.IsCallNear || insn.NearBranchTarget != target.Entry)
-                return (null, $"the code after {GinHandle} returns is not the expected call of {PoolPut}");
+                return (null, $"the code after {GinHandle} returns is not the expected call of {Router.PoolPut}");
             return (Site(exe, router.Program, serve, code, insn.IP), null);
         }
         var calls = MachineCode.FindCallsTo(serve, code, target.Entry);

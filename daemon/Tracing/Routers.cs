@@ -31,7 +31,7 @@ public sealed record Router(RouterKind Kind, string Name, string[] Packages, str
 
     public static IReadOnlyList<Router> All { get; } =
     [
-        new(RouterKind.Gin, "gin", ["github.com/gin-gonic/gin"], ".(*Engine).ServeHTTP", PoolPut, "sonde_gin_route"),
+        new(RouterKind.Gin, "gin", [StructOffsets.GinModule], ".(*Engine).ServeHTTP", PoolPut, "sonde_gin_route"),
         new(RouterKind.Echo, "echo", ["github.com/labstack/echo/v4", "github.com/labstack/echo"], ".(*Echo).ServeHTTP", PoolPut, "sonde_echo_route"),
         new(RouterKind.Chi, "chi", ["github.com/go-chi/chi/v5", "github.com/go-chi/chi"], ".(*Mux).ServeHTTP", PoolPut, "sonde_chi_route"),
         new(RouterKind.GorillaMux, "gorilla/mux", ["github.com/gorilla/mux"], ".(*Router).ServeHTTP", ".requestWithRoute", "sonde_mux_route"),

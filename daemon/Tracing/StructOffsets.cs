@@ -69,15 +69,17 @@ public static class StructOffsets
             }
             case RouterKind.Chi:
             {
-                int? patterns = RouterLayouts.ChiContextRoutePatterns(version);
+                if (RouterLayouts.ChiContextRoutePatterns(version) is int known)
+                {
+                    config.ChiContextPatterns = (uint)known;
+                    return named;
+                }
                 string findRoute = package + ".(*node).FindRoute";
-                if (patterns is null)
-                    patterns = RouterLayouts.ChiLayouts.Select(l => (int?)l).FirstOrDefault(off => FieldAccessed(exe, findRoute, off!.Value, 3, storesOnly: false));
+                int? patterns = RouterLayouts.ChiLayouts.Select(l => (int?)l).FirstOrDefault(off => FieldAccessed(exe, findRoute, off!.Value, 3, storesOnly: false));
                 if (patterns is null)
                     return $"{named}: no layout Sonde knows matches {findRoute}'s code: chi routes off";
                 config.ChiContextPatterns = (uint)patterns;
-                return RouterLayouts.ChiContextRoutePatterns(version) is not null ? named
-                    : $"{named}: {(version is null ? "version unknown" : "version not in the table")}, Context.RoutePatterns at {patterns} checked in {findRoute}'s code";
+                return $"{named}: {(version is null ? "version unknown" : "version not in the table")}, Context.RoutePatterns at {patterns} checked in {findRoute}'s code";
             }
             case RouterKind.GorillaMux:
             {
@@ -267,13 +269,15 @@ public static class StructOffsets
             UrlRawPath = (uint)rawPath, ResponseReq = (uint)respReq, ResponseStatus = (uint)status,
             RequestPattern = d.FieldOffset("net/http.Request", "Pattern") is int pattern ? (uint)pattern : 0,
         };
-        // HTTP/2 status: from the same fields the layout table holds (net/http's bundled
-        // server up to go1.26, net/http/internal/http2 from go1.27).
-        if (GoLayout.FromDwarf(d) is { } layout)
+        // HTTP/2 status: the fields the layout table holds (net/http's bundled server up
+        // to go1.26, net/http/internal/http2 from go1.27); without them, no HTTP/2 status.
+        if (GoLayout.DwarfOffset(d, GoLayout.RequestProtoMajorField) is int protoMajor
+            && GoLayout.DwarfOffset(d, GoLayout.H2WriterStateField) is int writerState
+            && GoLayout.DwarfOffset(d, GoLayout.H2StateStatusField) is int stateStatus)
         {
-            c.RequestProtoMajor = (uint)layout.RequestProtoMajor;
-            c.H2WriterState = (uint)layout.H2WriterState;
-            c.H2StateStatus = (uint)layout.H2StateStatus;
+            c.RequestProtoMajor = (uint)protoMajor;
+            c.H2WriterState = (uint)writerState;
+            c.H2StateStatus = (uint)stateStatus;
         }
         return c;
     }

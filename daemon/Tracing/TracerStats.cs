@@ -9,7 +9,7 @@ public readonly record struct TracerStats(
     /// <summary>Syscalls not kept because a request made more than 16 distinct ones.</summary>
     public ulong SyscallsLost { get; init; }
 
-    /// <summary>"3 with the ring full, 1 unmatched end": the losses that occurred, or "none".</summary>
+    /// <summary>"3 with the ring buffer full, 1 unmatched end (…)": the losses that occurred, or "none".</summary>
     public string LostSummary
     {
         get

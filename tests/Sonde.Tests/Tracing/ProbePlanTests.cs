@@ -46,15 +46,15 @@ public sealed class ProbePlanTests(Xunit.Abstractions.ITestOutputHelper output)
         });
 
         bool gin = Path.GetFileName(server).StartsWith("gin", StringComparison.Ordinal);
-        Assert.Equal(gin, plan.HasGin);
+        Assert.Equal(gin ? [RouterKind.Gin] : [], plan.Routers.Select(r => r.Router.Kind));
         Assert.Empty(plan.RouteProblems);
         if (gin)
         {
             var route = Assert.Single(plan.Sites, s => s.Program == "sonde_gin_route");
-            Assert.Equal(ProbePlan.GinServe, route.Function);
+            Assert.Equal(StructOffsets.GinModule + ".(*Engine).ServeHTTP", route.Function);
             Assert.Equal(ProbeKind.Emulated, route.Kind);
             Assert.Contains("call", route.Instruction);
-            var put = exe.Functions.Find(ProbePlan.PoolPut)!;
+            var put = exe.Functions.Find(Router.PoolPut)!;
             Assert.EndsWith($"{put.Entry:X}h", route.Instruction, StringComparison.OrdinalIgnoreCase);
         }
         // Every call of ServeHTTP anywhere in the binary (Go 1.27 moved HTTP/2 to

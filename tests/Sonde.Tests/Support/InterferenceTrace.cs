@@ -21,13 +21,16 @@ public sealed class InterferenceTrace : IDisposable
     // code has no reason to sleep (a preempted thread is TASK_REPORT_MAX, one that
     // yielded TASK_RUNNING, one that waits for a kernel lock or a page fault
     // TASK_UNINTERRUPTIBLE). A hardirq that interrupts a softirq handler is inside
-    // the softirq's interval already. END clears the maps, which bpftrace would
-    // otherwise print.
+    // the softirq's interval already. A thread of this process named MarkThread
+    // switching out prints "mark CPU": everything that CPU recorded before is in the
+    // output before it (bpftrace's perf buffers are per CPU and read in order). END
+    // clears the maps, which bpftrace would otherwise print.
     private const string Script = """
         BEGIN { printf("ready\n"); }
         tracepoint:sched:sched_switch
         {
           if (pid == $1) { @off[args->prev_pid] = nsecs; }
+          if (pid == $2 && args->prev_comm == "sonde-itmark") { printf("mark %d\n", cpu); }
           $t = @off[args->next_pid];
           if ($t != 0) { printf("%d %llu %llu\n", args->next_pid, $t, nsecs); delete(@off[args->next_pid]); }
         }
@@ -38,8 +41,11 @@ public sealed class InterferenceTrace : IDisposable
         END { clear(@off); clear(@si); clear(@hi); }
         """;
 
+    private const string MarkThread = "sonde-itmark";
+
     private readonly Process _p;
     private readonly List<string> _lines = [];
+    private readonly HashSet<int> _marked = [];
     private readonly List<string> _errors = [];
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Dictionary<int, List<(long From, long To)>>? _byTid;
@@ -50,23 +56,32 @@ public sealed class InterferenceTrace : IDisposable
     {
         MountTracefs();
         var psi = new ProcessStartInfo("bpftrace") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-e", Script, pid.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "-e", Script, pid.ToString(CultureInfo.InvariantCulture), Environment.ProcessId.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
         var p = new Process { StartInfo = psi };
         var t = new InterferenceTrace(p);
-        p.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            if (e.Data == "ready") t._ready.TrySetResult();
-            else lock (t._lines) t._lines.Add(e.Data);
-        };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (t._errors) t._errors.Add(e.Data); };
         try { p.Start(); }
         catch (System.ComponentModel.Win32Exception e) { throw new InvalidOperationException("bpftrace is not installed (make deps installs it): " + e.Message); }
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
+        // Dedicated threads, not the thread pool's: bpftrace blocks once its pipe is
+        // full, and a busy test run can keep pool threads from reading it for long.
+        t.StartReader(p.StandardOutput, line =>
+        {
+            if (line == "ready") t._ready.TrySetResult();
+            else if (line.StartsWith("mark ", StringComparison.Ordinal)) { lock (t._marked) t._marked.Add(int.Parse(line[5..], CultureInfo.InvariantCulture)); }
+            else lock (t._lines) t._lines.Add(line);
+        });
+        t.StartReader(p.StandardError, line => { lock (t._errors) t._errors.Add(line); });
         if (Task.WhenAny(t._ready.Task, p.WaitForExitAsync(), Task.Delay(30_000)).Result != t._ready.Task)
             throw new InvalidOperationException("bpftrace did not attach to sched:sched_switch and irq: " + string.Join(" | ", t.Errors()));
         return t;
+    }
+
+    private readonly List<Thread> _readers = [];
+
+    private void StartReader(StreamReader r, Action<string> onLine)
+    {
+        var th = new Thread(() => { while (r.ReadLine() is { } l) onLine(l); }) { IsBackground = true, Name = "bpftrace-reader" };
+        _readers.Add(th);
+        th.Start();
     }
 
     /// <summary>bpftrace reads tracepoint formats from tracefs; mount it where a machine hasn't.</summary>
@@ -80,14 +95,34 @@ public sealed class InterferenceTrace : IDisposable
 
     private string[] Errors() { lock (_errors) return [.. _errors.Where(e => !e.Contains("RLIMIT_MEMLOCK"))]; }
 
-    /// <summary>Stops the trace and takes what it recorded. A lost event fails: the truth must be whole.</summary>
+    /// <summary>
+    /// Stops the trace and takes what it recorded. The record is whole once every CPU's
+    /// mark has been read. bpftrace's own exit is not waited for long: it once
+    /// took over 60 s in CI (its perf-event detaches take the kernel's event_mutex, as
+    /// every other tracer's uprobe detaches do, each for ~110 ms here). A lost event fails: the truth must be whole.
+    /// </summary>
     public void Stop()
     {
         if (_byTid is not null) return;
+        var cpus = OnlineCpus();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            int[] missing;
+            lock (_marked) missing = [.. cpus.Where(c => !_marked.Contains(c))];
+            if (missing.Length == 0) break;
+            if (_p.HasExited) throw new InvalidOperationException("bpftrace exited before the trace was stopped: " + string.Join(" | ", Errors()));
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"bpftrace did not print its marks for CPUs {string.Join(",", missing)} within 60 s: its record is not known to be whole");
+            foreach (int c in missing) SwitchOutOn(c);
+            Thread.Sleep(10);
+        }
         Posix.Kill(_p.Id, Posix.SIGINT);
-        if (!_p.WaitForExit(60_000)) { _p.Kill(); throw new TimeoutException("bpftrace did not stop within 60 s of SIGINT"); }
-        _p.WaitForExit();
-        var lost = Errors().Where(e => e.Contains("Lost", StringComparison.OrdinalIgnoreCase)).ToList();
+        if (!_p.WaitForExit(10_000)) _p.Kill();
+        foreach (var th in _readers) th.Join(5_000);
+        string[] printed;
+        lock (_lines) printed = [.. _lines];
+        var lost = Errors().Concat(printed).Where(e => e.Contains("Lost", StringComparison.OrdinalIgnoreCase)).ToList();
         if (lost.Count > 0) throw new InvalidOperationException("the interference trace lost events: " + string.Join(" | ", lost));
         _byTid = [];
         lock (_lines)
@@ -98,6 +133,33 @@ public sealed class InterferenceTrace : IDisposable
                 if (!_byTid.TryGetValue(tid, out var list)) _byTid[tid] = list = [];
                 list.Add((from, to));
             }
+    }
+
+    /// <summary>A thread named MarkThread, pinned to <paramref name="cpu"/>, sleeps there once.</summary>
+    private static void SwitchOutOn(int cpu)
+    {
+        Exception? error = null;
+        var th = new Thread(() =>
+        {
+            try { Posix.PinThisThread(cpu); Thread.Sleep(1); }
+            catch (Exception e) { error = e; }
+        }) { Name = MarkThread, IsBackground = true };
+        th.Start();
+        th.Join();
+        if (error is not null) throw new InvalidOperationException($"could not run a thread on CPU {cpu}: {error.Message}", error);
+    }
+
+    /// <summary>The CPUs this process may run on, from /sys/devices/system/cpu/online ("0-1,4").</summary>
+    private static int[] OnlineCpus()
+    {
+        var cpus = new List<int>();
+        foreach (var part in File.ReadAllText("/sys/devices/system/cpu/online").Trim().Split(','))
+        {
+            var ends = part.Split('-');
+            int lo = int.Parse(ends[0], CultureInfo.InvariantCulture), hi = int.Parse(ends[^1], CultureInfo.InvariantCulture);
+            for (int c = lo; c <= hi; c++) cpus.Add(c);
+        }
+        return [.. cpus];
     }
 
     public int Count => _byTid?.Values.Sum(l => l.Count) ?? throw new InvalidOperationException("Stop first");

@@ -24,7 +24,7 @@ APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go curl linux-libc-
 	golang-github-gin-gonic-gin-dev binutils hey wrk systemd prometheus \
 	dpkg-dev lintian bpftrace \
 	golang-github-gorilla-mux-dev golang-github-go-chi-chi-dev golang-github-labstack-echo-dev \
-	golang-github-julienschmidt-httprouter-dev
+	golang-github-julienschmidt-httprouter-dev golang-google-grpc-dev
 
 # Go builds come from Debian's packages only: GOPATH mode, no module download.
 # tests/goservers/gopath holds what the test servers share (package sondetest).
@@ -53,9 +53,9 @@ GOSERVERS += $(foreach v,$(GO_MATRIX),$(addprefix $(GO_OUT)/go$(v)/,nethttp-stri
 	$(GO_OUT)/go1.24/breakdown-stripped \
 	$(GO_OUT)/nethttp-nobuildinfo $(addprefix $(GO_OUT)/go$(GO_NEWEST)/,nethttp-nobuildinfo gin-static gin-nobuildinfo) \
 	$(foreach v,$(GO_PATTERNS),$(GO_OUT)/go$(v)/mux-stripped) $(GO_OUT)/go$(GO_NEWEST)/mux
-# Servers on Debian's routers (tests/goservers/<router>), with the oldest Go and
-# the newest, with and without symbols.
-ROUTERS := chi echo gorillamux httprouter
+# Servers on Debian's routers and grpc-go (tests/goservers/<name>), with the
+# oldest Go and the newest, with and without symbols.
+ROUTERS := chi echo gorillamux httprouter grpc
 GOSERVERS += $(foreach r,$(ROUTERS),$(GO_OUT)/$(r) $(GO_OUT)/$(r)-stripped $(GO_OUT)/go$(GO_NEWEST)/$(r) $(GO_OUT)/go$(GO_NEWEST)/$(r)-stripped)
 
 # $(call matrix-rules,1.NN): the toolchain's fetch and its server builds.

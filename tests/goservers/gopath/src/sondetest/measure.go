@@ -64,6 +64,23 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// NewLog returns a log that keeps up to 2^18 requests.
+func NewLog() *Log { return &Log{all: make([]Measured, 1<<18)} }
+
+// Now is CLOCK_MONOTONIC in ns, the clock Sonde's records use.
+func Now() int64 { return nanotime() }
+
+// Add keeps one request measured outside Measure (a gRPC interceptor). A nil
+// Log keeps nothing.
+func (l *Log) Add(path string, status int, start, end int64) {
+	if l == nil {
+		return
+	}
+	if i := l.n.Add(1) - 1; i < int64(len(l.all)) {
+		l.all[i] = Measured{path, status, start, end}
+	}
+}
+
 // Measure wraps the whole handler tree: the closest a handler can get to
 // net/http's serverHandler.ServeHTTP, where Sonde starts and ends a request.
 // A nil Log measures nothing.
@@ -75,10 +92,7 @@ func (l *Log) Measure(next http.Handler) http.Handler {
 		start := nanotime()
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
 		next.ServeHTTP(rec, r)
-		end := nanotime()
-		if i := l.n.Add(1) - 1; i < int64(len(l.all)) {
-			l.all[i] = Measured{r.URL.Path, rec.status, start, end}
-		}
+		l.Add(r.URL.Path, rec.status, start, nanotime())
 	})
 }
 
@@ -135,7 +149,7 @@ func Main(defaultAddr string, h http.Handler) {
 func Serve(addr string, h http.Handler, logPath string) error {
 	var l *Log
 	if logPath != "" {
-		l = &Log{all: make([]Measured, 1<<18)}
+		l = NewLog()
 	}
 	srv := &http.Server{Addr: addr, Handler: l.Measure(h)}
 	if *useH2C {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Request spans of Go net/http servers.
+ * Request spans of Go net/http servers, and of grpc-go's calls.
  *
  * start: net/http.serverHandler.ServeHTTP, at the first instruction of its
  *        prologue that the kernel emulates (a jcc), with the entry's registers.
@@ -21,6 +21,13 @@
  *        caller's next call), or, where that can't be found, every RET of
  *        ServeHTTP. Never a uretprobe: Go moves goroutine stacks and the
  *        return trampoline corrupts them.
+ *
+ * gRPC (grpc-go, daemon/Tracing/GrpcServer.cs): a call starts at
+ *        (*Server).handleStream's prologue jcc (stream in RDI, its full method
+ *        copied there); its status is read at the status writer's
+ *        ((*http2Server).WriteStatus / writeStatus: stream in RBX, *status.Status
+ *        in RCX); it ends, as an HTTP request does, after each call of
+ *        handleStream (or at the deferred closure that runs right after it).
  *
  * In-flight requests are keyed by (tgid, g): one goroutine serves one request
  * at a time. ServeHTTP's prologue may run twice for one call (morestack
@@ -65,7 +72,12 @@ struct inflight {
 	__u64 rw;       /* ResponseWriter's data word (a *response for HTTP/1) */
 	struct go_string route[SONDE_ROUTE_PARTS]; /* the router's route, in pieces (chi: one per router) */
 	__u32 route_flags; /* SONDE_F_ROUTE_TRUNCATED: more pieces than route[] holds */
+	__u16 kind;        /* 0: HTTP; SONDE_F_GRPC */
+	__u16 grpc_status; /* with SONDE_F_GRPC_STATUS in grpc_flags */
+	__u16 grpc_flags;
+	__u16 grpc_path_len;
 	__u32 _pad3;
+	char grpc_path[SONDE_PATH_MAX]; /* the call's full method, copied at its start */
 	__u32 tid;      /* as Sonde sees it (its pid namespace) */
 	__u32 config;
 	__u32 ns_tgid;  /* as Sonde sees it */
@@ -198,8 +210,7 @@ static __always_inline void set_thread(__u32 tid, __u32 tgid, __u64 g)
 	bpf_map_update_elem(&threads, &tid, &n, BPF_ANY);
 }
 
-SEC("uprobe")
-int sonde_http_start(struct pt_regs *ctx)
+static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 {
 	count(SONDE_STAT_START_HITS);
 	__u32 cfg_idx = (__u32)bpf_get_attach_cookie(ctx);
@@ -226,6 +237,14 @@ int sonde_http_start(struct pt_regs *ctx)
 	val->tid = ns_tid;
 	val->ns_tgid = ns_tgid;
 	val->config = cfg_idx;
+	val->kind = kind;
+	if (kind == SONDE_F_GRPC) {
+		/* The stream's method is set before the stream is handed to handleStream. */
+		int trunc = 0;
+		val->grpc_path_len = go_read_string(val->grpc_path, SONDE_PATH_MAX, val->req + cfg->grpc_stream_method, &trunc);
+		if (trunc)
+			val->grpc_flags |= SONDE_F_PATH_TRUNCATED;
+	}
 	bpf_probe_read_user(&val->goid, sizeof(val->goid), (void *)(key.g + cfg->g_goid));
 	val->since = val->start_ns;
 	val->state = SONDE_CAT_ON_CPU;
@@ -234,6 +253,66 @@ int sonde_http_start(struct pt_regs *ctx)
 	bpf_map_update_elem(&inflight, &key, val, BPF_ANY);
 	if (cfg->breakdown)
 		set_thread((__u32)id, key.tgid, key.g);
+	return 0;
+}
+
+/* net/http.serverHandler.ServeHTTP(sh, rw ResponseWriter, req *Request): rw in RBX/RCX, req in RDI. */
+SEC("uprobe")
+int sonde_http_start(struct pt_regs *ctx)
+{
+	return request_start(ctx, 0);
+}
+
+/*
+ * grpc-go's (*Server).handleStream(s, t ServerTransport, stream, ...): t in
+ * RBX/RCX, stream in RDI, on a goroutine of the call's own (or a server worker's,
+ * one call at a time).
+ */
+SEC("uprobe")
+int sonde_grpc_start(struct pt_regs *ctx)
+{
+	return request_start(ctx, SONDE_F_GRPC);
+}
+
+static __always_inline __u64 go_arg(struct pt_regs *ctx, __u32 n)
+{
+	/* Loaded one by one: the verifier refuses a ctx read at a computed offset. */
+	__u64 a1 = GO_ARG1(ctx), a2 = GO_ARG2(ctx), a3 = GO_ARG3(ctx), a4 = GO_ARG4(ctx);
+	asm volatile("" : "+r"(a1), "+r"(a2), "+r"(a3), "+r"(a4));
+	return n == 1 ? a1 : n == 2 ? a2 : n == 3 ? a3 : n == 4 ? a4 : 0;
+}
+
+/*
+ * grpc-go's WriteStatus(stream, st *status.Status), which sends a call's final
+ * status (its trailers), on the call's goroutine: the code is st.s.Code. The
+ * stream must be the call's, as handleStream got it.
+ */
+SEC("uprobe")
+int sonde_grpc_status(struct pt_regs *ctx)
+{
+	count(SONDE_STAT_GRPC_STATUS_HITS);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight_key key = { .g = GO_G(ctx), .tgid = id >> 32 };
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	if (!f || f->kind != SONDE_F_GRPC)
+		return 0;
+	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->config);
+	if (!cfg || cfg->grpc_status_arg == 0)
+		return 0;
+	if (cfg->grpc_status_stream_arg && go_arg(ctx, cfg->grpc_status_stream_arg) != f->req)
+		return 0;
+	__u64 st = go_arg(ctx, cfg->grpc_status_arg);
+	if (!st)
+		return 0;
+	/* A nil proto is OK (status.Status.Code). */
+	__u64 proto = go_read_ptr(st + cfg->grpc_status_proto);
+	__s32 code = 0;
+	if (proto && bpf_probe_read_user(&code, sizeof(code), (void *)(proto + cfg->grpc_proto_code)) != 0)
+		return 0;
+	if (code < 0 || code > 0xffff)
+		return 0;
+	f->grpc_status = (__u16)code;
+	f->grpc_flags |= SONDE_F_GRPC_STATUS;
 	return 0;
 }
 
@@ -410,7 +489,31 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 	__builtin_memcpy(e->syscalls, f->sys, sizeof(e->syscalls));
 	e->status = 0;
 	e->route_len = 0;
+	e->grpc_status = 0;
 	e->_pad = 0;
+
+	if (f->kind == SONDE_F_GRPC) {
+		/*
+		 * A gRPC call: POST to its full method, which is its route too; HTTP
+		 * status 200 (grpc-go answers every call's headers with it).
+		 */
+		__builtin_memcpy(e->method, "POST", 5);
+		e->method_len = 4;
+		__u32 n = f->grpc_path_len;
+		n &= SONDE_PATH_MAX * 2 - 1;
+		if (n > SONDE_PATH_MAX)
+			n = SONDE_PATH_MAX;
+		__builtin_memcpy(e->path, f->grpc_path, SONDE_PATH_MAX);
+		__builtin_memcpy(e->route, f->grpc_path, SONDE_ROUTE_MAX);
+		e->path_len = n;
+		e->route_len = n;
+		e->status = 200;
+		e->grpc_status = f->grpc_status;
+		e->flags |= SONDE_F_GRPC | (f->grpc_flags & (SONDE_F_GRPC_STATUS | SONDE_F_PATH_TRUNCATED));
+		if (f->grpc_flags & SONDE_F_PATH_TRUNCATED)
+			e->flags |= SONDE_F_ROUTE_TRUNCATED;
+		goto submit;
+	}
 
 	/*
 	 * Status: when the ResponseWriter is net/http's *response, which we
@@ -474,6 +577,7 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 		e->route_len = go_read_string(e->route, SONDE_ROUTE_MAX, f->req + cfg->req_pattern, &trunc);
 	if (trunc)
 		e->flags |= SONDE_F_ROUTE_TRUNCATED;
+submit:
 	bpf_ringbuf_submit(e, wakeup_flags());
 	count(SONDE_STAT_EVENTS);
 out:

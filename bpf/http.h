@@ -35,6 +35,8 @@ enum sonde_category {
 #define SONDE_F_STATUS_UNKNOWN  (1 << 2) /* the ResponseWriter was not net/http's *response */
 #define SONDE_F_END_AT_RET      (1 << 3) /* ended by a RET probe, not a call-site probe */
 #define SONDE_F_BREAKDOWN       (1 << 4) /* breakdown_ns and syscalls are filled in */
+#define SONDE_F_GRPC            (1 << 5) /* a gRPC call served by grpc-go: path is the full method */
+#define SONDE_F_GRPC_STATUS     (1 << 6) /* grpc_status holds the call's status code */
 
 /* Counters in the `stats` per-CPU array. */
 enum sonde_stat {
@@ -47,6 +49,7 @@ enum sonde_stat {
 	SONDE_STAT_START_NO_CONFIG, /* start from a binary Sonde has no offsets for */
 	SONDE_STAT_RUNTIME_HITS,    /* Go scheduler probes (gopark, execute, ready, STW) */
 	SONDE_STAT_SYSCALLS_LOST,   /* syscalls past SONDE_MAX_SYSCALLS distinct ones */
+	SONDE_STAT_GRPC_STATUS_HITS,/* grpc-go's WriteStatus probe */
 	SONDE_STAT_MAX,
 };
 
@@ -71,6 +74,11 @@ struct sonde_go_config {
 	__u32 req_proto_major; /* net/http.Request.ProtoMajor (int) */
 	__u32 h2_writer_state; /* HTTP/2 responseWriter.rws (*responseWriterState) */
 	__u32 h2_state_status; /* responseWriterState.status (int); 0: HTTP/2 status unknown */
+	__u32 grpc_stream_method; /* grpc-go transport.Stream.method (string) */
+	__u32 grpc_status_proto;  /* grpc internal/status.Status.s (*spb.Status) */
+	__u32 grpc_proto_code;    /* spb.Status.Code (int32) */
+	__u32 grpc_status_stream_arg; /* WriteStatus: the argument (1-4) holding the stream; 0: not checked */
+	__u32 grpc_status_arg;    /* WriteStatus: the argument (1-4) holding the *status.Status; 0: no gRPC status */
 	__u32 valid;           /* 1 once user space filled this slot */
 	__u32 breakdown;       /* 1: the scheduler probes and tracepoints are attached */
 	__u32 filter_tgids;    /* 1: probes cover every process of the file; trace only tgids in `tgids` */
@@ -98,7 +106,8 @@ struct sonde_http_event {
 	__u16 path_len;
 	__u16 route_len;    /* 0 = no route known */
 	__u16 config;       /* index into the config map (which binary) */
-	__u32 _pad;
+	__u16 grpc_status;  /* with SONDE_F_GRPC_STATUS: the gRPC status code */
+	__u16 _pad;
 	char method[SONDE_METHOD_MAX];
 	char path[SONDE_PATH_MAX];
 	char route[SONDE_ROUTE_MAX];

@@ -9,7 +9,9 @@ namespace Sonde.Capture;
 /// Writes <c>sonde trace --json</c>: one JSON object per completed request,
 /// one per line, in the contract's field order:
 /// <c>{"pid":1,"tid":2,"goid":3,"start_ns":4,"duration_ns":5,"method":"GET","path":"/users/42","route":"/users/:id","status":200}</c>
-/// (<c>route</c> is null when unknown). Later versions add fields; none is renamed.
+/// (<c>route</c> is null when unknown). A gRPC call adds <c>"grpc_status":5</c>
+/// (null when it ended without a status); its method is POST, its path and route
+/// the full method. Later versions add fields; none is renamed.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -99,6 +101,12 @@ public sealed class JsonRequestWriter : IDisposable
         else AppendString(line, ref n, request.Route);
         Append(line, ref n, ",\"status\":"u8);
         AppendNumber(line, ref n, request.Status);
+        if (request.IsGrpc)
+        {
+            Append(line, ref n, ",\"grpc_status\":"u8);
+            if (request.GrpcStatus >= 0) AppendNumber(line, ref n, request.GrpcStatus);
+            else Append(line, ref n, "null"u8);
+        }
         if (!request.BreakdownNs.IsEmpty) AppendBreakdown(line, ref n, request);
         Append(line, ref n, "}\n"u8);
         _length += n;

@@ -157,6 +157,7 @@ internal static class TraceCommand
                 ? $"every process of {g.Path} (running now: {(g.Pids.Count == 0 ? "none" : string.Join(", ", g.Pids))})"
                 : $"pid {string.Join(", ", g.Pids)} ({g.Path})";
             string routers = plan.Routers.Count == 0 ? "" : ", routes from " + string.Join(", ", plan.Routers.Select(r => r.Router.Name));
+            if (plan.Grpc) routers += plan.Http ? ", gRPC calls (grpc-go) besides HTTP" : ", gRPC calls (grpc-go)";
             foreach (var rp in plan.RouteProblems) Console.Error.WriteLine($"sonde: warning: {g.Path}: {rp}");
             Console.Error.WriteLine($"sonde: tracing {who}: {g.Exe.BuildInfo.Described}{routers}; {plan.CostSummary}, " +
                 $"request end at {(plan.EndMode == EndProbeMode.Ret ? "RETs" : "call sites")}; offsets from {source}");

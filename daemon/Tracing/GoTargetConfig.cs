@@ -35,6 +35,16 @@ public unsafe struct GoTargetConfig
     public uint H2WriterState;
     /// <summary>responseWriterState.status; 0 when the HTTP/2 status can't be read.</summary>
     public uint H2StateStatus;
+    /// <summary>grpc-go: transport.Stream.method (string).</summary>
+    public uint GrpcStreamMethod;
+    /// <summary>grpc-go: internal/status.Status.s (*spb.Status).</summary>
+    public uint GrpcStatusProto;
+    /// <summary>google.golang.org/genproto's spb.Status.Code (int32).</summary>
+    public uint GrpcProtoCode;
+    /// <summary>The argument of grpc-go's WriteStatus (1–4) that holds the stream; 0: not checked.</summary>
+    public uint GrpcStatusStreamArg;
+    /// <summary>The argument of grpc-go's WriteStatus (1–4) that holds the *status.Status; 0: no gRPC status.</summary>
+    public uint GrpcStatusArg;
     public uint Valid;
     /// <summary>1 when the scheduler probes and tracepoints are attached.</summary>
     public uint Breakdown;

@@ -10,7 +10,8 @@ namespace Sonde.Tracing;
 internal unsafe struct HttpEvent
 {
     public const int MethodMax = 16, PathMax = 128, RouteMax = 128;
-    public const ushort FlagPathTruncated = 1, FlagRouteTruncated = 2, FlagStatusUnknown = 4, FlagEndAtRet = 8, FlagBreakdown = 16;
+    public const ushort FlagPathTruncated = 1, FlagRouteTruncated = 2, FlagStatusUnknown = 4, FlagEndAtRet = 8, FlagBreakdown = 16,
+        FlagGrpc = 32, FlagGrpcStatus = 64;
 
     public ulong StartNs;
     public ulong DurationNs;
@@ -23,7 +24,8 @@ internal unsafe struct HttpEvent
     public ushort PathLen;
     public ushort RouteLen;
     public ushort Config;
-    public uint Pad;
+    public ushort GrpcStatus;
+    public ushort Pad;
     public fixed byte Method[MethodMax];
     public fixed byte Path[PathMax];
     public fixed byte Route[RouteMax];
@@ -56,6 +58,7 @@ internal unsafe struct HttpEvent
             payload.Slice(methodAt + MethodMax, Math.Min((int)e.PathLen, PathMax)),
             route,
             hasBreakdown ? MemoryMarshal.Cast<byte, ulong>(payload.Slice(breakdownAt, BreakdownCategories.Count * 8)) : default,
-            hasBreakdown ? MemoryMarshal.Cast<byte, SyscallStat>(payload.Slice(syscallsAt, Math.Min((int)e.SyscallCount, MaxSyscalls) * 16)) : default);
+            hasBreakdown ? MemoryMarshal.Cast<byte, SyscallStat>(payload.Slice(syscallsAt, Math.Min((int)e.SyscallCount, MaxSyscalls) * 16)) : default,
+            (e.Flags & FlagGrpc) == 0 ? RequestView.NotGrpc : (e.Flags & FlagGrpcStatus) != 0 ? e.GrpcStatus : RequestView.GrpcStatusUnknown);
     }
 }

@@ -103,7 +103,7 @@ public sealed class HttpTracer : IDisposable
     /// <summary>Every BPF program of bpf/http.bpf.c, for their run-time statistics.</summary>
     public static readonly string[] ProgramNames =
     [
-        "sonde_http_start", "sonde_http_end", "sonde_http_end_ret",
+        "sonde_http_start", "sonde_http_end", "sonde_http_end_ret", "sonde_grpc_start", "sonde_grpc_status",
         "sonde_gin_route", "sonde_echo_route", "sonde_chi_route", "sonde_mux_route",
         "sonde_go_park", "sonde_go_execute", "sonde_go_ready", "sonde_go_stw_start", "sonde_go_stw_end",
         "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit",
@@ -258,6 +258,7 @@ public sealed class HttpTracer : IDisposable
     {
         RuntimeHits = _stats.SumPerCpu(7),
         SyscallsLost = _stats.SumPerCpu(8),
+        GrpcStatusHits = _stats.SumPerCpu(9),
     };
 
     /// <summary>

@@ -74,9 +74,137 @@ public sealed class ProbePlan
 
     public static ProbePlan For(GoExecutable exe, EndProbeMode mode, bool breakdown = false)
     {
-        var serve = exe.Functions.Find(ServeHttp)
-            ?? throw new TraceException($"{exe.Path} has no HTTP server symbols: {ServeHttp} is not in its .gopclntab (is net/http's server linked in?)") { Reason = "no_http_server" };
+        var serve = exe.Functions.Find(ServeHttp);
+        var handleStream = exe.Functions.Find(GrpcServer.HandleStream);
+        if (serve is null && handleStream is null)
+            throw new TraceException($"{exe.Path} has no HTTP or gRPC server symbols: neither {ServeHttp} nor {GrpcServer.HandleStream} is in its .gopclntab (is net/http's or grpc-go's server linked in?)") { Reason = "no_http_server" };
         var sites = new List<ProbeSite>();
+        EndProbeMode chosen = mode == EndProbeMode.Ret ? EndProbeMode.Ret : EndProbeMode.CallSite;
+        var routers = new List<RouterUse>();
+        var routeProblems = new List<string>();
+        if (serve is not null)
+            chosen = AddHttp(exe, serve, mode, sites, routers, routeProblems);
+        bool grpcStatus = false;
+        if (handleStream is not null)
+            grpcStatus = AddGrpc(exe, handleStream, mode, sites);
+        if (breakdown)
+        {
+            foreach (var (name, program, reads) in SchedulerProbes)
+            {
+                var f = exe.Functions.Find(name)
+                    ?? throw new TraceException($"{exe.Path}: {name} is not in .gopclntab; the breakdown needs it (use --breakdown off)") { Reason = "breakdown_unavailable" };
+                var code = exe.Code(f);
+                sites.Add(Site(exe, program, f, code, MachineCode.ChooseEntryProbe(f, code, reads)));
+            }
+        }
+        return new ProbePlan(sites, chosen, routers, routeProblems)
+        {
+            Breakdown = breakdown, Http = serve is not null, Grpc = handleStream is not null, GrpcStatus = grpcStatus,
+        };
+    }
+
+    /// <summary>This plan without grpc-go's probes (its layout is not known); refused when nothing else is left.</summary>
+    public ProbePlan WithoutGrpc()
+    {
+        if (!Http) throw new TraceException($"{GrpcServer.HandleStream}'s stream layout is not known and the binary serves no net/http: nothing to trace") { Reason = "unknown_grpc_layout" };
+        bool isGrpc(ProbeSite s) => s.Function.StartsWith(GrpcServer.Package + ".", StringComparison.Ordinal)
+            || s.Function.StartsWith(GrpcServer.Transport + ".", StringComparison.Ordinal);
+        return new ProbePlan([.. Sites.Where(s => !isGrpc(s))], EndMode, Routers, RouteProblems) { Breakdown = Breakdown, Http = true };
+    }
+
+    /// <summary>Whether net/http's server is probed.</summary>
+    public bool Http { get; private init; }
+    /// <summary>Whether grpc-go's server is probed (<see cref="GrpcServer"/>).</summary>
+    public bool Grpc { get; private init; }
+    /// <summary>Whether grpc-go's status writer is probed.</summary>
+    public bool GrpcStatus { get; private init; }
+
+    /// <summary>
+    /// grpc-go's probes (<see cref="GrpcServer"/>): the start at handleStream's
+    /// prologue jcc, the status writer's, and the ends after each call of
+    /// handleStream, or at its RETs with --end-probe ret or where a call site has
+    /// no emulated instruction after it. Returns whether the status is probed.
+    /// </summary>
+    private static bool AddGrpc(GoExecutable exe, GoFunction handleStream, EndProbeMode mode, List<ProbeSite> sites)
+    {
+        var code = exe.Code(handleStream);
+        // s in RAX, t in RBX/RCX, stream in RDI, g in R14.
+        sites.Add(Site(exe, "sonde_grpc_start", handleStream, code,
+            MachineCode.ChooseEntryProbe(handleStream, code, Register.RAX, Register.RBX, Register.RCX, Register.RDI, Register.R14)));
+        bool status = false;
+        foreach (var name in GrpcServer.StatusWriters)
+        {
+            if (exe.Functions.Find(name) is not { } w) continue;
+            var wcode = exe.Code(w);
+            // t in RAX, stream in RBX, st in RCX.
+            sites.Add(Site(exe, "sonde_grpc_status", w, wcode, MachineCode.ChooseEntryProbe(w, wcode, Register.RAX, Register.RBX, Register.RCX, Register.R14)));
+            status = true;
+        }
+        List<ProbeSite>? ends = null;
+        if (mode != EndProbeMode.Ret)
+        {
+            ends = [];
+            foreach (var f in exe.Functions.Functions)
+            {
+                if (!f.Name.StartsWith(GrpcServer.Package + ".", StringComparison.Ordinal) || f == handleStream) continue;
+                var fcode = exe.Code(f);
+                foreach (ulong call in MachineCode.FindCallsTo(f, fcode, handleStream.Entry))
+                {
+                    ulong? after = MachineCode.FirstEmulatableAfter(f, fcode, call + 5, orReturn: true);
+                    if (after is null) { ends = null; break; }
+                    var site = Site(exe, "sonde_http_end", f, fcode, after.Value);
+                    if (site.Instruction.StartsWith("ret", StringComparison.Ordinal))
+                        site = DeferredEnd(exe, f, fcode, call + 5, after.Value) ?? site with { Program = "sonde_http_end_ret" };
+                    ends.Add(site);
+                }
+                if (ends is null) break;
+            }
+            if (ends is { Count: 0 }) ends = null;
+            if (ends is null && mode == EndProbeMode.CallSite)
+                throw new TraceException($"{exe.Path}: no call site of {GrpcServer.HandleStream} is followed by an instruction the kernel emulates; use --end-probe ret");
+        }
+        if (ends is null)
+        {
+            var rets = MachineCode.FindReturns(handleStream, code);
+            if (rets.Count == 0) throw new TraceException($"{exe.Path}: {GrpcServer.HandleStream} has no RET instruction to probe");
+            ends = [];
+            foreach (ulong r in rets) ends.Add(Site(exe, "sonde_http_end_ret", handleStream, code, r));
+        }
+        sites.AddRange(ends);
+        return status;
+    }
+
+    /// <summary>
+    /// Where a call site reaches its function's RET only through an open-coded
+    /// defer (<c>defer wg.Done(); s.handleStream(...)</c>: the deferred closure
+    /// called through a register, then RET), the closure's own entry probe: it
+    /// runs once, right after the call returns, on the same goroutine. The
+    /// closure is the one function named after <paramref name="f"/> whose entry
+    /// <paramref name="f"/> takes with a RIP-relative LEA (Go 1.19: "f.1", Go
+    /// 1.21+: "f.deferwrap1"). Null when the code is not that shape.
+    /// </summary>
+    private static ProbeSite? DeferredEnd(GoExecutable exe, GoFunction f, ReadOnlySpan<byte> code, ulong from, ulong ret)
+    {
+        var insns = MachineCode.Decode(f, code);
+        if (!insns.Any(i => i.IP >= from && i.IP < ret && i.IsCallNearIndirect)) return null;
+        var closures = new HashSet<GoFunction>();
+        foreach (var i in insns)
+        {
+            if (i.Mnemonic != Mnemonic.Lea || !i.IsIPRelativeMemoryOperand) continue;
+            if (exe.Functions.FindByAddress(i.IPRelativeMemoryAddress) is { } g && g.Entry == i.IPRelativeMemoryAddress
+                && g.Name.StartsWith(f.Name + ".", StringComparison.Ordinal))
+                closures.Add(g);
+        }
+        if (closures.Count != 1) return null;
+        var d = closures.First();
+        var dcode = exe.Code(d);
+        var site = Site(exe, "sonde_http_end", d, dcode, MachineCode.ChooseEntryProbe(d, dcode, Register.R14));
+        return site.Kind == ProbeKind.Emulated ? site : null;
+    }
+
+    /// <summary>net/http's probes and the routers'; returns the end mode chosen.</summary>
+    private static EndProbeMode AddHttp(GoExecutable exe, GoFunction serve, EndProbeMode mode, List<ProbeSite> sites, List<RouterUse> routers, List<string> routeProblems)
+    {
         var serveCode = exe.Code(serve);
         // Go ABIInternal: req in RDI, rw in RBX/RCX, g in R14 (DESIGN.md).
         ulong start = MachineCode.ChooseEntryProbe(serve, serveCode, Register.RAX, Register.RBX, Register.RCX, Register.RDI, Register.R14);
@@ -104,8 +232,6 @@ public sealed class ProbePlan
         }
         sites.AddRange(ends!);
 
-        var routers = new List<RouterUse>();
-        var routeProblems = new List<string>();
         foreach (var router in Router.All)
         {
             if (router.FindIn(exe) is not { } found) continue;
@@ -117,17 +243,7 @@ public sealed class ProbePlan
             }
             else routeProblems.Add($"{router.Name} routes will be unknown: {problem}");
         }
-        if (breakdown)
-        {
-            foreach (var (name, program, reads) in SchedulerProbes)
-            {
-                var f = exe.Functions.Find(name)
-                    ?? throw new TraceException($"{exe.Path}: {name} is not in .gopclntab; the breakdown needs it (use --breakdown off)") { Reason = "breakdown_unavailable" };
-                var code = exe.Code(f);
-                sites.Add(Site(exe, program, f, code, MachineCode.ChooseEntryProbe(f, code, reads)));
-            }
-        }
-        return new ProbePlan(sites, chosen, routers, routeProblems) { Breakdown = breakdown };
+        return chosen;
     }
 
     /// <summary>

@@ -1,7 +1,7 @@
 namespace Sonde.Tracing;
 
 /// <summary>
-/// One completed HTTP request, as a view over bytes that live elsewhere (the
+/// One completed HTTP request or gRPC call, as a view over bytes that live elsewhere (the
 /// ring-buffer record in place, or a capture record being read). Strings are
 /// UTF-8 spans so that the hot path never allocates; <see cref="Route"/> is
 /// empty when the route template is unknown (the JSON record then says null).
@@ -10,11 +10,23 @@ public readonly ref struct RequestView
 {
     public RequestView(int pid, int tid, long goid, ulong startNs, ulong durationNs, int status,
         ReadOnlySpan<byte> method, ReadOnlySpan<byte> path, ReadOnlySpan<byte> route,
-        ReadOnlySpan<ulong> breakdownNs = default, ReadOnlySpan<SyscallStat> syscalls = default)
+        ReadOnlySpan<ulong> breakdownNs = default, ReadOnlySpan<SyscallStat> syscalls = default, int grpcStatus = NotGrpc)
     {
         Pid = pid; Tid = tid; Goid = goid; StartNs = startNs; DurationNs = durationNs; Status = status;
         Method = method; Path = path; Route = route; BreakdownNs = breakdownNs; Syscalls = syscalls;
+        GrpcStatus = grpcStatus;
     }
+
+    /// <summary><see cref="GrpcStatus"/> of a request that is not a gRPC call.</summary>
+    public const int NotGrpc = -1;
+    /// <summary><see cref="GrpcStatus"/> of a gRPC call whose status was not seen (it ended without sending one).</summary>
+    public const int GrpcStatusUnknown = -2;
+
+    /// <summary>A gRPC call's status code (0 OK, 5 NOT_FOUND, ...), or <see cref="NotGrpc"/>, or <see cref="GrpcStatusUnknown"/>.</summary>
+    public int GrpcStatus { get; }
+
+    /// <summary>Whether this is a gRPC call (grpc-go): Path and Route are its full method, Method is POST.</summary>
+    public bool IsGrpc => GrpcStatus != NotGrpc;
 
     /// <summary>
     /// Nanoseconds per <see cref="BreakdownCategories"/> (they sum to the

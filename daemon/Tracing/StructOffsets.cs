@@ -12,6 +12,16 @@ public static class StructOffsets
 {
     public const string GinModule = "github.com/gin-gonic/gin";
 
+    /// <summary>The offsets a plan's programs read (net/http's, its routers', grpc-go's), and where they came from.</summary>
+    public static (GoTargetConfig Config, string Source) Resolve(GoExecutable exe, ProbePlan plan, bool breakdown = false)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var (config, source) = Resolve(exe, plan.Routers, breakdown);
+        if (plan.Grpc)
+            source += ", " + GrpcServer.Resolve(exe, ref config, plan.GrpcStatus);
+        return (config, source);
+    }
+
     /// <summary>Offsets and a short description of where they came from.</summary>
     public static (GoTargetConfig Config, string Source) Resolve(GoExecutable exe, IReadOnlyList<ProbePlan.RouterUse> routers, bool breakdown = false)
     {

@@ -31,7 +31,13 @@ public sealed record TargetAnalysis(ProbePlan Plan, GoTargetConfig Config, strin
             breakdown = false;
             plan = ProbePlan.For(exe, endMode, breakdown);
         }
-        var (config, source) = StructOffsets.Resolve(exe, plan.Routers, breakdown);
+        var (config, source) = StructOffsets.Resolve(exe, plan, breakdown);
+        if (plan.Grpc && config.GrpcStreamMethod == 0)
+        {
+            // Its calls' methods can't be read: don't probe grpc-go at all.
+            warnings.Add($"{exe.Path}: {source.Split(", ").Last()}");
+            plan = plan.WithoutGrpc();
+        }
         return new TargetAnalysis(plan, config, source, breakdown, StructOffsets.IsUnverified(exe), warnings);
     }
 }

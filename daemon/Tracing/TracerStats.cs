@@ -8,6 +8,8 @@ public readonly record struct TracerStats(
     public ulong RuntimeHits { get; init; }
     /// <summary>Syscalls not kept because a request made more than 16 distinct ones.</summary>
     public ulong SyscallsLost { get; init; }
+    /// <summary>grpc-go WriteStatus probe hits.</summary>
+    public ulong GrpcStatusHits { get; init; }
 
     /// <summary>"3 with the ring buffer full, 1 unmatched end (…)": the losses that occurred, or "none".</summary>
     public string LostSummary
@@ -24,5 +26,5 @@ public readonly record struct TracerStats(
     }
 
     /// <summary>Uprobe hits per captured request.</summary>
-    public double HitsPerRequest => Events == 0 ? 0 : (double)(StartHits + EndHits + RouteHits) / Events;
+    public double HitsPerRequest => Events == 0 ? 0 : (double)(StartHits + EndHits + RouteHits + GrpcStatusHits) / Events;
 }

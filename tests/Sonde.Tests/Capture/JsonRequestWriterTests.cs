@@ -51,6 +51,20 @@ public class JsonRequestWriterTests
     }
 
     [Fact]
+    public void A_gRPC_call_adds_its_status_and_an_HTTP_request_has_none()
+    {
+        var call = WriteOne(new RequestView(1, 1, 1, 1, 1, 200, "POST"u8, "/grpc.health.v1.Health/Check"u8, "/grpc.health.v1.Health/Check"u8, grpcStatus: 5));
+        Assert.Equal(
+            ["pid", "tid", "goid", "start_ns", "duration_ns", "method", "path", "route", "status", "grpc_status"],
+            call.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal(5, call.GetProperty("grpc_status").GetInt32());
+        var unknown = WriteOne(new RequestView(1, 1, 1, 1, 1, 200, "POST"u8, "/a.B/C"u8, "/a.B/C"u8, grpcStatus: RequestView.GrpcStatusUnknown));
+        Assert.Equal(JsonValueKind.Null, unknown.GetProperty("grpc_status").ValueKind);
+        var http = WriteOne(new RequestView(1, 1, 1, 1, 1, 200, "POST"u8, "/a.B/C"u8, "/a.B/C"u8));
+        Assert.False(http.TryGetProperty("grpc_status", out _));
+    }
+
+    [Fact]
     public void UnknownRouteIsNull()
     {
         var root = WriteOne(new RequestView(1, 1, 1, 1, 1, 0, "GET"u8, "/x"u8, default));

@@ -7,6 +7,8 @@ public enum RouteKind
     Template,
     /// <summary>A raw URL path: the router's template was unknown.</summary>
     Path,
+    /// <summary>A gRPC method (<c>/grpc.health.v1.Health/Check</c>), whose calls grpc-go served.</summary>
+    Rpc,
     /// <summary>The row that folds every key past the table's row cap.</summary>
     Other,
     /// <summary>The row that counts every request of the table.</summary>

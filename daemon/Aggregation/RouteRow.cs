@@ -30,8 +30,12 @@ public sealed class RouteRow
     /// <summary>Requests counted in this row.</summary>
     public long Count { get; private set; }
 
-    /// <summary>Requests answered with a 5xx status.</summary>
+    /// <summary>Requests answered with a 5xx status, or gRPC calls with a server error (<see cref="GrpcCodes.IsServerError"/>).</summary>
     public long Errors { get; private set; }
+
+    /// <summary>gRPC calls by status code (-1: ended without one); empty for HTTP rows.</summary>
+    public IReadOnlyDictionary<int, long> GrpcStatusCounts => _grpcCodes;
+    private readonly SortedDictionary<int, long> _grpcCodes = [];
 
     /// <summary>Handler durations of this row's requests.</summary>
     public LatencyHistogram Latency { get; } = new();
@@ -39,13 +43,19 @@ public sealed class RouteRow
     /// <summary>Where this row's time went (requests traced with the breakdown on).</summary>
     public TimeBreakdown Breakdown { get; } = new();
 
-    /// <summary>"GET /users/:id", or just the route for the synthetic rows.</summary>
-    public string DisplayName => Method.Length == 0 ? Route : $"{Method} {Route}";
+    /// <summary>"GET /users/:id", the full method of a gRPC row, or just the route for the synthetic rows.</summary>
+    public string DisplayName => Method.Length == 0 || Kind == RouteKind.Rpc ? Route : $"{Method} {Route}";
 
     internal void Add(in Sonde.Tracing.RequestView r)
     {
         Count++;
-        if (r.Status is >= 500 and <= 599) Errors++;
+        if (r.IsGrpc)
+        {
+            int code = r.GrpcStatus >= 0 ? r.GrpcStatus : -1;
+            if (GrpcCodes.IsServerError(code)) Errors++;
+            _grpcCodes[code] = _grpcCodes.GetValueOrDefault(code) + 1;
+        }
+        else if (r.Status is >= 500 and <= 599) Errors++;
         Latency.Record(r.DurationNs);
         Breakdown.Add(r.BreakdownNs, r.Syscalls);
     }

@@ -6,7 +6,8 @@ namespace Sonde.Aggregation;
 
 /// <summary>
 /// Requests grouped by route: one <see cref="RouteRow"/> per (method, route
-/// template), or (method, raw path) when the template is unknown, up to
+/// template), or (method, raw path) when the template is unknown, or gRPC
+/// method, up to
 /// <see cref="MaxRows"/> rows; later keys fold into <see cref="Other"/> so that
 /// a service whose paths carry ids cannot grow the table without bound.
 /// </summary>
@@ -34,6 +35,7 @@ public sealed class RouteTable
     // from a raw path that happens to spell the same.
     private const char TemplateMark = 'T';
     private const char PathMark = 'P';
+    private const char RpcMark = 'G';
 
     private readonly Dictionary<string, RouteRow> _rows = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RouteRow>.AlternateLookup<ReadOnlySpan<char>> _rowsBySpan;
@@ -79,7 +81,7 @@ public sealed class RouteTable
         {
             var methodChars = Encoding.UTF8.GetChars(request.Method, buffer[2..]);
             var targetChars = Encoding.UTF8.GetChars(target, buffer[(2 + methodChars)..]);
-            buffer[0] = hasRoute ? TemplateMark : PathMark;
+            buffer[0] = request.IsGrpc ? RpcMark : hasRoute ? TemplateMark : PathMark;
             buffer[1] = (char)methodChars;
             var key = buffer[..(2 + methodChars + targetChars)];
 
@@ -98,7 +100,7 @@ public sealed class RouteTable
         if (_rowsBySpan.TryGetValue(key, out var row)) return row;
         if (_rows.Count < MaxRows)
         {
-            var kind = key[0] == TemplateMark ? RouteKind.Template : RouteKind.Path;
+            var kind = key[0] switch { TemplateMark => RouteKind.Template, RpcMark => RouteKind.Rpc, _ => RouteKind.Path };
             row = new RouteRow(key.Slice(2, methodChars).ToString(), key[(2 + methodChars)..].ToString(), kind);
             _rows.Add(key.ToString(), row);
             return row;

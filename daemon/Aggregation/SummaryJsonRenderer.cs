@@ -14,7 +14,8 @@ namespace Sonde.Aggregation;
 /// Shape: <c>{"host", "start_time", "duration_ns", "total_requests",
 /// "total_errors", "requests_per_second", "drops", "capture_truncated",
 /// "max_rows", "targets": [{"pid", "exe", "go_version", "modules"}],
-/// "routes": [row], "other": row + {"folded_keys", "folded_keys_is_lower_bound"},
+/// "routes": [row], "grpc": [row + {"status_codes": {"OK": n, ...}}] (its
+/// "method" the full method, its "errors" server errors), "other": row + {"folded_keys", "folded_keys_is_lower_bound"},
 /// "all": row}</c> where a row is <c>{"method", "route", "route_kind",
 /// "count", "errors", "min_ns", "mean_ns", "p50_ns", "p90_ns", "p99_ns",
 /// "max_ns", "histogram": [{"lower_ns", "upper_ns", "count"}]}</c>
@@ -69,12 +70,26 @@ public static class SummaryJsonRenderer
             .OrderByDescending(r => r.Count)
             .ThenBy(r => r.Route, StringComparer.Ordinal)
             .ThenBy(r => r.Method, StringComparer.Ordinal);
-        foreach (var row in rows)
+        foreach (var row in rows.Where(r => r.Kind != RouteKind.Rpc))
         {
             json.WriteStartObject();
             json.WriteString("method", row.Method);
             json.WriteString("route", row.Route);
             json.WriteString("route_kind", row.Kind == RouteKind.Template ? "template" : "path");
+            WriteRowFields(json, row);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+
+        json.WriteStartArray("grpc");
+        foreach (var row in rows.Where(r => r.Kind == RouteKind.Rpc))
+        {
+            json.WriteStartObject();
+            json.WriteString("method", row.Route);
+            json.WriteStartObject("status_codes");
+            foreach (var (code, count) in row.GrpcStatusCounts)
+                json.WriteNumber(GrpcCodes.Name(code), count);
+            json.WriteEndObject();
             WriteRowFields(json, row);
             json.WriteEndObject();
         }

@@ -53,7 +53,14 @@ public sealed class SummaryTextRenderer
             output.WriteLine("No requests were traced.");
             return;
         }
-        WriteTable(summary.Routes, rows, output);
+        var http = rows.Where(r => r.Kind != RouteKind.Rpc).ToList();
+        if (http.Count > 0) WriteTable(summary.Routes, http, output);
+        var rpc = rows.Where(r => r.Kind == RouteKind.Rpc).ToList();
+        if (rpc.Count > 0)
+        {
+            if (http.Count > 0) output.WriteLine();
+            WriteGrpc(rpc, output);
+        }
         foreach (var row in rows.Take(MaxHistograms))
         {
             output.WriteLine();
@@ -84,7 +91,7 @@ public sealed class SummaryTextRenderer
         line.Append(CultureInfo.InvariantCulture,
             $"{summary.TotalRequests} requests in {DurationText.Format(summary.Duration.Ticks * 100.0)}");
         line.Append(CultureInfo.InvariantCulture, $" ({summary.RequestsPerSecond:0.0}/s), ");
-        line.Append(CultureInfo.InvariantCulture, $"{summary.TotalErrors} errors (5xx), ");
+        line.Append(CultureInfo.InvariantCulture, $"{summary.TotalErrors} errors ({(summary.HasGrpc ? "5xx, gRPC server errors" : "5xx")}), ");
         line.Append(summary.Drops is { } drops ? $"{drops} drops" : "drops unknown");
         output.WriteLine("Sonde trace summary");
         output.WriteLine(Fit("  requests  " + line));
@@ -118,6 +125,18 @@ public sealed class SummaryTextRenderer
         output.WriteLine(TableLine("all", routes.All));
     }
 
+    /// <summary>The gRPC section: one line per method (errors are server errors), then its status codes.</summary>
+    private void WriteGrpc(List<RouteRow> rows, TextWriter output)
+    {
+        output.WriteLine("gRPC (grpc-go)");
+        output.WriteLine(TableLine("METHOD", "CALLS", "ERRORS", "P50", "P90", "P99", "MAX"));
+        foreach (var row in rows)
+        {
+            output.WriteLine(TableLine(row.Route, row));
+            output.WriteLine(Fit("  status  " + string.Join(", ", row.GrpcStatusCounts.Select(c => $"{GrpcCodes.Name(c.Key)} {Number(c.Value)}"))));
+        }
+    }
+
     private string TableLine(string label, RouteRow row)
     {
         var h = row.Latency;
@@ -146,7 +165,9 @@ public sealed class SummaryTextRenderer
 
     private void WriteHistogram(RouteTable routes, RouteRow row, TextWriter output)
     {
-        var title = $"{RowLabel(routes, row)}  {row.Count} requests, {row.Errors} errors (5xx), mean {DurationText.Format(row.Latency.MeanNs)}";
+        var title = row.Kind == RouteKind.Rpc
+            ? $"{RowLabel(routes, row)}  {row.Count} calls, {row.Errors} server errors, mean {DurationText.Format(row.Latency.MeanNs)}"
+            : $"{RowLabel(routes, row)}  {row.Count} requests, {row.Errors} errors (5xx), mean {DurationText.Format(row.Latency.MeanNs)}";
         output.WriteLine(TerminalText.Clean(title, Width));
 
         var buckets = row.Latency.Log2Buckets();

@@ -43,6 +43,9 @@ public sealed class TraceSummary
 
     public long TotalErrors => Routes.All.Errors;
 
+    /// <summary>Whether any gRPC calls were traced (they have a section of their own).</summary>
+    public bool HasGrpc => Routes.Rows.Any(r => r.Kind == RouteKind.Rpc);
+
     /// <summary>Requests per second over <see cref="Duration"/>; 0 for an empty duration.</summary>
     public double RequestsPerSecond => Duration > TimeSpan.Zero ? TotalRequests / Duration.TotalSeconds : 0;
 

@@ -85,6 +85,8 @@ public sealed class CaptureWriter : IDisposable
         _request.StartNs = request.StartNs;
         _request.DurationNs = request.DurationNs;
         _request.Status = request.Status;
+        if (request.IsGrpc) _request.GrpcStatus = request.GrpcStatus >= 0 ? request.GrpcStatus : -1;
+        else _request.ClearGrpcStatus();
         // The wrappers alias _stringBytes: valid until the next Write, and the
         // record is serialized before that.
         _request.Method = UnsafeByteOperations.UnsafeWrap(memory[..request.Method.Length]);

@@ -12,6 +12,7 @@ public sealed partial class CapturedRequest
     {
         _breakdown ??= BreakdownNs.ToArray();
         _syscalls ??= Syscalls.Select(s => new SyscallStat(s.Nr, s.Count, s.Ns)).ToArray();
-        return new(Pid, Tid, Goid, StartNs, DurationNs, Status, Method.Span, Path.Span, Route.Span, _breakdown, _syscalls);
+        return new(Pid, Tid, Goid, StartNs, DurationNs, Status, Method.Span, Path.Span, Route.Span, _breakdown, _syscalls,
+            !HasGrpcStatus ? RequestView.NotGrpc : GrpcStatus >= 0 ? GrpcStatus : RequestView.GrpcStatusUnknown);
     }
 }

@@ -6,7 +6,13 @@ namespace Sonde.Metrics;
 /// Turns completed requests into <c>http_server_request_duration_seconds</c>
 /// (OpenTelemetry's <c>http.server.request.duration</c>), with labels
 /// <c>service</c>, <c>http_request_method</c>, <c>http_route</c> and
-/// <c>http_response_status_code</c>.
+/// <c>http_response_status_code</c>; and gRPC calls into
+/// <c>rpc_server_call_duration_seconds</c> (OpenTelemetry's
+/// <c>rpc.server.call.duration</c>, semantic-conventions v1.44.0) with
+/// <c>service</c>, <c>rpc_system_name="grpc"</c>, <c>rpc_method</c> (the full
+/// method, "grpc.health.v1.Health/Check", capped per service like routes),
+/// <c>rpc_response_status_code</c> ("OK", "NOT_FOUND"; "" when the call ended
+/// without a status) and <c>error_type</c> (the code, for server errors only).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -32,6 +38,10 @@ namespace Sonde.Metrics;
 public sealed class HttpServerMetrics
 {
     public const string DurationName = "http_server_request_duration_seconds";
+    public const string RpcDurationName = "rpc_server_call_duration_seconds";
+
+    private static readonly OtlpNaming s_rpcOtlp = new("rpc.server.call.duration", "s",
+        ["service", "rpc.system.name", "rpc.method", "rpc.response.status_code", "error.type"]);
 
     private static readonly OtlpNaming s_durationOtlp = new("http.server.request.duration", "s",
         ["service", "http.request.method", "http.route", "http.response.status_code"]);
@@ -57,6 +67,10 @@ public sealed class HttpServerMetrics
             "Requests recorded with http_route=\"other\" because their service already had the maximum number of distinct routes.",
             ["service"]);
         _cacheLimit = 2 * Duration.MaxSeries + 64;
+        RpcDuration = registry.AddHistogram(RpcDurationName,
+            "Duration of gRPC calls served by the traced Go services (grpc-go), from the entry of (*Server).handleStream to its return.",
+            options.Histogram, ["service", "rpc_system_name", "rpc_method", "rpc_response_status_code", "error_type"],
+            maxSeries: options.MaxSeries, otlp: s_rpcOtlp);
         TimeByCategory = registry.AddHistogram("sonde_request_time_seconds",
             "Where each request's time went: the time one request spent in each category (on_cpu, runnable, net_io, syscall, lock, chan, sleep, gc, other); the categories of a request sum to its duration.",
             options.Histogram, ["service", "http_route", "category"], maxSeries: options.MaxSeries);
@@ -110,6 +124,10 @@ public sealed class HttpServerMetrics
 
     public HistogramFamily Duration { get; }
 
+    /// <summary><c>rpc_server_call_duration_seconds{service, rpc_system_name, rpc_method, rpc_response_status_code, error_type}</c>.</summary>
+    public HistogramFamily RpcDuration { get; }
+
+    private readonly Dictionary<(int Service, int Route, int Code), HistogramSeries> _rpcSeries = [];
     /// <summary><c>sonde_route_overflow_total{service}</c>.</summary>
     public CounterFamily RouteOverflow { get; }
 
@@ -129,11 +147,32 @@ public sealed class HttpServerMetrics
     {
         ArgumentNullException.ThrowIfNull(service);
         var routes = ReferenceEquals(service, _lastServiceName) ? _lastService! : Service(service);
-        int method = HttpMethodLabel.Index(request.Method);
         int route = routes.Resolve(request.Route.IsEmpty ? request.Path : request.Route, _maxRoutesPerService);
         if (route == ServiceRoutes.Other) routes.Overflow.Increment();
+        if (request.IsGrpc)
+        {
+            RecordRpc(routes, route, request);
+            return;
+        }
+        int method = HttpMethodLabel.Index(request.Method);
         var key = new SeriesKey(routes.Index, method, route, request.Status);
         if (!_series.TryGetValue(key, out var series)) series = Resolve(key, routes);
+        series.Observe(request.DurationNs);
+        if (!request.BreakdownNs.IsEmpty) RecordBreakdown(routes, route, request);
+    }
+
+    private void RecordRpc(ServiceRoutes routes, int route, in RequestView request)
+    {
+        int code = request.GrpcStatus >= 0 ? request.GrpcStatus : -1;
+        var key = (routes.Index, route, code);
+        if (!_rpcSeries.TryGetValue(key, out var series))
+        {
+            string method = routes.Label(route);
+            if (method.StartsWith('/')) method = method[1..];
+            string status = code < 0 ? "" : Sonde.Aggregation.GrpcCodes.Name(code);
+            series = RpcDuration.WithLabels(routes.Name, "grpc", method, status, Sonde.Aggregation.GrpcCodes.IsServerError(code) ? status : "");
+            if (!RpcDuration.IsOverflow(series) || _rpcSeries.Count < _cacheLimit) _rpcSeries[key] = series;
+        }
         series.Observe(request.DurationNs);
         if (!request.BreakdownNs.IsEmpty) RecordBreakdown(routes, route, request);
     }

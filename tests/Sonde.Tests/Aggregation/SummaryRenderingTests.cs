@@ -34,6 +34,48 @@ public class SummaryRenderingTests(ITestOutputHelper log)
         };
     }
 
+    /// <summary>
+    /// 40 HTTP requests and 60 gRPC calls of one method: 30 OK, 20 NOT_FOUND (the
+    /// client's doing), 6 UNAVAILABLE and 3 INTERNAL (server errors), 1 without a status.
+    /// </summary>
+    private static TraceSummary GrpcSummary()
+    {
+        var table = new RouteTable();
+        for (var i = 0; i < 40; i++) Add(table, "GET", "/health", "/health", 100_000);
+        int[] codes = [.. Enumerable.Repeat(0, 30), .. Enumerable.Repeat(5, 20), .. Enumerable.Repeat(14, 6), .. Enumerable.Repeat(13, 3), RequestView.GrpcStatusUnknown];
+        foreach (int code in codes)
+            table.Add(new RequestView(4242, 1, 1, 0, 1_000_000, 200, "POST"u8, "/grpc.health.v1.Health/Check"u8, "/grpc.health.v1.Health/Check"u8, grpcStatus: code));
+        return new TraceSummary(table) { Duration = TimeSpan.FromSeconds(10) };
+    }
+
+    [Fact]
+    public void gRPC_calls_have_a_section_with_their_status_codes_and_server_errors()
+    {
+        var summary = GrpcSummary();
+        var text = new SummaryTextRenderer().Render(summary);
+        log.WriteLine(text);
+        var lines = text.Split('\n');
+        Assert.Contains("  requests  100 requests in 10.0s (10.0/s), 9 errors (5xx, gRPC server errors), drops unknown", lines);
+        var http = lines.SkipWhile(l => !l.StartsWith("ROUTE")).Skip(1).TakeWhile(l => l.Length > 0).ToList();
+        Assert.Equal(["GET /health", "all"], http.Select(l => l.Split("  ")[0]));
+        int at = Array.IndexOf(lines, "gRPC (grpc-go)");
+        Assert.True(at > 0, "no gRPC section");
+        Assert.Equal(["METHOD", "CALLS", "ERRORS", "P50", "P90", "P99", "MAX"], lines[at + 1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["/grpc.health.v1.Health/Check", "60", "9"], lines[at + 2].Split(' ', StringSplitOptions.RemoveEmptyEntries)[..3]);
+        Assert.Equal("  status  unknown 1, OK 30, NOT_FOUND 20, INTERNAL 3, UNAVAILABLE 6", lines[at + 3]);
+
+        using var json = JsonDocument.Parse(SummaryJsonRenderer.Render(summary));
+        var routes = json.RootElement.GetProperty("routes");
+        Assert.Equal(["/health"], routes.EnumerateArray().Select(r => r.GetProperty("route").GetString()));
+        var call = Assert.Single(json.RootElement.GetProperty("grpc").EnumerateArray());
+        Assert.Equal("/grpc.health.v1.Health/Check", call.GetProperty("method").GetString());
+        Assert.Equal(60, call.GetProperty("count").GetInt64());
+        Assert.Equal(9, call.GetProperty("errors").GetInt64());
+        Assert.Equal(new Dictionary<string, long> { ["unknown"] = 1, ["OK"] = 30, ["NOT_FOUND"] = 20, ["INTERNAL"] = 3, ["UNAVAILABLE"] = 6 },
+            call.GetProperty("status_codes").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64()));
+        Assert.Equal(9, json.RootElement.GetProperty("total_errors").GetInt64());
+    }
+
     [Fact]
     public void TextSummaryHasHeaderRowsPercentilesBarsAndOther()
     {

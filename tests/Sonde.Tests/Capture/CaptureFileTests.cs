@@ -27,9 +27,10 @@ public class CaptureFileTests
         return header;
     }
 
-    private sealed record Sample(int Pid, int Tid, long Goid, ulong StartNs, ulong DurationNs, int Status, byte[] Method, byte[] Path, byte[] Route)
+    private sealed record Sample(int Pid, int Tid, long Goid, ulong StartNs, ulong DurationNs, int Status, byte[] Method, byte[] Path, byte[] Route,
+        int GrpcStatus = RequestView.NotGrpc)
     {
-        public RequestView View => new(Pid, Tid, Goid, StartNs, DurationNs, Status, Method, Path, Route);
+        public RequestView View => new(Pid, Tid, Goid, StartNs, DurationNs, Status, Method, Path, Route, grpcStatus: GrpcStatus);
     }
 
     private static List<Sample> SampleRequests(int n)
@@ -40,8 +41,10 @@ public class CaptureFileTests
         {
             var path = i % 7 == 3 ? new byte[] { 0x2F, 0xFF, 0x00, 0x22 } : Encoding.UTF8.GetBytes($"/users/{i}");
             var route = i % 3 == 0 ? [] : "/users/:id"u8.ToArray();
+            // Every sixth a gRPC call, with its status code; one in three of those ended without one.
+            int grpc = i % 6 != 5 ? RequestView.NotGrpc : i % 18 == 5 ? RequestView.GrpcStatusUnknown : i % 17;
             list.Add(new Sample(4242 + i % 2, 100 + i, i * 3 + 1, 5_000_000_000 + (ulong)i * 1_000_000,
-                (ulong)random.NextInt64(1, 1L << 34), i % 5 == 0 ? 503 : 200, i % 4 == 0 ? "POST"u8.ToArray() : "GET"u8.ToArray(), path, route));
+                (ulong)random.NextInt64(1, 1L << 34), i % 5 == 0 ? 503 : 200, i % 4 == 0 ? "POST"u8.ToArray() : "GET"u8.ToArray(), path, route, grpc));
         }
         return list;
     }
@@ -79,6 +82,8 @@ public class CaptureFileTests
         var view = actual.AsView();
         Assert.True(view.Path.SequenceEqual(expected.Path));
         Assert.Equal(expected.Route.Length == 0, view.Route.IsEmpty);
+        Assert.Equal(expected.GrpcStatus, view.GrpcStatus);
+        Assert.Equal(expected.GrpcStatus != RequestView.NotGrpc, actual.HasGrpcStatus);
     }
 
     /// <summary>Reads the whole file: the requests, or the exception the reader threw.</summary>

@@ -57,6 +57,11 @@ GOSERVERS += $(foreach v,$(GO_MATRIX),$(addprefix $(GO_OUT)/go$(v)/,nethttp-stri
 # oldest Go and the newest, with and without symbols.
 ROUTERS := chi echo gorillamux httprouter grpc
 GOSERVERS += $(foreach r,$(ROUTERS),$(GO_OUT)/$(r) $(GO_OUT)/$(r)-stripped $(GO_OUT)/go$(GO_NEWEST)/$(r) $(GO_OUT)/go$(GO_NEWEST)/$(r)-stripped)
+# The grpc server again with the newer grpc-go of trixie (1.64) and sid (1.81),
+# fetched (never installed) into GO_CACHE by tests/toolchains/fetch-grpc.sh,
+# built with the newest Go: go$(GO_NEWEST)/grpc-SUITE[-stripped].
+GRPC_SUITES := trixie sid
+GOSERVERS += $(foreach s,$(GRPC_SUITES),$(GO_OUT)/go$(GO_NEWEST)/grpc-$(s) $(GO_OUT)/go$(GO_NEWEST)/grpc-$(s)-stripped)
 
 # $(call matrix-rules,1.NN): the toolchain's fetch and its server builds.
 define matrix-rules
@@ -77,6 +82,21 @@ $(GO_OUT)/go$(1)/%: tests/goservers/%/main.go $(GO_LIB) | $(call goroot,$(1))/bi
 	$(Q)mkdir -p $$(@D) && cd tests/goservers/$$* && $(call goenv,$(1)) go build -o $$(abspath $$@) .
 endef
 goenv = GOROOT=$(call goroot,$(1)) PATH=$(call goroot,$(1))/bin:$$$$PATH GOTOOLCHAIN=local $(GOENV)
+
+# $(call grpc-rules,SUITE): the suite's grpc-go tree, and the server built on it
+# (its GOPATH last in the environment, so it replaces GOENV's).
+grpc_gopath = $(GO_CACHE)/grpc-$(1)/gopath
+define grpc-rules
+$(call grpc_gopath,$(1))/src/google.golang.org/grpc/server.go:
+	$(Q)tests/toolchains/fetch-grpc.sh $(GO_CACHE) $(1)
+
+$(GO_OUT)/go$(GO_NEWEST)/grpc-$(1): tests/goservers/grpc/main.go $(GO_LIB) | $(call goroot,$(GO_NEWEST))/bin/go $(call grpc_gopath,$(1))/src/google.golang.org/grpc/server.go
+	@echo "  GO$(GO_NEWEST) $$@ (grpc-go from $(1))"
+	$(Q)mkdir -p $$(@D) && cd tests/goservers/grpc && $(call goenv,$(GO_NEWEST)) GOPATH=$(call grpc_gopath,$(1)):$(abspath tests/goservers/gopath) go build -o $$(abspath $$@) .
+$(GO_OUT)/go$(GO_NEWEST)/grpc-$(1)-stripped: tests/goservers/grpc/main.go $(GO_LIB) | $(call goroot,$(GO_NEWEST))/bin/go $(call grpc_gopath,$(1))/src/google.golang.org/grpc/server.go
+	@echo "  GO$(GO_NEWEST) $$@ (grpc-go from $(1))"
+	$(Q)mkdir -p $$(@D) && cd tests/goservers/grpc && $(call goenv,$(GO_NEWEST)) GOPATH=$(call grpc_gopath,$(1)):$(abspath tests/goservers/gopath) go build -ldflags="-s -w" -o $$(abspath $$@) .
+endef
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
@@ -156,6 +176,7 @@ $(GO_OUT)/%: tests/goservers/%/main.go $(GO_LIB)
 	$(Q)mkdir -p $(@D) && cd tests/goservers/$* && $(GOENV) go build -o $(abspath $@) .
 
 $(foreach v,$(GO_MATRIX),$(eval $(call matrix-rules,$(v))))
+$(foreach s,$(GRPC_SUITES),$(eval $(call grpc-rules,$(s))))
 
 # A static, stripped binary whose .go.buildinfo was removed after linking
 # (it still runs): only runtime.buildVersion tells its Go version.

@@ -175,30 +175,31 @@ public sealed class ProbePlan
     }
 
     /// <summary>
-    /// Where a call site reaches its function's RET only through an open-coded
-    /// defer (<c>defer wg.Done(); s.handleStream(...)</c>: the deferred closure
-    /// called through a register, then RET), the closure's own entry probe: it
-    /// runs once, right after the call returns, on the same goroutine. The
-    /// closure is the one function named after <paramref name="f"/> whose entry
-    /// <paramref name="f"/> takes with a RIP-relative LEA (Go 1.19: "f.1", Go
-    /// 1.21+: "f.deferwrap1"). Null when the code is not that shape.
+    /// Where a call site reaches its function's RET only through open-coded
+    /// defers (<c>defer wg.Done(); s.handleStream(...)</c>: each deferred closure
+    /// called through a register, then RET), the entry probe of the closure that
+    /// runs first: once, right after the call returns, on the same goroutine.
+    /// Deferred calls run last-deferred first, so that is the last closure named
+    /// after <paramref name="f"/> (Go 1.19: "f.1", Go 1.21+: "f.deferwrap1") whose
+    /// entry <paramref name="f"/> takes with a RIP-relative LEA before the call.
+    /// Null when the code is not that shape.
     /// </summary>
     private static ProbeSite? DeferredEnd(GoExecutable exe, GoFunction f, ReadOnlySpan<byte> code, ulong from, ulong ret)
     {
         var insns = MachineCode.Decode(f, code);
         if (!insns.Any(i => i.IP >= from && i.IP < ret && i.IsCallNearIndirect)) return null;
-        var closures = new HashSet<GoFunction>();
+        GoFunction? last = null;
         foreach (var i in insns)
         {
+            if (i.IP >= from) break;
             if (i.Mnemonic != Mnemonic.Lea || !i.IsIPRelativeMemoryOperand) continue;
             if (exe.Functions.FindByAddress(i.IPRelativeMemoryAddress) is { } g && g.Entry == i.IPRelativeMemoryAddress
                 && g.Name.StartsWith(f.Name + ".", StringComparison.Ordinal))
-                closures.Add(g);
+                last = g;
         }
-        if (closures.Count != 1) return null;
-        var d = closures.First();
-        var dcode = exe.Code(d);
-        var site = Site(exe, "sonde_http_end", d, dcode, MachineCode.ChooseEntryProbe(d, dcode, Register.R14));
+        if (last is null) return null;
+        var dcode = exe.Code(last);
+        var site = Site(exe, "sonde_http_end", last, dcode, MachineCode.ChooseEntryProbe(last, dcode, Register.R14));
         return site.Kind == ProbeKind.Emulated ? site : null;
     }
 

@@ -5,9 +5,10 @@ using Xunit.Abstractions;
 namespace Sonde.Tests.Integration;
 
 /// <summary>
-/// `sonde trace` against a real grpc-go server (tests/goservers/grpc: Debian's
-/// grpc 1.33, the standard health service) built with the oldest Go and the
-/// newest, with and without symbols, in the real kernel; calls from a client in
+/// `sonde trace` against a real grpc-go server (tests/goservers/grpc, the
+/// standard health service): Debian 12's grpc 1.33 built with the oldest Go and
+/// the newest, trixie's 1.64 and sid's 1.81 with the newest, each with and
+/// without symbols, in the real kernel; calls from a client in
 /// the test (<see cref="GrpcHealthClient"/>) over cleartext HTTP/2. Every call
 /// is one record: POST, the full method as path and route, HTTP status 200 and
 /// the call's gRPC status (OK for a known service, NOT_FOUND for an unknown one),
@@ -20,8 +21,16 @@ public sealed class GrpcEndToEndTests(ITestOutputHelper output)
 {
     private const int CallsPerStatus = 150;
 
-    public static TheoryData<string> Servers() =>
-        ["grpc", "grpc-stripped", GoMatrix.Server(GoMatrix.Newest, "grpc"), GoMatrix.Server(GoMatrix.Newest, "grpc-stripped")];
+    public static TheoryData<string> Servers()
+    {
+        var data = new TheoryData<string> { "grpc", "grpc-stripped" };
+        foreach (var v in new[] { "grpc", "grpc-trixie", "grpc-sid" })
+        {
+            data.Add(GoMatrix.Server(GoMatrix.Newest, v));
+            data.Add(GoMatrix.Server(GoMatrix.Newest, v + "-stripped"));
+        }
+        return data;
+    }
 
     [RootTheory]
     [MemberData(nameof(Servers))]

@@ -6,13 +6,16 @@ namespace Sonde.Tests.Tracing;
 
 /// <summary>
 /// grpc-go's probes and offsets on tests/goservers/grpc, built from Debian's
-/// grpc 1.33 with the oldest Go (1.19) and the newest: every probe on an
+/// grpc 1.33 with the oldest Go (1.19) and the newest, and from trixie's 1.64
+/// and sid's 1.81 (tests/toolchains/fetch-grpc.sh) with the newest: every probe on an
 /// instruction the kernel emulates, and the offsets a stripped build takes from
 /// its accessors' code equal to what its unstripped twin's DWARF says.
 /// </summary>
 public sealed class GrpcPlanTests
 {
-    public static TheoryData<string> Servers() => ["grpc", GoMatrix.Server(GoMatrix.Newest, "grpc")];
+    /// <summary>Debian 12's grpc 1.33 with the oldest Go and the newest; trixie's 1.64 and sid's 1.81 with the newest.</summary>
+    public static TheoryData<string> Servers() =>
+        ["grpc", GoMatrix.Server(GoMatrix.Newest, "grpc"), GoMatrix.Server(GoMatrix.Newest, "grpc-trixie"), GoMatrix.Server(GoMatrix.Newest, "grpc-sid")];
 
     [Theory]
     [MemberData(nameof(Servers))]
@@ -26,12 +29,15 @@ public sealed class GrpcPlanTests
             Assert.False(plan.Http, $"{variant} serves no net/http, yet {ProbePlan.ServeHttp} is linked in");
             var start = Assert.Single(plan.Sites, s => s.Program == "sonde_grpc_start");
             Assert.Equal(GrpcServer.HandleStream, start.Function);
-            // grpc 1.33: its own transport's WriteStatus, and the net/http handler transport's.
+            // Its own transport's status writer, and the net/http handler transport's:
+            // WriteStatus up to grpc-go 1.68 (1.33, 1.64), writeStatus from 1.69 (1.81).
             var writers = plan.Sites.Where(s => s.Program == "sonde_grpc_status").ToList();
-            Assert.Equal([GrpcServer.StatusWriters[0], GrpcServer.StatusWriters[2]], writers.Select(w => w.Function).Order(StringComparer.Ordinal));
+            int newer = server.EndsWith("-sid", StringComparison.Ordinal) ? 1 : 0;
+            Assert.Equal([GrpcServer.StatusWriters[0 + newer], GrpcServer.StatusWriters[2 + newer]], writers.Select(w => w.Function).Order(StringComparer.Ordinal));
             var ends = plan.Sites.Where(s => s.Function.StartsWith(GrpcServer.Package + ".", StringComparison.Ordinal) && s.Program.StartsWith("sonde_http_end", StringComparison.Ordinal)).ToList();
-            // serveStreams' per-stream goroutine and the server worker's loop both call handleStream.
-            Assert.True(ends.Count >= 2, $"{variant}: {ends.Count} gRPC end probes");
+            // 1.33: serveStreams' per-stream goroutine and the server worker's loop both call
+            // handleStream; from 1.59 both run one closure that calls it.
+            Assert.True(ends.Count >= (server == "grpc" || server.EndsWith("/grpc", StringComparison.Ordinal) ? 2 : 1), $"{variant}: {ends.Count} gRPC end probes");
             Assert.All(ends, e => Assert.NotEqual(GrpcServer.HandleStream, e.Function));
             foreach (var s in ends.Append(start).Concat(writers))
                 Assert.True(s.Kind == ProbeKind.Emulated, $"{variant}: {s.Program} in {s.Function} at '{s.Instruction}' is single-stepped");

@@ -73,7 +73,7 @@ public sealed class TraceErrorTests
         {
             var r = SondeRun.Run("trace", "--pid", app.Id.ToString());
             Assert.Equal(1, r.ExitCode);
-            Assert.Contains("has no HTTP server symbols", r.Stderr);
+            Assert.Contains("has no HTTP or gRPC server symbols", r.Stderr);
         }
         finally
         {

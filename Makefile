@@ -226,7 +226,7 @@ BENCH_APT_PACKAGES := bpftrace gnuplot-nox python3
 BENCH_CS := $(wildcard tests/bench/RingBufferBench/*.cs tests/bench/RingBufferBench/*.csproj)
 BENCH_BINS := $(BENCH_OUT)/ringbuf-consumer $(BENCH_OUT)/ringbuf-producer $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench
 
-.PHONY: bench bench-smoke bench-deps
+.PHONY: bench bench-smoke bench-deps bench-protocols
 
 bench-deps: deps
 	$(call apt-install,$(BENCH_APT_PACKAGES))
@@ -250,3 +250,12 @@ bench: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS)
 
 bench-smoke: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS)
 	$(Q)python3 -B tests/bench/bench.py --repo . --smoke
+
+# What a request costs by protocol (HTTP/1.1, HTTP/2, gRPC): tests/bench/protocols.py,
+# with a sequential HTTP/2 and gRPC client of ours; prints BENCHMARKS.md's table.
+$(BENCH_OUT)/h2load/h2load: tests/bench/h2load/Program.cs tests/bench/h2load/h2load.csproj tests/Sonde.Tests/Support/GrpcHealthClient.cs | $(OUT)/sonde
+	@echo "  DOTNET $@"
+	$(Q)$(DOTNET) publish tests/bench/h2load/h2load.csproj -c $(CONFIG) -r linux-x64 --self-contained false -o $(@D) --nologo -v quiet
+
+bench-protocols: bench-deps all $(OUT)/package/sonde goservers $(BENCH_OUT)/h2load/h2load
+	$(Q)python3 -B tests/bench/protocols.py

@@ -315,7 +315,56 @@ public sealed class ProbePlan
             var site = Site(exe, "sonde_http_end", h2, code, after.Value);
             ends.Add(site.Instruction.StartsWith("ret", StringComparison.Ordinal) ? site with { Program = "sonde_http_end_ret" } : site);
         }
-        return ends.Count == 0 ? null : ends;
+        if (ends.Count == 0) return null;
+        // HTTP/2's handlers reach ServeHTTP through tail calls (initALPNRequest, h2c's
+        // unencryptedHTTP2Request) or, in Go 1.27, an interface call followed by RET:
+        // single-stepped ends, ~30 µs a request here (BENCHMARKS.md). The HTTP/2 server
+        // calls every handler from runHandler, on the request's goroutine, and its
+        // deferred closure runs right after: one emulated end instead, for all of them.
+        if (Http2RunHandlerEnd(exe) is { } h2End)
+        {
+            ends.RemoveAll(e => Http2OnlyCallers.Contains(e.Function));
+            ends.Add(h2End);
+        }
+        return ends;
+    }
+
+    /// <summary>The HTTP/2 server's runHandler(rw, req, handler): Go 1.19–1.26 (bundled), 1.27 (net/http/internal/http2).</summary>
+    public static IReadOnlyList<string> Http2RunHandlers { get; } =
+        ["net/http.(*http2serverConn).runHandler", "net/http/internal/http2.(*serverConn).runHandler"];
+
+    /// <summary>The functions through which only the HTTP/2 server calls ServeHTTP.</summary>
+    public static IReadOnlySet<string> Http2OnlyCallers { get; } = new HashSet<string>(StringComparer.Ordinal)
+        { "net/http.initALPNRequest.ServeHTTP", "net/http.unencryptedHTTP2Request.ServeHTTP", Http2Handler };
+
+    /// <summary>
+    /// runHandler's end probe: it defers a closure, calls the handler through a
+    /// register (the first indirect call after the closure's LEA), and runs the
+    /// closure right after it returns (<see cref="DeferredEnd"/>). Null when its code
+    /// is not that shape.
+    /// </summary>
+    private static ProbeSite? Http2RunHandlerEnd(GoExecutable exe)
+    {
+        foreach (var name in Http2RunHandlers)
+        {
+            if (exe.Functions.Find(name) is not { } f) continue;
+            var code = exe.Code(f);
+            var insns = MachineCode.Decode(f, code);
+            int lea = -1;
+            for (int i = 0; i < insns.Count; i++)
+                if (insns[i].Mnemonic == Mnemonic.Lea && insns[i].IsIPRelativeMemoryOperand
+                    && exe.Functions.FindByAddress(insns[i].IPRelativeMemoryAddress) is { } g && g.Entry == insns[i].IPRelativeMemoryAddress
+                    && g.Name.StartsWith(f.Name + ".", StringComparison.Ordinal))
+                    lea = i;
+            if (lea < 0) return null;
+            int handler = lea;
+            while (handler < insns.Count && !insns[handler].IsCallNearIndirect) handler++;
+            if (handler == insns.Count) return null;
+            ulong? ret = MachineCode.FirstEmulatableAfter(f, code, insns[handler].NextIP, orReturn: true);
+            if (ret is null) return null;
+            return DeferredEnd(exe, f, code, insns[handler].NextIP, ret.Value);
+        }
+        return null;
     }
 
     /// <summary>Go 1.27+: where net/http's HTTP/2 server hands a request to serverHandler, through an interface.</summary>

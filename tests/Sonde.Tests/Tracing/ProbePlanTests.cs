@@ -37,7 +37,7 @@ public sealed class ProbePlanTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal("sonde_http_end", http1End.Program);
         Assert.Equal(ProbeKind.Emulated, http1End.Kind);
         Assert.StartsWith("call", http1End.Instruction);
-        // Tail calls (HTTP/2's initALPNRequest) end at their caller's RET.
+        // Other tail calls ((*serverHandler).ServeHTTP, HTTP/3's) end at their caller's RET.
         Assert.All(plan.Sites.Where(s => s.Kind == ProbeKind.SingleStep && s.Program.StartsWith("sonde_http", StringComparison.Ordinal)), s =>
         {
             Assert.Equal("sonde_http_end_ret", s.Program);
@@ -65,7 +65,13 @@ public sealed class ProbePlanTests(Xunit.Abstractions.ITestOutputHelper output)
         var callers = exe.Functions.Functions.Where(f => f != serveHttp && MachineCode.FindCallsTo(f, exe.Code(f), serveHttp.Entry).Count > 0)
             .Select(f => f.Name).Append(ProbePlan.Http2Handler).Where(n => exe.Functions.Find(n) is not null).Distinct().Order().ToList();
         Assert.Equal(GoVersion.TryParse(exe.BuildInfo.GoVersion, out var v) && v.Minor >= 27, exe.Functions.Find(ProbePlan.Http2Handler) is not null);
-        Assert.Equal(callers, plan.Sites.Where(s => s.Program.StartsWith("sonde_http_end", StringComparison.Ordinal)).Select(s => s.Function).Distinct().Order());
+        // Those only HTTP/2 uses end instead where the HTTP/2 server's runHandler runs
+        // its deferred closure after the handler: one emulated probe for every HTTP/2 request.
+        var h2End = Assert.Single(plan.Sites, s => ProbePlan.Http2RunHandlers.Any(r => s.Function.StartsWith(r + ".", StringComparison.Ordinal)));
+        Assert.Equal(("sonde_http_end", ProbeKind.Emulated), (h2End.Program, h2End.Kind));
+        Assert.Equal(callers.Where(c => !ProbePlan.Http2OnlyCallers.Contains(c)).Append(h2End.Function).Order(),
+            plan.Sites.Where(s => s.Program.StartsWith("sonde_http_end", StringComparison.Ordinal)).Select(s => s.Function).Distinct().Order());
+        Assert.Contains(callers, ProbePlan.Http2OnlyCallers.Contains);
         // Every site's file offset maps back to its address.
         foreach (var s in plan.Sites) Assert.Equal(exe.FileOffsetOf(s.Address), s.FileOffset);
     }

@@ -29,19 +29,8 @@ pkgs=(golang-google-grpc-dev golang-google-protobuf-dev golang-google-genproto-d
 	golang-github-golang-protobuf-1-5-dev golang-golang-x-net-dev golang-golang-x-sys-dev
 	golang-golang-x-text-dev)
 
-sources=/etc/apt/sources.list.d/debian.sources
-uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' "$sources" | head -1)
-[ -n "$uri" ] || { echo "fetch-grpc.sh: no URIs: line in $sources to take the Debian mirror from" >&2; exit 1; }
-
-apt_dir="$cache/apt"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
-list="$apt_dir/sources.list"
-: > "$list"
-for s in bookworm-backports trixie sid; do
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $s main" >> "$list"
-done
-apt_opts=(-o Dir::Etc::sourcelist="$list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$apt_dir/lists"
-	-o Dir::Cache="$apt_dir" -o Dir::State::status=/var/lib/dpkg/status -o Debug::NoLocking=1 -o APT::Sandbox::User=root -qq)
+. "$(dirname "$0")/private-apt.sh"
+private_apt "$cache"
 echo "  APT    grpc-go from $suite (private sources list, the machine's own Debian mirror)"
 apt-get "${apt_opts[@]}" update
 

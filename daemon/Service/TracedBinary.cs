@@ -19,4 +19,6 @@ public sealed class TracedBinary(string exe, ProbePlan plan, int configIndex, IR
     public bool LayoutUnverified { get; init; }
     /// <summary>When the last traced process of this file went away (Environment.TickCount64), or 0.</summary>
     public long UnusedSince { get; set; }
+    /// <summary>The inotify watch on the file's writes (TracingPipeline), or -1.</summary>
+    public int Watch { get; set; } = -1;
 }

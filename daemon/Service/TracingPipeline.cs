@@ -27,7 +27,21 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     private HttpTracer? _tracer;
     private ProcessEvents? _procs;
     private readonly Dictionary<int, TracedProcess> _traced = new();
-    private readonly Dictionary<FileIdentity, TracedBinary?> _binaries = new();
+    /// <summary>
+    /// Executables analysed, traced (or null: not traceable), by file version: a
+    /// build copied over a file in place, or a new file given a freed inode number,
+    /// is another program and is analysed again.
+    /// </summary>
+    private readonly Dictionary<FileVersion, TracedBinary?> _binaries = new();
+    /// <summary>
+    /// Writes to traced executables. Uprobes belong to the inode: a new build
+    /// written over a traced file in place would start with the old build's
+    /// breakpoints at the old offsets, in the middle of its own instructions. On
+    /// the first write its probes are detached (`sonde run` says so), and its next
+    /// process is analysed afresh.
+    /// </summary>
+    private Inotify? _writes;
+    private Task? _writeWatcher;
     /// <summary>How long an executable with no traced process keeps its probes (a restart reuses them).</summary>
     public static readonly TimeSpan UnusedBinaryGrace = TimeSpan.FromSeconds(60);
     private Timer? _sweep;
@@ -100,6 +114,8 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         if (_tracer.BreakdownUnavailable is { } why) LogBreakdownOff(_log, why);
         if (_tracer.Breakdown) _tracer.AttachKernelEvents();
         _procs = new ProcessEvents();
+        _writes = Inotify.Create();
+        _writeWatcher = Task.Run(WatchWrites);
         // Events first, then the scan: a process that starts in between is seen twice, never missed.
         _events = Task.Run(() => _procs.RunAsync((k, pid) => _work.Writer.TryWrite((k, pid)), _stop.Token));
         Rescan();
@@ -123,7 +139,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         _sweep?.Dispose();
         _work.Writer.TryComplete();
         _stop.Cancel();
-        foreach (var t in new[] { _consumer, _control, _events })
+        foreach (var t in new[] { _consumer, _control, _events, _writeWatcher })
             if (t is not null) { try { await t.WaitAsync(ct); } catch (OperationCanceledException) { } }
         Task[] pending;
         lock (_gate) pending = _detaching.ToArray();
@@ -131,7 +147,48 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         lock (_gate) _traced.Clear();
         _tracer?.Dispose();
         _procs?.Dispose();
+        _writes?.Dispose();
     }
+
+    /// <summary>Posts each write to a watched executable to the control loop.</summary>
+    private void WatchWrites()
+    {
+        while (!_stop.IsCancellationRequested)
+            foreach (var (wd, mask) in _writes!.Read(200))
+                if ((mask & Inotify.IN_MODIFY) != 0) _work.Writer.TryWrite((Rewritten, wd));
+    }
+
+    /// <summary>Control-loop work item: a traced executable (by its inotify watch) is being written.</summary>
+    private const ProcessEventKind Rewritten = (ProcessEventKind)0x101;
+
+    /// <summary>
+    /// A traced executable's file is being written (no process runs it: the kernel
+    /// refuses writes to a running executable): its probes come off now, before a
+    /// process of the new content can start under them.
+    /// </summary>
+    private void DetachRewritten(int wd)
+    {
+        List<(FileVersion Id, TracedBinary Binary)> hit;
+        lock (_gate)
+        {
+            hit = _binaries.Where(b => b.Value is { } tb && tb.Watch == wd).Select(b => (b.Key, b.Value!)).ToList();
+            foreach (var (id, _) in hit) _binaries.Remove(id);
+        }
+        foreach (var (_, b) in hit)
+        {
+            foreach (var pid in b.Pids.ToList()) Forget(pid);
+            _writes!.Unwatch(wd);
+            _tracer!.Detach(b.Links);
+            _tracer.ReleaseBinary(b.ConfigIndex);
+            LogRewritten(_log, b.Exe, b.Links.Count);
+            Interlocked.Increment(ref _rewritesDetached);
+        }
+    }
+
+    private int _rewritesDetached;
+
+    /// <summary>Executables whose probes came off because their file was written over in place (all of them closed).</summary>
+    public int RewritesDetached => Volatile.Read(ref _rewritesDetached);
 
     /// <summary>Matches every running process against the selectors: attach new matches, detach the rest.</summary>
     private void Rescan()
@@ -155,6 +212,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             try
             {
                 if (kind == 0) ReleaseUnusedBinaries();
+                else if (kind == Rewritten) DetachRewritten(pid);
                 else if (kind == Recheck) { if (_lateListeners.ContainsKey(pid)) Consider(pid, fresh: true); }
                 else if (kind == ProcessEventKind.Exit) { _lateListeners.Remove(pid); Forget(pid); }
                 else { _lateListeners.Remove(pid); Forget(pid); Consider(pid, fresh: true); }   // exec replaces the image
@@ -231,7 +289,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             return;
         }
         _lateListeners.Remove(pid);
-        if (!FileIdentity.TryOf($"/proc/{pid}/exe", out var id)) return;
+        if (!FileVersion.TryOf($"/proc/{pid}/exe", out var id)) return;
         var binary = Binary(id, pid, exe);
         if (binary is null) return;
         _serviceByPid[pid] = match.Value.Service;
@@ -247,10 +305,26 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     }
 
     /// <summary>The probes of an executable, attached on first use; null when it can't be traced.</summary>
-    private TracedBinary? Binary(FileIdentity id, int pid, string exe)
+    private TracedBinary? Binary(FileVersion id, int pid, string exe)
     {
+        List<TracedBinary> stale;
         lock (_gate)
+        {
             if (_binaries.TryGetValue(id, out var known)) return known;
+            // Another version of the same inode (a write the watch didn't report in
+            // time): its probes are on this file too, at the old build's offsets.
+            var old = _binaries.Where(b => b.Key.Id == id.Id && b.Value is not null).ToList();
+            foreach (var b in old) _binaries.Remove(b.Key);
+            stale = [.. old.Select(b => b.Value!)];
+        }
+        foreach (var b in stale)
+        {
+            foreach (var p in b.Pids.ToList()) Forget(p);
+            if (b.Watch >= 0) _writes!.Unwatch(b.Watch);
+            _tracer!.Detach(b.Links);
+            _tracer.ReleaseBinary(b.ConfigIndex);
+            LogRewritten(_log, b.Exe, b.Links.Count);
+        }
         TracedBinary? result = null;
         try
         {
@@ -264,6 +338,8 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             // Attach by /proc/PID/exe: the kernel resolves it to the file's inode.
             var links = _tracer.Attach(plan, index, $"/proc/{pid}/exe", []);
             result = new TracedBinary(exe, plan, index, links) { LayoutUnverified = analysis.LayoutUnverified };
+            try { result.Watch = _writes!.Watch($"/proc/{pid}/exe", Inotify.IN_MODIFY); }
+            catch (NativeCallException e) { LogWatchFailed(_log, exe, e.Message); }
             LogBinary(_log, exe, go.BuildInfo.Described, plan.CostSummary, source);
         }
         catch (Exception e) when (e is GoBinaryException or TraceException or IOException or UnauthorizedAccessException)
@@ -320,7 +396,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     private void ReleaseUnusedBinaries()
     {
         long now = Environment.TickCount64;
-        List<(FileIdentity Id, TracedBinary Binary)> idle;
+        List<(FileVersion Id, TracedBinary Binary)> idle;
         lock (_gate)
         {
             idle = _binaries.Where(b => b.Value is { Pids.Count: 0, UnusedSince: > 0 } tb && now - tb.UnusedSince >= UnusedBinaryGrace.TotalMilliseconds)
@@ -331,9 +407,16 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         foreach (var (_, b) in idle)
         {
             var tracer = _tracer!;
+            if (b.Watch >= 0 && !WatchShared(b)) _writes!.Unwatch(b.Watch);
             var t = Task.Run(() => { tracer.Detach(b.Links); tracer.ReleaseBinary(b.ConfigIndex); LogBinaryReleased(_log, b.Exe, b.Links.Count); });
             lock (_gate) _detaching.Add(t);
         }
+    }
+
+    /// <summary>Whether another traced version of the same inode holds the same watch (inotify gives one per inode).</summary>
+    private bool WatchShared(TracedBinary b)
+    {
+        lock (_gate) return _binaries.Values.Any(o => o is not null && o != b && o.Watch == b.Watch);
     }
 
     /// <summary>Processes and executables currently tracked (for tests and self-metrics).</summary>
@@ -405,6 +488,12 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
 
     [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "pid {Pid}: {Warning}")]
     private static partial void LogBreakdownUnavailable(ILogger log, int pid, string warning);
+
+    [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "{Exe} was written over in place: its {Probes} probes detached (they sat at the old build's offsets); its next process is analysed afresh")]
+    private static partial void LogRewritten(ILogger log, string exe, int probes);
+
+    [LoggerMessage(EventId = 114, Level = LogLevel.Warning, Message = "{Exe}: writes to it can't be watched ({Reason}); a build copied over it in place is seen only when it next starts")]
+    private static partial void LogWatchFailed(ILogger log, string exe, string reason);
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "the tracing section changed: it takes effect at the next restart")]
     private static partial void LogTracingNeedsRestart(ILogger log);

@@ -161,6 +161,61 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
         .Select(fd => { try { return new FileInfo(fd).LinkTarget ?? ""; } catch (IOException) { return ""; } })
         .Where(t => t.Contains("bpf_link", StringComparison.Ordinal) || t.Contains("perf_event", StringComparison.Ordinal)).ToList();
 
+    /// <summary>
+    /// A new build copied over a traced executable in place (same inode, once its
+    /// process stopped): the old build's probes, which the kernel keeps on the inode at
+    /// the old offsets, come off at the write, and the new build's process is analysed
+    /// and traced as itself, every request counted and the server unharmed.
+    /// </summary>
+    [RootFact]
+    public async Task A_build_copied_over_a_traced_file_in_place_is_traced_as_itself()
+    {
+        string dir = Directory.CreateTempSubdirectory("sonde-inplace").FullName;
+        string app = Path.Combine(dir, "app");
+        File.Copy(Repo.GoServer("nethttp-stripped"), app);   // Go 1.19
+        var sink = new PerPid();
+        var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
+        var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Exe, Exe = app, Service = "inplace" }] };
+        await pipeline.StartAsync(config, CancellationToken.None);
+        try
+        {
+            int kernelLinks = pipeline.Counts.Probes;
+            var plan = Enumerable.Range(0, 20).Select(r => ("GET", $"/users/{r}")).ToList();
+            using (var old = GoServer.Start("inplace-old", binaryPath: app))
+            {
+                await Until(() => pipeline.TracedPids.Contains(old.Pid), "the first build traced");
+                await LoadClient.SendAsync(old.BaseUrl, plan, 2);
+                await Until(() => sink.Counts.GetValueOrDefault(old.Pid) == 20, "its 20 requests counted");
+                old.Stop();
+                await Until(() => !pipeline.TracedPids.Contains(old.Pid), "its exit seen");
+            }
+            Assert.Equal(1, pipeline.Counts.Binaries);   // kept for a restart (UnusedBinaryGrace)
+            Assert.True(Sonde.Interop.LibC.FileIdentity.TryOf(app, out var before));
+            using (var target = new FileStream(app, FileMode.Truncate, FileAccess.Write))
+            using (var build = File.OpenRead(Repo.GoServer(GoMatrix.Server(GoMatrix.Newest, "nethttp-stripped"))))
+                build.CopyTo(target);
+            Assert.True(Sonde.Interop.LibC.FileIdentity.TryOf(app, out var after));
+            Assert.Equal(before, after);   // the premise: the same inode, rewritten
+            // The kernel removes uprobes one at a time (~110 ms each here): a process of the
+            // new build started before the last is gone would still meet it (README).
+            await Until(() => pipeline.RewritesDetached == 1, "the old build's probes detached at the write", ms: 10_000);
+            Assert.Equal((0, kernelLinks), (pipeline.Counts.Binaries, pipeline.Counts.Probes));
+
+            using var srv = GoServer.Start("inplace-new", binaryPath: app);
+            await Until(() => pipeline.TracedPids.Contains(srv.Pid), "the new build traced");
+            var sent = await LoadClient.SendAsync(srv.BaseUrl, plan, 2);
+            Assert.All(sent, r => Assert.Equal(200, r.Status));
+            await Until(() => sink.Counts.GetValueOrDefault(srv.Pid) == 20, $"its 20 requests counted, got {sink.Counts.GetValueOrDefault(srv.Pid)}");
+            Assert.False(srv.HasExited);
+            Assert.Equal(40, sink.Services["inplace"]);
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None);
+            Directory.Delete(dir, true);
+        }
+    }
+
     [RootFact]
     public async Task A_matching_process_that_is_not_Go_is_reported_with_its_reason()
     {

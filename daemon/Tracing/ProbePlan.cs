@@ -143,22 +143,7 @@ public sealed class ProbePlan
         List<ProbeSite>? ends = null;
         if (mode != EndProbeMode.Ret)
         {
-            ends = [];
-            foreach (var f in exe.Functions.Functions)
-            {
-                if (!f.Name.StartsWith(GrpcServer.Package + ".", StringComparison.Ordinal) || f == handleStream) continue;
-                var fcode = exe.Code(f);
-                foreach (ulong call in MachineCode.FindCallsTo(f, fcode, handleStream.Entry))
-                {
-                    ulong? after = MachineCode.FirstEmulatableAfter(f, fcode, call + 5, orReturn: true);
-                    if (after is null) { ends = null; break; }
-                    var site = Site(exe, "sonde_http_end", f, fcode, after.Value);
-                    if (site.Instruction.StartsWith("ret", StringComparison.Ordinal))
-                        site = DeferredEnd(exe, f, fcode, call + 5, after.Value) ?? site with { Program = "sonde_http_end_ret" };
-                    ends.Add(site);
-                }
-                if (ends is null) break;
-            }
+            ends = CallSiteEndsOf(exe, handleStream, GrpcServer.Package + ".");
             if (ends is { Count: 0 }) ends = null;
             if (ends is null && mode == EndProbeMode.CallSite)
                 throw new TraceException($"{exe.Path}: no call site of {GrpcServer.HandleStream} is followed by an instruction the kernel emulates; use --end-probe ret");
@@ -172,6 +157,52 @@ public sealed class ProbePlan
         }
         sites.AddRange(ends);
         return status;
+    }
+
+    /// <summary>
+    /// Every call of <paramref name="target"/> from the functions named
+    /// <paramref name="prefix"/>..., each with the first emulated instruction that
+    /// straight-line code reaches after it, else the closure an open-coded defer
+    /// runs first (<see cref="DeferredEnd"/>), else the caller's RET (a call in tail
+    /// position: only that path pays for a single-step). Null when a call site has
+    /// none of them.
+    /// </summary>
+    private static List<ProbeSite>? CallSiteEndsOf(GoExecutable exe, GoFunction target, string prefix)
+    {
+        var ends = new List<ProbeSite>();
+        foreach (var f in exe.Functions.Functions)
+        {
+            if (!f.Name.StartsWith(prefix, StringComparison.Ordinal) || f == target) continue;
+            var code = exe.Code(f);
+            foreach (ulong call in MachineCode.FindCallsTo(f, code, target.Entry))
+            {
+                ulong? after = MachineCode.FirstEmulatableAfter(f, code, call + 5, orReturn: true); // call rel32 is 5 bytes
+                if (after is null) return null;
+                var site = EndSite(exe, f, code, after.Value);
+                if (site.Program == "sonde_http_end_ret")
+                    site = DeferredEnd(exe, f, code, call + 5, after.Value) ?? site;
+                ends.Add(site);
+            }
+        }
+        return ends;
+    }
+
+    /// <summary>An end probe at <paramref name="address"/>: sonde_http_end_ret on a RET, sonde_http_end elsewhere.</summary>
+    private static ProbeSite EndSite(GoExecutable exe, GoFunction f, ReadOnlySpan<byte> code, ulong address)
+    {
+        var site = Site(exe, "sonde_http_end", f, code, address);
+        return site.Instruction.StartsWith("ret", StringComparison.Ordinal) ? site with { Program = "sonde_http_end_ret" } : site;
+    }
+
+    /// <summary>Whether <paramref name="i"/> is a RIP-relative LEA of the entry of one of <paramref name="f"/>'s closures ("f.1", "f.deferwrap1").</summary>
+    private static bool TakesClosure(GoExecutable exe, GoFunction f, in Instruction i, out GoFunction? closure)
+    {
+        closure = null;
+        if (i.Mnemonic != Mnemonic.Lea || !i.IsIPRelativeMemoryOperand) return false;
+        if (exe.Functions.FindByAddress(i.IPRelativeMemoryAddress) is not { } g || g.Entry != i.IPRelativeMemoryAddress
+            || !g.Name.StartsWith(f.Name + ".", StringComparison.Ordinal)) return false;
+        closure = g;
+        return true;
     }
 
     /// <summary>
@@ -192,10 +223,7 @@ public sealed class ProbePlan
         foreach (var i in insns)
         {
             if (i.IP >= from) break;
-            if (i.Mnemonic != Mnemonic.Lea || !i.IsIPRelativeMemoryOperand) continue;
-            if (exe.Functions.FindByAddress(i.IPRelativeMemoryAddress) is { } g && g.Entry == i.IPRelativeMemoryAddress
-                && g.Name.StartsWith(f.Name + ".", StringComparison.Ordinal))
-                last = g;
+            if (TakesClosure(exe, f, i, out var g)) last = g;
         }
         if (last is null) return null;
         var dcode = exe.Code(last);
@@ -287,21 +315,8 @@ public sealed class ProbePlan
     /// </summary>
     private static List<ProbeSite>? CallSiteEnds(GoExecutable exe, GoFunction serve)
     {
-        var ends = new List<ProbeSite>();
-        foreach (var f in exe.Functions.Functions)
-        {
-            if (!f.Name.StartsWith("net/http.", StringComparison.Ordinal) || f == serve) continue;
-            var code = exe.Code(f);
-            foreach (ulong call in MachineCode.FindCallsTo(f, code, serve.Entry))
-            {
-                ulong? after = MachineCode.FirstEmulatableAfter(f, code, call + 5, orReturn: true); // call rel32 is 5 bytes
-                if (after is null) return null;
-                var site = Site(exe, "sonde_http_end", f, code, after.Value);
-                if (site.Instruction.StartsWith("ret", StringComparison.Ordinal))
-                    site = site with { Program = "sonde_http_end_ret" };
-                ends.Add(site);
-            }
-        }
+        var ends = CallSiteEndsOf(exe, serve, "net/http.");
+        if (ends is null) return null;
         // Go 1.27's HTTP/2 server (net/http/internal/http2) calls the handler through
         // http2Handler.ServeHTTP, whose one indirect call is the Handler interface's
         // ServeHTTP: serverHandler's, whose itab entry is serverHandler.ServeHTTP itself.
@@ -312,8 +327,7 @@ public sealed class ProbePlan
             if (indirect.Count != 1) return null;
             ulong? after = MachineCode.FirstEmulatableAfter(h2, code, indirect[0].NextIP, orReturn: true);
             if (after is null) return null;
-            var site = Site(exe, "sonde_http_end", h2, code, after.Value);
-            ends.Add(site.Instruction.StartsWith("ret", StringComparison.Ordinal) ? site with { Program = "sonde_http_end_ret" } : site);
+            ends.Add(EndSite(exe, h2, code, after.Value));
         }
         if (ends.Count == 0) return null;
         // HTTP/2's handlers reach ServeHTTP through tail calls (initALPNRequest, h2c's
@@ -352,10 +366,7 @@ public sealed class ProbePlan
             var insns = MachineCode.Decode(f, code);
             int lea = -1;
             for (int i = 0; i < insns.Count; i++)
-                if (insns[i].Mnemonic == Mnemonic.Lea && insns[i].IsIPRelativeMemoryOperand
-                    && exe.Functions.FindByAddress(insns[i].IPRelativeMemoryAddress) is { } g && g.Entry == insns[i].IPRelativeMemoryAddress
-                    && g.Name.StartsWith(f.Name + ".", StringComparison.Ordinal))
-                    lea = i;
+                if (TakesClosure(exe, f, insns[i], out _)) lea = i;
             if (lea < 0) return null;
             int handler = lea;
             while (handler < insns.Count && !insns[handler].IsCallNearIndirect) handler++;

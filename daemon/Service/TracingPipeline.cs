@@ -174,20 +174,23 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             hit = _binaries.Where(b => b.Value is { } tb && tb.Watch == wd).Select(b => (b.Key, b.Value!)).ToList();
             foreach (var (id, _) in hit) _binaries.Remove(id);
         }
-        foreach (var (_, b) in hit)
-        {
-            foreach (var pid in b.Pids.ToList()) Forget(pid);
-            _writes!.Unwatch(wd);
-            _tracer!.Detach(b.Links);
-            _tracer.ReleaseBinary(b.ConfigIndex);
-            LogRewritten(_log, b.Exe, b.Links.Count);
-            Interlocked.Increment(ref _rewritesDetached);
-        }
+        foreach (var (_, b) in hit) DropRewritten(b);
+    }
+
+    /// <summary>Detaches an executable whose file holds another version now; it is no longer in <see cref="_binaries"/>.</summary>
+    private void DropRewritten(TracedBinary b)
+    {
+        foreach (var pid in b.Pids.ToList()) Forget(pid);
+        if (b.Watch >= 0) _writes!.Unwatch(b.Watch);
+        _tracer!.Detach(b.Links);
+        _tracer.ReleaseBinary(b.ConfigIndex);
+        LogRewritten(_log, b.Exe, b.Links.Count);
+        Interlocked.Increment(ref _rewritesDetached);
     }
 
     private int _rewritesDetached;
 
-    /// <summary>Executables whose probes came off because their file was written over in place (all of them closed).</summary>
+    /// <summary>Executables whose probes came off because their file was written over in place (all of them closed), seen by the watch or at the next exec.</summary>
     public int RewritesDetached => Volatile.Read(ref _rewritesDetached);
 
     /// <summary>Matches every running process against the selectors: attach new matches, detach the rest.</summary>
@@ -317,14 +320,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             foreach (var b in old) _binaries.Remove(b.Key);
             stale = [.. old.Select(b => b.Value!)];
         }
-        foreach (var b in stale)
-        {
-            foreach (var p in b.Pids.ToList()) Forget(p);
-            if (b.Watch >= 0) _writes!.Unwatch(b.Watch);
-            _tracer!.Detach(b.Links);
-            _tracer.ReleaseBinary(b.ConfigIndex);
-            LogRewritten(_log, b.Exe, b.Links.Count);
-        }
+        foreach (var b in stale) DropRewritten(b);
         TracedBinary? result = null;
         try
         {

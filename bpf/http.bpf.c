@@ -65,6 +65,9 @@ struct inflight {
 	__u32 kernel_off;/* off CPU because the kernel switched its thread out */
 	__u32 nsyscalls;
 	__u64 woken_at;  /* sched_wakeup of its thread while kernel_off (see on_wakeup) */
+	__u64 steal_snap;/* the steal clock of steal_cpu when on_cpu last started accruing */
+	__u32 steal_cpu; /* the CPU it ran on then, + 1 (0: no snapshot) */
+	__u32 _pad4;
 	struct sonde_syscall_stat sys[SONDE_MAX_SYSCALLS];
 	__u64 start_ns;
 	__s64 goid;
@@ -174,11 +177,39 @@ static __always_inline __u64 stw_total(__u32 tgid, __u64 now)
 }
 
 /*
+ * The steal clock of this CPU: nanoseconds its vCPU wanted to run while the
+ * hypervisor ran something else, as the scheduler accounts it. With
+ * CONFIG_PARAVIRT_TIME_ACCOUNTING, update_rq_clock_task (kernel/sched/core.c)
+ * adds the hypervisor's steal clock (KVM's per-CPU kvm_steal_time, Xen's and
+ * Hyper-V's equivalents) to rq->prev_steal_time_rq and leaves it out of the
+ * clock that tasks' CPU time is charged on. So this is exactly the steal a
+ * thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) excludes. It is current at every
+ * context switch (__schedule updates the clock first) and at most a tick old
+ * elsewhere. The current task's run queue is this CPU's. The kvm_steal_time
+ * record itself can't be read: per-CPU variables need kallsyms entries
+ * (CONFIG_KALLSYMS_ALL) that kernels usually don't have. A kernel without the
+ * field leaves this 0, and stolen with it.
+ */
+static __always_inline __u64 steal_clock(void)
+{
+	if (!bpf_core_field_exists(struct rq, prev_steal_time_rq) || !bpf_core_field_exists(struct sched_entity, cfs_rq))
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, se.cfs_rq, rq, prev_steal_time_rq);
+}
+
+/*
  * Closes the current category's interval at `now` and starts `next`. Time the
- * goroutine spent off CPU while its process's world was stopped goes to gc.
+ * goroutine spent off CPU while its process's world was stopped goes to gc;
+ * what the hypervisor stole from its CPU while it was on it goes to stolen.
+ * Every on_cpu interval opens and closes on the CPU its thread runs on (the
+ * callers run on that thread, or switch it in or out), so the steal clock read
+ * at both ends is that CPU's.
  */
 static __always_inline void account(struct inflight *f, __u32 tgid, __u64 now, __u32 next)
 {
+	__u32 cpu = bpf_get_smp_processor_id() + 1;
+	__u64 steal = (f->state == SONDE_CAT_ON_CPU || next == SONDE_CAT_ON_CPU) ? steal_clock() : 0;
 	if (now > f->since) {
 		__u64 delta = now - f->since;
 		__u64 stw = stw_total(tgid, now);
@@ -189,11 +220,22 @@ static __always_inline void account(struct inflight *f, __u32 tgid, __u64 now, _
 			f->cat_ns[SONDE_CAT_GC] += gc;
 			delta -= gc;
 		}
+		if (f->state == SONDE_CAT_ON_CPU && f->steal_cpu == cpu && steal > f->steal_snap) {
+			__u64 stolen = steal - f->steal_snap;
+			if (stolen > delta)
+				stolen = delta;
+			f->cat_ns[SONDE_CAT_STOLEN] += stolen;
+			delta -= stolen;
+		}
 		__u32 st = f->state;
 		if (st < SONDE_CAT_MAX)
 			f->cat_ns[st] += delta;
 		f->since = now;
 		f->stw_snap = stw;
+	}
+	if (next == SONDE_CAT_ON_CPU) {
+		f->steal_snap = steal;
+		f->steal_cpu = cpu;
 	}
 	f->state = next;
 }
@@ -248,6 +290,8 @@ static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 	bpf_probe_read_user(&val->goid, sizeof(val->goid), (void *)(key.g + cfg->g_goid));
 	val->since = val->start_ns;
 	val->state = SONDE_CAT_ON_CPU;
+	val->steal_snap = steal_clock();
+	val->steal_cpu = bpf_get_smp_processor_id() + 1;
 	val->run_tid = (__u32)id;
 	val->stw_snap = stw_total(key.tgid, val->start_ns);
 	bpf_map_update_elem(&inflight, &key, val, BPF_ANY);

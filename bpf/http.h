@@ -26,6 +26,7 @@ enum sonde_category {
 	SONDE_CAT_SLEEP,
 	SONDE_CAT_GC,
 	SONDE_CAT_OTHER,
+	SONDE_CAT_STOLEN,   /* on a CPU by the guest's account while the hypervisor ran something else */
 	SONDE_CAT_MAX,
 };
 

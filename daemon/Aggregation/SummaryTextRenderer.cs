@@ -191,7 +191,7 @@ public sealed class SummaryTextRenderer
     }
 
     /// <summary>One letter per category in the stacked bar.</summary>
-    private const string BarLetters = "CRNSLHZGO";
+    private const string BarLetters = "CRNSLHZGOV";
 
     /// <summary>
     /// The mean breakdown as a stacked bar (one letter per category, legend

@@ -38,7 +38,7 @@ public sealed class JsonRequestWriter : IDisposable
     /// <summary>Room for everything but the strings: field names, nine numbers, braces.</summary>
     private const int FixedPartMax = 256;
     // breakdown_ns: 9 names + 20-digit numbers; syscalls: 16 entries of name + two numbers.
-    private const int BreakdownPartMax = 16 + 9 * 36 + 16 + 16 * 80;
+    private const int BreakdownPartMax = 16 + BreakdownCategories.Count * 36 + 16 + 16 * 80;
     /// <summary>A string byte becomes at most 6 output bytes (<c>\u00XX</c>, or U+FFFD escaped).</summary>
     private const int MaxBytesPerInputByte = 6;
 

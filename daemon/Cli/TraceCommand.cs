@@ -164,7 +164,7 @@ internal static class TraceCommand
         }
         var started = DateTimeOffset.Now;
         long startTicks = Environment.TickCount64;
-        Console.Error.WriteLine($"sonde: probes attached: {probes} uprobes{(tracepoints > 0 ? $" and {tracepoints} kernel tracepoints" : "")}; {(duration is { } d ? $"capturing for {d.TotalSeconds:0.###}s" : "press Ctrl-C to stop")}");
+        Console.Error.WriteLine($"sonde: probes attached: {probes} uprobes{(tracepoints > 0 ? $" and {tracepoints} kernel tracepoints ({HttpTracer.StealClock})" : "")}; {(duration is { } d ? $"capturing for {d.TotalSeconds:0.###}s" : "press Ctrl-C to stop")}");
 
         using var stop = new CancellationTokenSource();
         string? stopReason = null;

@@ -112,7 +112,11 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         _config = config;
         _tracer = new HttpTracer((uint)config.Tracing.RingbufMib << 20, config.Tracing.Breakdown);
         if (_tracer.BreakdownUnavailable is { } why) LogBreakdownOff(_log, why);
-        if (_tracer.Breakdown) _tracer.AttachKernelEvents();
+        if (_tracer.Breakdown)
+        {
+            _tracer.AttachKernelEvents();
+            LogStealClock(_log, HttpTracer.StealClock);
+        }
         _procs = new ProcessEvents();
         _writes = Inotify.Create();
         _writeWatcher = Task.Run(WatchWrites);
@@ -490,6 +494,9 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
 
     [LoggerMessage(EventId = 114, Level = LogLevel.Warning, Message = "{Exe}: writes to it can't be watched ({Reason}); a build copied over it in place is seen only when it next starts")]
     private static partial void LogWatchFailed(ILogger log, string exe, string reason);
+
+    [LoggerMessage(EventId = 115, Level = LogLevel.Information, Message = "breakdown on: {StealClock}")]
+    private static partial void LogStealClock(ILogger logger, string stealClock);
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "the tracing section changed: it takes effect at the next restart")]
     private static partial void LogTracingNeedsRestart(ILogger log);

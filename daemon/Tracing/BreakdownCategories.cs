@@ -8,10 +8,14 @@ namespace Sonde.Tracing;
 /// </summary>
 public static class BreakdownCategories
 {
-    public const int Count = 9;
-    public const int OnCpu = 0, Runnable = 1, NetIo = 2, Syscall = 3, Lock = 4, Chan = 5, Sleep = 6, Gc = 7, Other = 8;
+    public const int Count = 10;
+    /// <summary>
+    /// Stolen came last, after the others: a capture made before it holds 9
+    /// values, which read the same with stolen 0.
+    /// </summary>
+    public const int OnCpu = 0, Runnable = 1, NetIo = 2, Syscall = 3, Lock = 4, Chan = 5, Sleep = 6, Gc = 7, Other = 8, Stolen = 9;
 
-    public static readonly string[] Names = ["on_cpu", "runnable", "net_io", "syscall", "lock", "chan", "sleep", "gc", "other"];
+    public static readonly string[] Names = ["on_cpu", "runnable", "net_io", "syscall", "lock", "chan", "sleep", "gc", "other", "stolen"];
 
     /// <summary>UTF-8 names, for writers that don't allocate.</summary>
     public static readonly byte[][] Utf8Names = Names.Select(n => Encoding.UTF8.GetBytes(n)).ToArray();

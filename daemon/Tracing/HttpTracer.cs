@@ -88,6 +88,16 @@ public sealed class HttpTracer : IDisposable
     /// <summary>Why the breakdown's programs could not be loaded when they were asked for; null otherwise.</summary>
     public string? BreakdownUnavailable { get; }
 
+    /// <summary>
+    /// Where the stolen category comes from, as the attach line says it: the
+    /// scheduler's steal clock (rq->prev_steal_time_rq, through the current task's
+    /// run queue: see steal_clock in bpf/http.bpf.c), or why it stays 0.
+    /// </summary>
+    public static string StealClock { get; } =
+        KernelBtf.HasMember("rq", "prev_steal_time_rq") && KernelBtf.HasMember("sched_entity", "cfs_rq")
+            ? "stolen time from the scheduler's steal clock"
+            : "stolen stays 0: this kernel keeps no steal clock (CONFIG_PARAVIRT_TIME_ACCOUNTING)";
+
     /// <summary>The programs only the breakdown uses: Go scheduler uprobes and kernel tracepoints.</summary>
     public static readonly string[] BreakdownPrograms =
     [

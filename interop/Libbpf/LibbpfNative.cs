@@ -66,6 +66,21 @@ internal static unsafe partial class LibbpfNative
     [LibraryImport(Lib)]
     internal static partial int libbpf_num_possible_cpus();
 
+    [LibraryImport(Lib, SetLastError = true)]
+    internal static partial nint btf__load_vmlinux_btf();
+
+    [LibraryImport(Lib)]
+    internal static partial void btf__free(nint btf);
+
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int btf__find_by_name_kind(nint btf, string name, uint kind);
+
+    [LibraryImport(Lib)]
+    internal static partial void* btf__type_by_id(nint btf, uint id);
+
+    [LibraryImport(Lib)]
+    internal static partial byte* btf__name_by_offset(nint btf, uint offset);
+
     [LibraryImport(Lib)]
     internal static partial nint libbpf_set_print(delegate* unmanaged<int, byte*, nint, int> fn);
 

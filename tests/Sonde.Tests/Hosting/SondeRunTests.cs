@@ -56,7 +56,7 @@ public sealed class SondeRunTests(SystemdFixture systemd, ITestOutputHelper outp
             Assert.Matches(@"(?m)^sonde_ringbuf_fill_ratio 0(\.\d+)?(e-\d+)?$", text);
             Assert.Matches(@"(?m)^sonde_events_total 500$", text);
             // The breakdown, per category: every request is in each category's histogram.
-            foreach (var category in new[] { "on_cpu", "runnable", "net_io", "syscall", "lock", "chan", "sleep", "gc", "other" })
+            foreach (var category in new[] { "on_cpu", "runnable", "net_io", "syscall", "lock", "chan", "sleep", "gc", "other", "stolen" })
                 Assert.Matches($@"(?m)^sonde_request_time_seconds_count\{{service=""shop"",http_route=""/users/:id"",category=""{category}""\}} 500$", text);
             // STATUS= is refreshed every few seconds.
             unit.WaitFor(() => unit.Show("StatusText").StartsWith("1 target,", StringComparison.Ordinal) ? true : (bool?)null,

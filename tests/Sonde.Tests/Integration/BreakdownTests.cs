@@ -70,7 +70,7 @@ public sealed class BreakdownTests(ITestOutputHelper output)
         foreach (var r in recs)
         {
             output.WriteLine($"{r.Path} {r.DurationNs / 1e6:0.00} ms: " + string.Join(" ", r.Breakdown.Where(b => b.Value > 0).Select(b => $"{b.Key}={100.0 * b.Value / r.DurationNs:0.0}%")));
-            Assert.Equal(["on_cpu", "runnable", "net_io", "syscall", "lock", "chan", "sleep", "gc", "other"], r.Breakdown.Keys);
+            Assert.Equal(["on_cpu", "runnable", "net_io", "syscall", "lock", "chan", "sleep", "gc", "other", "stolen"], r.Breakdown.Keys);
             long sum = r.Breakdown.Values.Sum();
             Assert.True(Math.Abs(sum - r.DurationNs) <= r.DurationNs / 100, $"{r.Path}: categories sum to {sum}, duration {r.DurationNs}");
         }

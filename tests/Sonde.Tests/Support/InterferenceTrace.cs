@@ -24,21 +24,54 @@ public sealed class InterferenceTrace : IDisposable
     // the softirq's interval already. A thread of this process named MarkThread
     // switching out prints "mark CPU": everything that CPU recorded before is in the
     // output before it (bpftrace's perf buffers are per CPU and read in order). END
-    // clears the maps, which bpftrace would otherwise print.
+    // clears the maps, which bpftrace would otherwise print. Each probe reads the
+    // clock once: its reads microseconds apart would leave gaps between intervals.
+    //
+    // Lines: "o TID OUT WOKEN IN": switched out at OUT, woken at WOKEN (0: it
+    // never slept, it was preempted or yielded), in again at IN; "i TID FROM TO":
+    // its CPU served an interrupt. With detail, also "s TID NR FROM TO": a
+    // syscall, sys_enter to sys_exit; and "v TID IN OUT STEAL EXEC": on a CPU from
+    // IN to OUT, during which the hypervisor stole STEAL ns of that CPU, by the
+    // scheduler's steal clock (rq->prev_steal_time_rq, current at every switch:
+    // __schedule updates the run queue's clock first), and the scheduler charged
+    // the thread EXEC ns (se.sum_exec_runtime, its CPU clock: it doesn't move
+    // while the thread is off CPU, so the change from one switch-out to the next).
     private const string Script = """
         BEGIN { printf("ready\n"); }
         tracepoint:sched:sched_switch
         {
-          if (pid == $1) { @off[args->prev_pid] = nsecs; }
+          $now = nsecs;
+          if (pid == $1) { @off[args->prev_pid] = $now; }
           if (pid == $2 && args->prev_comm == "sonde-itmark") { printf("mark %d\n", cpu); }
           $t = @off[args->next_pid];
-          if ($t != 0) { printf("%d %llu %llu\n", args->next_pid, $t, nsecs); delete(@off[args->next_pid]); }
+          if ($t != 0) { printf("o %d %llu %llu %llu\n", args->next_pid, $t, @woken[args->next_pid], $now); delete(@off[args->next_pid]); delete(@woken[args->next_pid]); }
+        DETAIL_SWITCH
         }
+        tracepoint:sched:sched_wakeup /@off[args->pid] != 0/ { @woken[args->pid] = nsecs; }
         tracepoint:irq:softirq_entry /pid == $1/ { @si[cpu] = nsecs; }
-        tracepoint:irq:softirq_exit /pid == $1 && @si[cpu] != 0/ { printf("%d %llu %llu\n", tid, @si[cpu], nsecs); delete(@si[cpu]); }
+        tracepoint:irq:softirq_exit /pid == $1 && @si[cpu] != 0/ { printf("i %d %llu %llu\n", tid, @si[cpu], nsecs); delete(@si[cpu]); }
         tracepoint:irq:irq_handler_entry /pid == $1 && @si[cpu] == 0/ { @hi[cpu] = nsecs; }
-        tracepoint:irq:irq_handler_exit /pid == $1 && @hi[cpu] != 0/ { printf("%d %llu %llu\n", tid, @hi[cpu], nsecs); delete(@hi[cpu]); }
-        END { clear(@off); clear(@si); clear(@hi); }
+        tracepoint:irq:irq_handler_exit /pid == $1 && @hi[cpu] != 0/ { printf("i %d %llu %llu\n", tid, @hi[cpu], nsecs); delete(@hi[cpu]); }
+        DETAIL
+        END { clear(@off); clear(@woken); clear(@si); clear(@hi); DETAIL_END }
+        """;
+
+    private const string DetailSwitch = """
+          $steal = curtask->se.cfs_rq->rq->prev_steal_time_rq;
+          if (pid == $1) {
+            $ex = curtask->se.sum_exec_runtime;
+            if (@on[args->prev_pid] != 0 && @ex[args->prev_pid] != 0) { printf("v %d %llu %llu %llu %llu\n", args->prev_pid, @on[args->prev_pid], $now, $steal - @sv[args->prev_pid], $ex - @ex[args->prev_pid]); }
+            @ex[args->prev_pid] = $ex;
+          }
+          delete(@on[args->prev_pid]); delete(@sv[args->prev_pid]);
+          @on[args->next_pid] = $now; @sv[args->next_pid] = $steal;
+        """;
+
+    private const string DetailEnd = "clear(@on); clear(@sv); clear(@ex); clear(@se); clear(@snr);";
+
+    private const string Detail = """
+        tracepoint:raw_syscalls:sys_enter /pid == $1/ { @se[tid] = nsecs; @snr[tid] = args->id; }
+        tracepoint:raw_syscalls:sys_exit /pid == $1 && @se[tid] != 0/ { printf("s %d %d %llu %llu\n", tid, @snr[tid], @se[tid], nsecs); delete(@se[tid]); delete(@snr[tid]); }
         """;
 
     private const string MarkThread = "sonde-itmark";
@@ -52,11 +85,13 @@ public sealed class InterferenceTrace : IDisposable
 
     private InterferenceTrace(Process p) => _p = p;
 
-    public static InterferenceTrace Start(int pid)
+    /// <param name="detail">also record syscalls and steal (see Script), for the breakdown's checks.</param>
+    public static InterferenceTrace Start(int pid, bool detail = false)
     {
+        string script = Script.Replace("DETAIL_SWITCH", detail ? DetailSwitch : "").Replace("DETAIL_END", detail ? DetailEnd : "").Replace("DETAIL", detail ? Detail : "");
         MountTracefs();
         var psi = new ProcessStartInfo("bpftrace") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-e", Script, pid.ToString(CultureInfo.InvariantCulture), Environment.ProcessId.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "-e", script, pid.ToString(CultureInfo.InvariantCulture), Environment.ProcessId.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
         var p = new Process { StartInfo = psi };
         var t = new InterferenceTrace(p);
         try { p.Start(); }
@@ -129,11 +164,76 @@ public sealed class InterferenceTrace : IDisposable
             foreach (var l in _lines)
             {
                 var f = l.Split(' ');
-                if (f.Length != 3 || !int.TryParse(f[0], out int tid) || !long.TryParse(f[1], out long from) || !long.TryParse(f[2], out long to)) continue;
-                if (!_byTid.TryGetValue(tid, out var list)) _byTid[tid] = list = [];
-                list.Add((from, to));
+                long[] n = new long[f.Length - 1];
+                bool ok = f.Length >= 4;
+                for (int i = 1; ok && i < f.Length; i++) ok = long.TryParse(f[i], CultureInfo.InvariantCulture, out n[i - 1]);
+                if (!ok) continue;
+                int tid = (int)n[0];
+                switch (f[0])
+                {
+                    case "o" when n.Length == 4:
+                        Add(_byTid, tid, (n[1], n[3]));
+                        Add(_offCpu, tid, new OffCpu(n[1], n[2], n[3]));
+                        break;
+                    case "i" when n.Length == 3: Add(_byTid, tid, (n[1], n[2])); break;
+                    case "s" when n.Length == 4: Add(_syscalls, tid, new Syscall((int)n[1], n[2], n[3])); break;
+                    case "v" when n.Length == 5: Add(_onCpu, tid, new OnCpu(n[1], n[2], n[3], n[4])); break;
+                }
             }
+
+        static void Add<T>(Dictionary<int, List<T>> d, int tid, T v)
+        {
+            if (!d.TryGetValue(tid, out var list)) d[tid] = list = [];
+            list.Add(v);
+        }
     }
+
+    /// <summary>A thread switched out at <c>Out</c>, woken at <c>Woken</c> (0: it was preempted), in again at <c>In</c>.</summary>
+    public readonly record struct OffCpu(long Out, long Woken, long In);
+
+    /// <summary>A syscall of a thread, from its sys_enter to its sys_exit.</summary>
+    public readonly record struct Syscall(int Nr, long Enter, long Exit);
+
+    private readonly Dictionary<int, List<OffCpu>> _offCpu = [];
+    private readonly Dictionary<int, List<Syscall>> _syscalls = [];
+    private readonly Dictionary<int, List<OnCpu>> _onCpu = [];
+
+    /// <summary>A thread on a CPU from <c>In</c> to <c>Out</c>: <c>Steal</c> ns stolen from that CPU meanwhile, <c>Exec</c> ns charged to the thread.</summary>
+    public readonly record struct OnCpu(long In, long Out, long Steal, long Exec);
+
+    /// <summary>Thread <paramref name="tid"/>'s off-CPU intervals (detail or not), in the order they ended.</summary>
+    public IReadOnlyList<OffCpu> OffCpuOf(int tid) => Stopped(_offCpu).GetValueOrDefault(tid) ?? [];
+
+    /// <summary>Thread <paramref name="tid"/>'s syscalls (with detail), in the order they ended.</summary>
+    public IReadOnlyList<Syscall> SyscallsOf(int tid) => Stopped(_syscalls).GetValueOrDefault(tid) ?? [];
+
+    /// <summary>
+    /// What the hypervisor stole from thread <paramref name="tid"/>'s CPUs while it was
+    /// on them, within [from, to] (with detail). An on-CPU interval only partly inside
+    /// counts in proportion: the steal clock says how much, not when.
+    /// </summary>
+    public long StolenNs(int tid, long from, long to) => Prorated(tid, from, to, v => v.Steal);
+
+    /// <summary>
+    /// The part of thread <paramref name="tid"/>'s time on its CPUs within [from, to]
+    /// that the scheduler charged to no one's CPU clock: neither its own (Exec) nor
+    /// stolen (with detail). On a VM each context switch leaves a few microseconds so.
+    /// </summary>
+    public long UnchargedNs(int tid, long from, long to) => Prorated(tid, from, to, v => Math.Max(0, v.Out - v.In - v.Steal - v.Exec));
+
+    /// <summary>The CPU time the scheduler charged thread <paramref name="tid"/> within [from, to] (with detail).</summary>
+    public long ChargedNs(int tid, long from, long to) => Prorated(tid, from, to, v => v.Exec);
+
+    private long Prorated(int tid, long from, long to, Func<OnCpu, long> amount)
+    {
+        double sum = 0;
+        foreach (var v in Stopped(_onCpu).GetValueOrDefault(tid) ?? [])
+            if (v.Out > v.In && Math.Min(v.Out, to) > Math.Max(v.In, from))
+                sum += (double)amount(v) * (Math.Min(v.Out, to) - Math.Max(v.In, from)) / (v.Out - v.In);
+        return (long)sum;
+    }
+
+    private Dictionary<int, List<T>> Stopped<T>(Dictionary<int, List<T>> d) => _byTid is null ? throw new InvalidOperationException("Stop first") : d;
 
     /// <summary>A thread named MarkThread, pinned to <paramref name="cpu"/>, sleeps there once.</summary>
     private static void SwitchOutOn(int cpu)

@@ -1,6 +1,6 @@
 // breakdown is a net/http test server whose handlers each spend their time
 // on one known cause, so Sonde's per-request breakdown can be checked:
-// sleeping, waiting for a mutex, waiting on a slow TCP peer, fsync, burning
+// sleeping, waiting for a mutex or a channel, waiting on a slow TCP peer, fsync, burning
 // CPU, garbage collection, and an exact number of getppid syscalls.
 package main
 
@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -45,10 +46,27 @@ func intArg(r *http.Request, name string, def int) int {
 
 var sink [][]byte
 
+// goid is the calling goroutine's id, as its stack trace's header names it
+// ("goroutine 18 [running]:"), the id Sonde's records carry.
+func goid() int64 {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	f := strings.Fields(string(buf[:n]))
+	if len(f) < 2 {
+		return 0
+	}
+	id, _ := strconv.ParseInt(f[1], 10, 64)
+	return id
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18100", "listen address")
 	dataDir := flag.String("data", ".", "directory for the fsync handler's file (use a real disk, not tmpfs)")
+	procs := flag.Int("procs", 0, "GOMAXPROCS (0: the runtime's default)")
 	flag.Parse()
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
 
 	// A TCP peer in this process that answers each line after the delay it names.
 	peer, err := net.Listen("tcp", "127.0.0.1:0")
@@ -74,11 +92,23 @@ func main() {
 
 	var mu sync.Mutex
 	mux := http.NewServeMux()
+	// The waiting handlers answer their own truth: the wall time of the wait
+	// alone (from just before it starts to just after it ends), inside their
+	// [start_ns, end_ns]. A wait ends when the goroutine runs again, so it
+	// includes the time it was runnable after its wake-up.
+	waited := func(w http.ResponseWriter, start, w0, w1 int64) {
+		fmt.Fprintf(w, `{"start_ns":%d,"end_ns":%d,"wait_ns":%d,"goid":%d}`, start, clock(clockMonotonic), w1-w0, goid())
+	}
 	mux.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(time.Duration(intArg(r, "ms", 10)) * time.Millisecond)
+		d := time.Duration(intArg(r, "ms", 10)) * time.Millisecond
+		start := clock(clockMonotonic)
+		w0 := clock(clockMonotonic)
+		time.Sleep(d)
+		waited(w, start, w0, clock(clockMonotonic))
 	})
 	mux.HandleFunc("/mutex", func(w http.ResponseWriter, r *http.Request) {
 		ms := intArg(r, "ms", 10)
+		start := clock(clockMonotonic)
 		held := make(chan struct{})
 		go func() {
 			mu.Lock()
@@ -87,10 +117,26 @@ func main() {
 			mu.Unlock()
 		}()
 		<-held
+		w0 := clock(clockMonotonic)
 		mu.Lock()
+		w1 := clock(clockMonotonic)
 		mu.Unlock()
+		waited(w, start, w0, w1)
+	})
+	mux.HandleFunc("/chan", func(w http.ResponseWriter, r *http.Request) {
+		d := time.Duration(intArg(r, "ms", 10)) * time.Millisecond
+		start := clock(clockMonotonic)
+		ch := make(chan int)
+		go func() {
+			time.Sleep(d)
+			ch <- 1
+		}()
+		w0 := clock(clockMonotonic)
+		<-ch
+		waited(w, start, w0, clock(clockMonotonic))
 	})
 	mux.HandleFunc("/peer", func(w http.ResponseWriter, r *http.Request) {
+		start := clock(clockMonotonic)
 		c, err := net.Dial("tcp", peer.Addr().String())
 		if err != nil {
 			http.Error(w, err.Error(), 500)
@@ -99,7 +145,10 @@ func main() {
 		defer c.Close()
 		fmt.Fprintf(c, "%d", intArg(r, "ms", 10))
 		buf := make([]byte, 2)
+		// The wait for the peer's answer; the dial and the write before it cost CPU.
+		w0 := clock(clockMonotonic)
 		c.Read(buf)
+		waited(w, start, w0, clock(clockMonotonic))
 	})
 	mux.HandleFunc("/fsync", func(w http.ResponseWriter, r *http.Request) {
 		// direct=1: O_DIRECT writes from a page-aligned buffer, so the time is
@@ -124,10 +173,14 @@ func main() {
 		defer syscall.Munmap(block)
 		// The handler's own truth, answered as JSON: its wall and thread CPU
 		// time, and the same two summed over the write and fsync calls alone.
-		// Locked to its thread, the thread's CPU clock is the goroutine's.
+		// Locked to its thread, the thread's CPU clock is the goroutine's. The
+		// CPU clock is read between two reads of the wall clock at each end, as
+		// the goroutine can be preempted between any two: the CPU time within
+		// [start_ns, end_ns] is cpu_ns plus at most unsure_ns, the wall time
+		// between those paired reads.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		start, cpu0 := clock(clockMonotonic), clock(clockThreadCPU)
+		start, cpu0, started := clock(clockMonotonic), clock(clockThreadCPU), clock(clockMonotonic)
 		var ioWall, ioCPU int64
 		for i := 0; i < intArg(r, "n", 16); i++ {
 			w0, c0 := clock(clockMonotonic), clock(clockThreadCPU)
@@ -142,14 +195,15 @@ func main() {
 				return
 			}
 		}
-		cpu, end := clock(clockThreadCPU)-cpu0, clock(clockMonotonic)
-		fmt.Fprintf(w, `{"start_ns":%d,"end_ns":%d,"cpu_ns":%d,"io_wall_ns":%d,"io_cpu_ns":%d}`, start, end, cpu, ioWall, ioCPU)
+		ending, cpu, end := clock(clockMonotonic), clock(clockThreadCPU)-cpu0, clock(clockMonotonic)
+		fmt.Fprintf(w, `{"start_ns":%d,"end_ns":%d,"cpu_ns":%d,"unsure_ns":%d,"io_wall_ns":%d,"io_cpu_ns":%d,"tid":%d,"goid":%d}`,
+			start, end, cpu, (started-start)+(end-ending), ioWall, ioCPU, syscall.Gettid(), goid())
 	})
 	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) {
 		// Answers its own truth as /fsync does (no I/O calls: those fields are 0).
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		start, cpu0 := clock(clockMonotonic), clock(clockThreadCPU)
+		start, cpu0, started := clock(clockMonotonic), clock(clockThreadCPU), clock(clockMonotonic)
 		until := time.Now().Add(time.Duration(intArg(r, "ms", 10)) * time.Millisecond)
 		x := 0
 		for time.Now().Before(until) {
@@ -157,8 +211,9 @@ func main() {
 				x += i * i
 			}
 		}
-		cpu, end := clock(clockThreadCPU)-cpu0, clock(clockMonotonic)
-		fmt.Fprintf(w, `{"start_ns":%d,"end_ns":%d,"cpu_ns":%d,"io_wall_ns":0,"io_cpu_ns":0,"x":%d}`, start, end, cpu, x)
+		ending, cpu, end := clock(clockMonotonic), clock(clockThreadCPU)-cpu0, clock(clockMonotonic)
+		fmt.Fprintf(w, `{"start_ns":%d,"end_ns":%d,"cpu_ns":%d,"unsure_ns":%d,"io_wall_ns":0,"io_cpu_ns":0,"tid":%d,"goid":%d,"x":%d}`,
+			start, end, cpu, (started-start)+(end-ending), syscall.Gettid(), goid(), x)
 	})
 	mux.HandleFunc("/gc", func(w http.ResponseWriter, r *http.Request) {
 		for i := 0; i < intArg(r, "mb", 64); i++ {

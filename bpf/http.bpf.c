@@ -914,3 +914,29 @@ int BPF_PROG(sonde_sys_exit, struct pt_regs *regs, long ret)
 	f->nsyscalls = n + 1;
 	return 0;
 }
+
+/* ---- one link per file: every uprobe through one program ---- */
+
+/*
+ * With multi-uprobe links, each link's removal costs the kernel one SRCU grace
+ * period (~16 ms measured here, and they don't overlap), so a file gets one link
+ * for all its probes rather than one per program: this program, at every offset,
+ * with the probe's program in the cookie's high 32 bits (an index into
+ * uprobe_progs, filled by user space; daemon/Tracing/HttpTracer.cs
+ * UprobePrograms) and the binary's config slot in the low 32. The tail call
+ * keeps the cookie (it is the same invocation) and costs no trap.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 32);
+	__type(key, __u32);
+	__type(value, __u32);
+} uprobe_progs SEC(".maps");
+
+SEC("uprobe")
+int sonde_uprobe(struct pt_regs *ctx)
+{
+	bpf_tail_call(ctx, &uprobe_progs, (__u32)(bpf_get_attach_cookie(ctx) >> 32));
+	return 0;
+}
+

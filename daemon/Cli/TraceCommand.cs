@@ -152,7 +152,7 @@ internal static class TraceCommand
             var (plan, config, source) = (analysis.Plan, analysis.Config, analysis.Source);
             foreach (var w in analysis.Warnings) Console.Error.WriteLine($"sonde: warning: {w}");
             var links = tracer.Attach(plan, config, g.Path, g.AllProcesses ? [] : g.Pids, out _);
-            probes += links.Count;
+            probes += links.Sum(l => l.Probes);
             string who = g.AllProcesses
                 ? $"every process of {g.Path} (running now: {(g.Pids.Count == 0 ? "none" : string.Join(", ", g.Pids))})"
                 : $"pid {string.Join(", ", g.Pids)} ({g.Path})";

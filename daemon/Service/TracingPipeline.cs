@@ -1,3 +1,4 @@
+using Sonde.Interop.Libbpf;
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -184,11 +185,11 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     /// <summary>Detaches an executable whose file holds another version now; it is no longer in <see cref="_binaries"/>.</summary>
     private void DropRewritten(TracedBinary b)
     {
-        foreach (var pid in b.Pids.ToList()) Forget(pid);
+        foreach (var pid in b.Pids.ToList()) Forget(pid, detachNow: true);
         if (b.Watch >= 0) _writes!.Unwatch(b.Watch);
         _tracer!.Detach(b.Links);
         _tracer.ReleaseBinary(b.ConfigIndex);
-        LogRewritten(_log, b.Exe, b.Links.Count);
+        LogRewritten(_log, b.Exe, b.Links.Sum(l => l.Probes));
         Interlocked.Increment(ref _rewritesDetached);
     }
 
@@ -299,16 +300,52 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         if (!FileVersion.TryOf($"/proc/{pid}/exe", out var id)) return;
         var binary = Binary(id, pid, exe);
         if (binary is null) return;
+        // Probes for every process of the file where a target names the file (exe) or
+        // the program (process); otherwise for this process alone, so that the
+        // file's untraced processes take no breakpoint.
+        bool fileWide = match.Value.Selector.Kind is TargetKind.Exe or TargetKind.Process;
+        IReadOnlyList<BpfLink> own = [];
+        if (!AttachFor(binary, pid, exe, fileWide, out own)) return;
         _serviceByPid[pid] = match.Value.Service;
         if (binary.LayoutUnverified) _unverifiedPids[pid] = true;
         _tracer!.SetTraced(pid, true);
         lock (_gate)
         {
-            _traced[pid] = new TracedProcess(pid, match.Value.Service, exe, id);
+            _traced[pid] = new TracedProcess(pid, match.Value.Service, exe, id) { Links = own };
             binary.Pids.Add(pid);
             binary.UnusedSince = 0;
         }
         LogAttached(_log, pid, exe, match.Value.Service);
+    }
+
+    /// <summary>
+    /// Attaches what tracing <paramref name="pid"/> needs: the file's probes for all its
+    /// processes (once), or, unless those are there already, probes of its own.
+    /// False (logged and counted) when the kernel refused them.
+    /// </summary>
+    private bool AttachFor(TracedBinary binary, int pid, string exe, bool fileWide, out IReadOnlyList<BpfLink> own)
+    {
+        own = [];
+        try
+        {
+            bool covered;
+            lock (_gate) covered = binary.Links.Count > 0;
+            if (covered) return true;
+            // Attach by /proc/PID/exe: the kernel resolves it to the file's inode.
+            if (fileWide)
+            {
+                var links = _tracer!.Attach(binary.Plan, binary.ConfigIndex, $"/proc/{pid}/exe", []);
+                lock (_gate) binary.Links.AddRange(links);
+            }
+            else own = _tracer!.Attach(binary.Plan, binary.ConfigIndex, exe, [pid]);
+            return true;
+        }
+        catch (TraceException e)
+        {
+            LogNotTraceable(_log, pid, exe, e.Message);
+            AttachFailed?.Invoke(e.InnerException is Sonde.Interop.Libbpf.BpfException ? "attach_error" : e.Reason);
+            return false;
+        }
     }
 
     /// <summary>The probes of an executable, attached on first use; null when it can't be traced.</summary>
@@ -335,9 +372,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             var (plan, config, source) = (analysis.Plan, analysis.Config, analysis.Source);
             config.FilterTgids = 1;
             int index = _tracer!.RegisterBinary(config);
-            // Attach by /proc/PID/exe: the kernel resolves it to the file's inode.
-            var links = _tracer.Attach(plan, index, $"/proc/{pid}/exe", []);
-            result = new TracedBinary(exe, plan, index, links) { LayoutUnverified = analysis.LayoutUnverified };
+            result = new TracedBinary(exe, plan, index) { LayoutUnverified = analysis.LayoutUnverified };
             try { result.Watch = _writes!.Watch($"/proc/{pid}/exe", Inotify.IN_MODIFY); }
             catch (NativeCallException e) { LogWatchFailed(_log, exe, e.Message); }
             LogBinary(_log, exe, go.BuildInfo.Described, plan.CostSummary, source);
@@ -369,7 +404,9 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     private static void ReleaseAnalysisMemory() =>
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
-    private void Forget(int pid)
+    /// <param name="detachNow">detach its own probes before returning (the file was written over:
+    /// they sit at the old build's offsets); otherwise off the control loop.</param>
+    private void Forget(int pid, bool detachNow = false)
     {
         TracedProcess? p;
         lock (_gate)
@@ -379,6 +416,16 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
                 b.UnusedSince = Environment.TickCount64;
         }
         _tracer!.SetTraced(pid, false);
+        if (p.Links.Count > 0)
+        {
+            var tracer = _tracer;
+            if (detachNow) tracer.Detach(p.Links);
+            else
+            {
+                var t = Task.Run(() => tracer.Detach(p.Links));
+                lock (_gate) _detaching.Add(t);
+            }
+        }
         // Retiring first, then removed: the consumer, which looks in both, never sees neither.
         if (_serviceByPid.TryGetValue(pid, out var service))
         {
@@ -408,7 +455,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         {
             var tracer = _tracer!;
             if (b.Watch >= 0 && !WatchShared(b)) _writes!.Unwatch(b.Watch);
-            var t = Task.Run(() => { tracer.Detach(b.Links); tracer.ReleaseBinary(b.ConfigIndex); LogBinaryReleased(_log, b.Exe, b.Links.Count); });
+            var t = Task.Run(() => { tracer.Detach(b.Links); tracer.ReleaseBinary(b.ConfigIndex); LogBinaryReleased(_log, b.Exe, b.Links.Sum(l => l.Probes)); });
             lock (_gate) _detaching.Add(t);
         }
     }

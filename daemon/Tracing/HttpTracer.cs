@@ -31,19 +31,25 @@ public sealed class HttpTracer : IDisposable
     /// the tracer without them (<see cref="BreakdownUnavailable"/> says why): latency
     /// tracing never fails for the breakdown's sake, as ebpf_exporter attaches loosely.
     /// </param>
-    public HttpTracer(uint ringBufferBytes = DefaultRingBufferBytes, bool breakdown = true)
+    /// <param name="uprobeMulti">
+    /// Attach with multi-uprobe links (one per program and file or process: fast to
+    /// detach, and per process with no breakpoint in the file's other processes);
+    /// null: where the kernel has them (Linux 6.6+). False: single perf-event uprobes.
+    /// </param>
+    public HttpTracer(uint ringBufferBytes = DefaultRingBufferBytes, bool breakdown = true, bool? uprobeMulti = null)
     {
+        UsesUprobeMulti = uprobeMulti ?? KernelHasUprobeMulti;
         if (ringBufferBytes < 4096 || (ringBufferBytes & (ringBufferBytes - 1)) != 0)
             throw new TraceException($"ring buffer size must be a power of two of at least 4096 bytes, not {ringBufferBytes}");
         try
         {
-            _object = OpenAndLoad(ringBufferBytes, breakdown);
+            _object = OpenAndLoad(ringBufferBytes, breakdown, UsesUprobeMulti);
         }
         catch (BpfException e) when (breakdown)
         {
             BreakdownUnavailable = $"the kernel refused the breakdown's programs ({e.Message})";
             breakdown = false;
-            try { _object = OpenAndLoad(ringBufferBytes, breakdown); }
+            try { _object = OpenAndLoad(ringBufferBytes, breakdown, UsesUprobeMulti); }
             catch (BpfException e2) { throw new TraceException("the kernel refused Sonde's BPF programs: " + e2.Message, e2); }
         }
         catch (BpfException e) { throw new TraceException("the kernel refused Sonde's BPF programs: " + e.Message, e); }
@@ -51,6 +57,12 @@ public sealed class HttpTracer : IDisposable
         try
         {
             PidNamespace.Configure(_object);
+            if (UsesUprobeMulti)
+            {
+                var progs = _object.Map("uprobe_progs");
+                for (uint i = 0; i < UprobePrograms.Length; i++)
+                    if (_object.Program(UprobePrograms[i]).Fd is var fd and >= 0) progs.Update(i, (uint)fd);
+            }
             _configs = _object.Map("configs");
             _stats = _object.Map("stats");
             // Batches of 1/8 ring: the threshold at which bpf/http.bpf.c's wakeup_flags() wakes the reader.
@@ -64,12 +76,14 @@ public sealed class HttpTracer : IDisposable
         RingBufferBytes = ringBufferBytes;
     }
 
-    private static BpfObject OpenAndLoad(uint ringBufferBytes, bool breakdown)
+    private static BpfObject OpenAndLoad(uint ringBufferBytes, bool breakdown, bool uprobeMulti)
     {
         var o = BpfObject.Open(EmbeddedObject("http.bpf.o"));
         try
         {
             o.Map("events").SetMaxEntries(ringBufferBytes);
+            if (uprobeMulti)
+                foreach (var p in UprobePrograms.Append(UprobeEntry)) o.Program(p).SetUprobeMulti();
             if (!breakdown)
                 foreach (var p in BreakdownPrograms) o.Program(p).SetAutoload(false);
             o.Load();
@@ -81,6 +95,12 @@ public sealed class HttpTracer : IDisposable
             throw;
         }
     }
+
+    /// <summary>Whether the kernel has multi-uprobe links (struct bpf_uprobe_multi_link in its BTF: Linux 6.6+).</summary>
+    public static bool KernelHasUprobeMulti { get; } = KernelBtf.HasStruct("bpf_uprobe_multi_link");
+
+    /// <summary>Whether probes are attached with multi-uprobe links (see the constructor).</summary>
+    public bool UsesUprobeMulti { get; }
 
     /// <summary>Whether the breakdown's programs are loaded.</summary>
     public bool Breakdown { get; }
@@ -119,10 +139,20 @@ public sealed class HttpTracer : IDisposable
         "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit",
     ];
 
+    /// <summary>The uprobe programs, in the order of their index in bpf/http.bpf.c's uprobe_progs.</summary>
+    /// <summary>The kernel-side programs of the breakdown (tp_btf): attached once, for all targets.</summary>
+    private static readonly string[] KernelPrograms = ["sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit"];
+
+    public static readonly string[] UprobePrograms = [.. ProgramNames.Except(KernelPrograms)];
+
+    /// <summary>The one program multi-uprobe links attach: it tail-calls the probe's own (its cookie's high half).</summary>
+    private const string UprobeEntry = "sonde_uprobe";
+
     /// <summary>The fd of one of <see cref="ProgramNames"/> (for /proc/self/fdinfo statistics); negative when it is not loaded.</summary>
     public int ProgramFd(string name) => _object.Program(name).Fd;
     public RingBufferReader Reader => _reader;
-    public int AttachedProbes { get { lock (_linksLock) return _links.Count; } }
+    /// <summary>Uprobes attached: offsets × processes (a multi-uprobe link holds many).</summary>
+    public int AttachedProbes { get { lock (_linksLock) return _links.Sum(l => l.Probes); } }
 
     /// <summary>The BPF object compiled into this assembly by `make`.</summary>
     public static byte[] EmbeddedObject(string name)
@@ -185,8 +215,19 @@ public sealed class HttpTracer : IDisposable
         {
             var targets = pids.Count == 0 ? new[] { (-1, path) } : pids.Select(p => (p, $"/proc/{p}/exe")).ToArray();
             foreach (var (pid, file) in targets)
-                foreach (var site in plan.Sites)
-                    made.Add(_object.Program(site.Program).AttachUprobe(pid, file, (ulong)site.FileOffset, (ulong)configIndex));
+            {
+                if (!UsesUprobeMulti)
+                {
+                    foreach (var site in plan.Sites)
+                        made.Add(_object.Program(site.Program).AttachUprobe(pid, file, (ulong)site.FileOffset, (ulong)configIndex));
+                    continue;
+                }
+                // One link for the file (or the process: 0 is all of them), every probe at its
+                // offset through sonde_uprobe, with its program's index in the cookie.
+                ulong[] offsets = [.. plan.Sites.Select(s => (ulong)s.FileOffset)];
+                ulong[] cookies = [.. plan.Sites.Select(s => ((ulong)(uint)Array.IndexOf(UprobePrograms, s.Program) << 32) | (uint)configIndex)];
+                made.Add(_object.Program(UprobeEntry).AttachUprobeMulti(pid < 0 ? 0 : pid, file, offsets, cookies));
+            }
         }
         catch (Exception e)
         {
@@ -226,8 +267,6 @@ public sealed class HttpTracer : IDisposable
         Parallel.ForEach(links, new ParallelOptions { MaxDegreeOfParallelism = 32 }, l => l.Dispose());
     }
 
-    /// <summary>The kernel-side programs of the breakdown (tp_btf): attached once, for all targets.</summary>
-    private static readonly string[] KernelPrograms = ["sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit"];
     private bool _kernelAttached;
 
     /// <summary>Attaches the breakdown's scheduler and syscall tracepoints (idempotent).</summary>

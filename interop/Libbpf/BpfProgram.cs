@@ -46,6 +46,32 @@ public sealed unsafe class BpfProgram
         return new BpfLink(new BpfLinkHandle(link), what);
     }
 
+    /// <summary>
+    /// Attaches at <paramref name="fileOffsets"/> of the file with one multi-uprobe
+    /// link (see <see cref="UprobeMulti"/>), each offset with its cookie, for
+    /// <paramref name="pid"/>'s process only or, with 0, every process that maps
+    /// the file. The program must have been loaded for it (<see cref="SetUprobeMulti"/>).
+    /// </summary>
+    public BpfLink AttachUprobeMulti(int pid, string binaryPath, ReadOnlySpan<ulong> fileOffsets, ReadOnlySpan<ulong> cookies)
+    {
+        int fd;
+        lock (_owner.Sync)
+        {
+            _owner.ThrowIfDisposed();
+            fd = UprobeMulti.Create(Fd, binaryPath, fileOffsets, cookies, pid);
+        }
+        var what = $"uprobe.multi {Name} {binaryPath} ({fileOffsets.Length} offsets) pid {pid}";
+        if (fd < 0) throw new BpfException($"attach {what}", -fd, []);
+        return new BpfLink(new BpfLinkFd(fd), what, fileOffsets.Length);
+    }
+
+    /// <summary>Loads the program for multi-uprobe links (and for those only); before the object is loaded.</summary>
+    public void SetUprobeMulti()
+    {
+        int rc = LibbpfNative.bpf_program__set_expected_attach_type(_prog, UprobeMulti.AttachType);
+        if (rc < 0) throw new BpfException($"set expected attach type of program {Name}", -rc, []);
+    }
+
     /// <summary>Attaches to a kernel tracepoint (e.g. "sched", "sched_switch").</summary>
     public BpfLink AttachTracepoint(string category, string name)
     {

@@ -13,6 +13,15 @@ public static unsafe class KernelBtf
     // for BTF_KIND_STRUCT (4) vlen (info bits 0-15) struct btf_member { name_off; type; offset }.
     private const uint KindStruct = 4;
 
+    /// <summary>Whether the kernel defines struct <paramref name="structName"/> (false without BTF).</summary>
+    public static bool HasStruct(string structName)
+    {
+        nint btf = LibbpfNative.btf__load_vmlinux_btf();
+        if (btf == 0) return false;
+        try { return LibbpfNative.btf__find_by_name_kind(btf, structName, KindStruct) > 0; }
+        finally { LibbpfNative.btf__free(btf); }
+    }
+
     /// <summary>
     /// Whether struct <paramref name="structName"/> has a member named
     /// <paramref name="member"/> (directly, not inside a nested anonymous member).

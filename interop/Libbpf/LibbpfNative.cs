@@ -66,6 +66,9 @@ internal static unsafe partial class LibbpfNative
     [LibraryImport(Lib)]
     internal static partial int libbpf_num_possible_cpus();
 
+    [LibraryImport(Lib)]
+    internal static partial int bpf_program__set_expected_attach_type(nint prog, uint type);
+
     [LibraryImport(Lib, SetLastError = true)]
     internal static partial nint btf__load_vmlinux_btf();
 

@@ -16,14 +16,37 @@ public sealed class HttpTracerTests
         public void OnRequest(in RequestView request) { Count++; StatusSum += request.Status; }
     }
 
-    private static HttpTracer AttachTo(GoServer srv, uint ringBytes)
+    private static HttpTracer AttachTo(GoServer srv, uint ringBytes, bool? uprobeMulti = null)
     {
         var exe = GoExecutable.Open(srv.Binary);
         var plan = ProbePlan.For(exe, EndProbeMode.Auto);
         var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
-        var tracer = new HttpTracer(ringBytes);
+        var tracer = new HttpTracer(ringBytes, uprobeMulti: uprobeMulti);
         tracer.Attach(plan, config, srv.Binary, [srv.Pid], out _);
         return tracer;
+    }
+
+    /// <summary>
+    /// Multi-uprobe links (one per program, this kernel has them) and single perf-event
+    /// uprobes (older kernels' fallback) trace the same requests, with the same probes.
+    /// </summary>
+    [RootTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Both_kinds_of_uprobe_link_trace_every_request(bool multi)
+    {
+        if (multi) Assert.True(HttpTracer.KernelHasUprobeMulti, "this kernel (Linux 6.6+) has multi-uprobe links");
+        using var srv = GoServer.Start("nethttp");
+        var plan = ProbePlan.For(GoExecutable.Open(srv.Binary), EndProbeMode.Auto);
+        using var tracer = AttachTo(srv, 1 << 20, multi);
+        Assert.Equal(multi, tracer.UsesUprobeMulti);
+        Assert.Equal(plan.Sites.Count, tracer.AttachedProbes);
+        await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, 40).Select(i => ("GET", $"/status/{(i % 2 == 0 ? 200 : 404)}")).ToList(), 2);
+        var sink = new CountingSink();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await tracer.RunAsync(sink, stop.Token);
+        Assert.Equal(40, sink.Count);
+        Assert.Equal(20L * 200 + 20L * 404, sink.StatusSum);
     }
 
     /// <summary>

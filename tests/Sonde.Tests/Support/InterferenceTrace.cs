@@ -27,24 +27,28 @@ public sealed class InterferenceTrace : IDisposable
     // clears the maps, which bpftrace would otherwise print. Each probe reads the
     // clock once: its reads microseconds apart would leave gaps between intervals.
     //
-    // Lines: "o TID OUT WOKEN IN": switched out at OUT, woken at WOKEN (0: it
-    // never slept, it was preempted or yielded), in again at IN; "i TID FROM TO":
+    // Lines: "o TID OUT WOKEN IN STATE": switched out at OUT in STATE (prev_state:
+    // 0, TASK_RUNNING, when preempted or yielding; else asleep), woken at WOKEN (0:
+    // not seen: preempted, or a wake-up whose probe the kernel skipped, as it skips
+    // tracepoint programs while another tracing program runs on that CPU, e.g. an
+    // interrupt's wake-up during a uprobe's program), in again at IN; "i TID FROM TO":
     // its CPU served an interrupt. With detail, also "s TID NR FROM TO": a
     // syscall, sys_enter to sys_exit; and "v TID IN OUT STEAL EXEC": on a CPU from
     // IN to OUT, during which the hypervisor stole STEAL ns of that CPU, by the
     // scheduler's steal clock (rq->prev_steal_time_rq, current at every switch:
     // __schedule updates the run queue's clock first), and the scheduler charged
     // the thread EXEC ns (se.sum_exec_runtime, its CPU clock: it doesn't move
-    // while the thread is off CPU, so the change from one switch-out to the next).
+    // while the thread is off CPU, so the change from one switch-out to the next;
+    // -1 for a thread's first stint, whose start the script didn't see).
     private const string Script = """
         BEGIN { printf("ready\n"); }
         tracepoint:sched:sched_switch
         {
           $now = nsecs;
-          if (pid == $1) { @off[args->prev_pid] = $now; }
+          if (pid == $1) { @off[args->prev_pid] = $now; @st[args->prev_pid] = args->prev_state; }
           if (pid == $2 && args->prev_comm == "sonde-itmark") { printf("mark %d\n", cpu); }
           $t = @off[args->next_pid];
-          if ($t != 0) { printf("o %d %llu %llu %llu\n", args->next_pid, $t, @woken[args->next_pid], $now); delete(@off[args->next_pid]); delete(@woken[args->next_pid]); }
+          if ($t != 0) { printf("o %d %llu %llu %llu %lld\n", args->next_pid, $t, @woken[args->next_pid], $now, @st[args->next_pid]); delete(@off[args->next_pid]); delete(@woken[args->next_pid]); delete(@st[args->next_pid]); }
         DETAIL_SWITCH
         }
         tracepoint:sched:sched_wakeup /@off[args->pid] != 0/ { @woken[args->pid] = nsecs; }
@@ -53,14 +57,14 @@ public sealed class InterferenceTrace : IDisposable
         tracepoint:irq:irq_handler_entry /pid == $1 && @si[cpu] == 0/ { @hi[cpu] = nsecs; }
         tracepoint:irq:irq_handler_exit /pid == $1 && @hi[cpu] != 0/ { printf("i %d %llu %llu\n", tid, @hi[cpu], nsecs); delete(@hi[cpu]); }
         DETAIL
-        END { clear(@off); clear(@woken); clear(@si); clear(@hi); DETAIL_END }
+        END { clear(@off); clear(@woken); clear(@st); clear(@si); clear(@hi); DETAIL_END }
         """;
 
     private const string DetailSwitch = """
           $steal = curtask->se.cfs_rq->rq->prev_steal_time_rq;
           if (pid == $1) {
             $ex = curtask->se.sum_exec_runtime;
-            if (@on[args->prev_pid] != 0 && @ex[args->prev_pid] != 0) { printf("v %d %llu %llu %llu %llu\n", args->prev_pid, @on[args->prev_pid], $now, $steal - @sv[args->prev_pid], $ex - @ex[args->prev_pid]); }
+            if (@on[args->prev_pid] != 0) { printf("v %d %llu %llu %llu %lld\n", args->prev_pid, @on[args->prev_pid], $now, $steal - @sv[args->prev_pid], @ex[args->prev_pid] != 0 ? (int64)($ex - @ex[args->prev_pid]) : -1); }
             @ex[args->prev_pid] = $ex;
           }
           delete(@on[args->prev_pid]); delete(@sv[args->prev_pid]);
@@ -171,9 +175,9 @@ public sealed class InterferenceTrace : IDisposable
                 int tid = (int)n[0];
                 switch (f[0])
                 {
-                    case "o" when n.Length == 4:
+                    case "o" when n.Length == 5:
                         Add(_byTid, tid, (n[1], n[3]));
-                        Add(_offCpu, tid, new OffCpu(n[1], n[2], n[3]));
+                        Add(_offCpu, tid, new OffCpu(n[1], n[2], n[3], (n[4] & 0xff) != 0));   // TASK_REPORT_MAX (0x100): preempted
                         break;
                     case "i" when n.Length == 3: Add(_byTid, tid, (n[1], n[2])); break;
                     case "s" when n.Length == 4: Add(_syscalls, tid, new Syscall((int)n[1], n[2], n[3])); break;
@@ -188,8 +192,8 @@ public sealed class InterferenceTrace : IDisposable
         }
     }
 
-    /// <summary>A thread switched out at <c>Out</c>, woken at <c>Woken</c> (0: it was preempted), in again at <c>In</c>.</summary>
-    public readonly record struct OffCpu(long Out, long Woken, long In);
+    /// <summary>A thread switched out at <c>Out</c> (<c>Slept</c>: to sleep, not preempted), woken at <c>Woken</c> (0: not seen), in again at <c>In</c>.</summary>
+    public readonly record struct OffCpu(long Out, long Woken, long In, bool Slept);
 
     /// <summary>A syscall of a thread, from its sys_enter to its sys_exit.</summary>
     public readonly record struct Syscall(int Nr, long Enter, long Exit);
@@ -198,7 +202,7 @@ public sealed class InterferenceTrace : IDisposable
     private readonly Dictionary<int, List<Syscall>> _syscalls = [];
     private readonly Dictionary<int, List<OnCpu>> _onCpu = [];
 
-    /// <summary>A thread on a CPU from <c>In</c> to <c>Out</c>: <c>Steal</c> ns stolen from that CPU meanwhile, <c>Exec</c> ns charged to the thread.</summary>
+    /// <summary>A thread on a CPU from <c>In</c> to <c>Out</c>: <c>Steal</c> ns stolen from that CPU meanwhile, <c>Exec</c> ns charged to the thread (-1: not known).</summary>
     public readonly record struct OnCpu(long In, long Out, long Steal, long Exec);
 
     /// <summary>Thread <paramref name="tid"/>'s off-CPU intervals (detail or not), in the order they ended.</summary>
@@ -219,10 +223,10 @@ public sealed class InterferenceTrace : IDisposable
     /// that the scheduler charged to no one's CPU clock: neither its own (Exec) nor
     /// stolen (with detail). On a VM each context switch leaves a few microseconds so.
     /// </summary>
-    public long UnchargedNs(int tid, long from, long to) => Prorated(tid, from, to, v => Math.Max(0, v.Out - v.In - v.Steal - v.Exec));
+    public long UnchargedNs(int tid, long from, long to) => Prorated(tid, from, to, v => v.Exec >= 0 ? Math.Max(0, v.Out - v.In - v.Steal - v.Exec) : 0);
 
     /// <summary>The CPU time the scheduler charged thread <paramref name="tid"/> within [from, to] (with detail).</summary>
-    public long ChargedNs(int tid, long from, long to) => Prorated(tid, from, to, v => v.Exec);
+    public long ChargedNs(int tid, long from, long to) => Prorated(tid, from, to, v => v.Exec >= 0 ? v.Exec : v.Out - v.In - v.Steal);
 
     private long Prorated(int tid, long from, long to, Func<OnCpu, long> amount)
     {

@@ -45,10 +45,32 @@ public static class Program
         }
         catch (TraceException e)
         {
-            Console.Error.WriteLine($"sonde: {e.Message}");
+            Console.Error.WriteLine($"sonde: {OneLine(e.Message)}");
             return 1;
         }
+        catch (Exception e) when (e is Sonde.GoBinary.GoBinaryException or Sonde.Interop.Libbpf.BpfException
+            or IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            // A binary that can't be read, a kernel that refuses, a file that vanished:
+            // the problem in one line, as every other error.
+            Console.Error.WriteLine($"sonde: {OneLine(e.Message)}");
+            if (Debug) Console.Error.WriteLine(e);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"sonde: internal error: {e.GetType().Name}: {OneLine(e.Message)}" +
+                (Debug ? "" : " (SONDE_DEBUG=1 prints where)"));
+            if (Debug) Console.Error.WriteLine(e);
+            return 70;   // EX_SOFTWARE (sysexits.h)
+        }
     }
+
+    private static bool Debug => Environment.GetEnvironmentVariable("SONDE_DEBUG") is "1" or "true";
+
+    /// <summary>A message on one line: what a kernel or a library said over several is joined.</summary>
+    private static string OneLine(string message) =>
+        string.Join("; ", message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static int PrintHelp()
     {

@@ -133,10 +133,22 @@ public static partial class ConfigFile
     private static string DescribeSyntaxError(JsonException e)
     {
         string text = PositionSuffix().Replace(e.Message, "").Trim();
+        // System.Text.Json quotes the token it could not read, which for a file that
+        // isn't JSON (YAML, say) is the whole file: keep one line of it, shortly.
+        text = QuotedToken().Replace(text, m =>
+        {
+            string token = m.Groups[1].Value;
+            string first = token.Split('\n')[0].TrimEnd('\r');
+            return first.Length > 30 || first.Length < token.Length ? $"'{first[..Math.Min(first.Length, 30)]}...'" : m.Value;
+        });
+        if (text.Contains("invalid JSON literal", StringComparison.Ordinal)) text += " (the configuration is JSON, not YAML)";
         return e.LineNumber is { } line
             ? $"line {line + 1}, column {(e.BytePositionInLine ?? 0) + 1}: {text}"
             : text;
     }
+
+    [GeneratedRegex(@"'([^']*)'")]
+    private static partial Regex QuotedToken();
 
     [GeneratedRegex(@"\s*(Path: \S*\s*\|\s*)?LineNumber: \d+ \| BytePositionInLine: \d+\.?\s*$")]
     private static partial Regex PositionSuffix();

@@ -138,6 +138,17 @@ public sealed class ConfigValidationTests
         Assert.Equal("the file must hold one JSON object, not an array", e.Message);
     }
 
+    /// <summary>A YAML file given as the configuration: one line that says so, not the file quoted back.</summary>
+    [Fact]
+    public void A_YAML_file_gets_one_line_naming_the_problem()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigFile.Parse("targets:\n  - exe: /usr/bin/shop\n    service: shop\nmetrics: {}\n"));
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.StartsWith("line 1, column ", e.Message);
+        Assert.Contains("'targets:...'", e.Message);
+        Assert.EndsWith("(the configuration is JSON, not YAML)", e.Message);
+    }
+
     [Fact]
     public void Null_means_the_default()
     {

@@ -130,14 +130,25 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Takes a new configuration: its targets are matched against every running
+    /// process again, on the control loop (as exec, exit and sweeps are), so a reload
+    /// and an exec never attach the same executable twice. Completes once done.
+    /// </summary>
     public Task ReloadAsync(SondeConfig config, CancellationToken ct)
     {
         if (config.Tracing != _config.Tracing)
             LogTracingNeedsRestart(_log);
         lock (_gate) _config = config with { Tracing = _config.Tracing };
-        Rescan();
-        return Task.CompletedTask;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _reloads.Enqueue(done);
+        if (!_work.Writer.TryWrite((Reload, 0))) done.TrySetResult();   // stopping: nothing to re-match
+        return done.Task.WaitAsync(ct);
     }
+
+    /// <summary>Control-loop work item: re-match every process after a reload.</summary>
+    private const ProcessEventKind Reload = (ProcessEventKind)0x200;
+    private readonly ConcurrentQueue<TaskCompletionSource> _reloads = new();
 
     public async Task StopAsync(CancellationToken ct)
     {
@@ -220,6 +231,11 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             try
             {
                 if (kind == 0) ReleaseUnusedBinaries();
+                else if (kind == Reload)
+                {
+                    try { Rescan(); }
+                    finally { while (_reloads.TryDequeue(out var done)) done.TrySetResult(); }
+                }
                 else if (kind == Rewritten) DetachRewritten(pid);
                 else if (kind == Recheck) { if (_lateListeners.ContainsKey(pid)) Consider(pid, fresh: true); }
                 else if (kind == ProcessEventKind.Exit) { _lateListeners.Remove(pid); Forget(pid); }

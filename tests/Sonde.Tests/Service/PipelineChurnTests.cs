@@ -103,6 +103,49 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Reloads (SIGHUP) racing execs: 20 rounds, each starting a new executable (a
+    /// fresh copy, so it is analysed while the reload re-matches every process) and
+    /// reloading at once. Both go through the control loop, so every executable's
+    /// probes are attached once (a reload once re-matched processes beside it, and
+    /// 6–9 of 20 executables got every uprobe twice). Each round's process is traced.
+    /// </summary>
+    [RootFact]
+    public async Task Reloads_racing_execs_attach_each_executable_once()
+    {
+        string bin = Repo.GoServer("nethttp-stripped");
+        // The probes sonde run attaches for one executable (the breakdown is on by default).
+        int sites = TargetAnalysis.For(Sonde.GoBinary.GoExecutable.Open(bin), EndProbeMode.Auto, breakdown: true).Plan.Sites.Count;
+        string dir = Directory.CreateTempSubdirectory("sonde-reload-race").FullName;
+        var sink = new PerPid();
+        var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
+        var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Exe, Exe = Path.Combine(dir, "srv-*"), Service = "racy" }] };
+        await pipeline.StartAsync(config, CancellationToken.None);
+        int kernelEvents = pipeline.Counts.Probes;   // the breakdown's tracepoints, attached once
+        var servers = new List<GoServer>();
+        try
+        {
+            for (int round = 0; round < 20; round++)
+            {
+                string copy = Path.Combine(dir, $"srv-{round:00}");
+                File.Copy(bin, copy);
+                var srv = GoServer.Start("nethttp-stripped", binaryPath: copy);
+                servers.Add(srv);
+                await pipeline.ReloadAsync(config, CancellationToken.None);
+                await Until(() => pipeline.TracedPids.Contains(srv.Pid), $"round {round}: pid {srv.Pid} traced");
+                Assert.Equal(kernelEvents + (round + 1) * sites, pipeline.Counts.Probes);
+            }
+            Assert.Equal(20, pipeline.Counts.Binaries);
+            Assert.Equal(20, pipeline.Counts.Processes);
+        }
+        finally
+        {
+            await pipeline.StopAsync(CancellationToken.None);
+            foreach (var s in servers) s.Dispose();
+            Directory.Delete(dir, true);
+        }
+    }
+
     [RootFact]
     public async Task Processes_that_start_and_stop_are_followed_exactly_and_nothing_leaks()
     {

@@ -226,7 +226,7 @@ BENCH_APT_PACKAGES := bpftrace gnuplot-nox python3
 BENCH_CS := $(wildcard tests/bench/RingBufferBench/*.cs tests/bench/RingBufferBench/*.csproj)
 BENCH_BINS := $(BENCH_OUT)/ringbuf-consumer $(BENCH_OUT)/ringbuf-producer $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench
 
-.PHONY: bench bench-smoke bench-deps bench-protocols
+.PHONY: bench bench-smoke bench-deps bench-protocols bench-bystander
 
 bench-deps: deps
 	$(call apt-install,$(BENCH_APT_PACKAGES))
@@ -259,3 +259,8 @@ $(BENCH_OUT)/h2load/h2load: tests/bench/h2load/Program.cs tests/bench/h2load/h2l
 
 bench-protocols: bench-deps all $(OUT)/package/sonde goservers $(BENCH_OUT)/h2load/h2load
 	$(Q)python3 -B tests/bench/protocols.py
+
+# What `sonde run` costs the untraced processes of a traced file, and its stop time
+# with 1,008 uprobes: tests/bench/bystander.py, into BENCHMARKS.md.
+bench-bystander: bench-deps all $(OUT)/package/sonde goservers
+	$(Q)python3 -B tests/bench/bystander.py

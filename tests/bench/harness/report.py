@@ -633,10 +633,12 @@ def write(path, plot_path, machine, params, rb_results, oh_results, servers, var
     if rt_results:
         lines += _routers_section(rt_results, rt_notes, params.get("routers", {}))
     # `make bench-protocols` (tests/bench/protocols.py) writes its own section, kept across runs.
-    protocols = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "protocols.md")
-    if os.path.exists(protocols):
-        with open(protocols) as f:
-            lines += f.read().rstrip("\n").split("\n") + [""]
+    # So does `make bench-bystander` (tests/bench/bystander.py).
+    for kept in ("protocols.md", "bystander.md"):
+        section = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", kept)
+        if os.path.exists(section):
+            with open(section) as f:
+                lines += f.read().rstrip("\n").split("\n") + [""]
     if skipped:
         lines += ["## Variants not in this build", ""]
         lines += [f"- {label}: {why}; the harness adds the row when it is." for label, why in skipped.items()]

@@ -98,7 +98,7 @@ public sealed partial class SondeService : ISondePipeline, IServiceRequestSink
         {
             _self.RingBufferFillRatio.Set(tracer.RingBufferFill);
             if (BpfProgramStats.StatsEnabled)
-                foreach (var name in HttpTracer.ProgramNames)
+                foreach (var name in tracer.StatsPrograms)
                     if (tracer.ProgramFd(name) is var fd and >= 0)   // the breakdown's are not loaded when it is off
                         _self.SetBpfProgramStats(name, BpfProgramStats.Read(fd));
         }

@@ -146,7 +146,14 @@ public sealed class HttpTracer : IDisposable
     public static readonly string[] UprobePrograms = [.. ProgramNames.Except(KernelPrograms)];
 
     /// <summary>The one program multi-uprobe links attach: it tail-calls the probe's own (its cookie's high half).</summary>
-    private const string UprobeEntry = "sonde_uprobe";
+    public const string UprobeEntry = "sonde_uprobe";
+
+    /// <summary>
+    /// The programs whose run-time statistics mean something: with multi-uprobe links
+    /// every uprobe runs as <see cref="UprobeEntry"/> (the kernel counts a tail-called
+    /// program's runs and time in its caller's), so it stands for them all.
+    /// </summary>
+    public IReadOnlyList<string> StatsPrograms => UsesUprobeMulti ? [UprobeEntry, .. KernelPrograms] : ProgramNames;
 
     /// <summary>The fd of one of <see cref="ProgramNames"/> (for /proc/self/fdinfo statistics); negative when it is not loaded.</summary>
     public int ProgramFd(string name) => _object.Program(name).Fd;

@@ -24,13 +24,27 @@ public sealed class BpfFootprint
         Assert.True(Bpftool.LinksOf(_ours) > 0, "while tracing, bpftool should list this run's links");
     }
 
-    /// <summary>Call after the run: none of its programs or links remain.</summary>
+    /// <summary>
+    /// Call after the run: none of its programs or links remain. The kernel frees a
+    /// closed multi-uprobe link (and the programs it held) after an RCU grace period
+    /// (bpf_link_free's deferred dealloc), so they may be listed for a moment after
+    /// the process that owned them exited: within 5 s they must be gone.
+    /// </summary>
     public void Gone()
     {
-        var left = Bpftool.SondeProgramIds();
-        left.IntersectWith(_ours);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        HashSet<long> left;
+        int links;
+        while (true)
+        {
+            left = Bpftool.SondeProgramIds();
+            left.IntersectWith(_ours);
+            links = Bpftool.LinksOf(_ours);
+            if ((left.Count == 0 && links == 0) || DateTime.UtcNow > deadline) break;
+            Thread.Sleep(50);
+        }
         Assert.Empty(left);
-        Assert.Equal(0, Bpftool.LinksOf(_ours));
+        Assert.Equal(0, links);
     }
 
     /// <summary>For a run that must fail before loading anything: no new sonde_ program appeared.</summary>

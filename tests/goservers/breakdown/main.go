@@ -94,10 +94,11 @@ func main() {
 	mux := http.NewServeMux()
 	// The waiting handlers answer their own truth: the wall time of the wait
 	// alone (from just before it starts to just after it ends), inside their
-	// [start_ns, end_ns]. A wait ends when the goroutine runs again, so it
-	// includes the time it was runnable after its wake-up.
+	// [start_ns, end_ns]: wait_ns, at least all of it; min_wait_ns, at most. A
+	// wait ends when the goroutine runs again, so it includes the time it was
+	// runnable after its wake-up.
 	waited := func(w http.ResponseWriter, start, w0, w1 int64) {
-		fmt.Fprintf(w, `{"start_ns":%d,"end_ns":%d,"wait_ns":%d,"goid":%d}`, start, clock(clockMonotonic), w1-w0, goid())
+		fmt.Fprintf(w, `{"start_ns":%d,"end_ns":%d,"wait_ns":%d,"min_wait_ns":%d,"goid":%d}`, start, clock(clockMonotonic), w1-w0, w1-w0, goid())
 	}
 	mux.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
 		d := time.Duration(intArg(r, "ms", 10)) * time.Millisecond
@@ -136,6 +137,9 @@ func main() {
 		waited(w, start, w0, clock(clockMonotonic))
 	})
 	mux.HandleFunc("/peer", func(w http.ResponseWriter, r *http.Request) {
+		// Two truths: the wall time from the dial to the answer (which holds every
+		// network wait, the connect's included), and the wait for the answer alone
+		// (the dial and the write before it cost CPU).
 		start := clock(clockMonotonic)
 		c, err := net.Dial("tcp", peer.Addr().String())
 		if err != nil {
@@ -145,10 +149,10 @@ func main() {
 		defer c.Close()
 		fmt.Fprintf(c, "%d", intArg(r, "ms", 10))
 		buf := make([]byte, 2)
-		// The wait for the peer's answer; the dial and the write before it cost CPU.
-		w0 := clock(clockMonotonic)
+		r0 := clock(clockMonotonic)
 		c.Read(buf)
-		waited(w, start, w0, clock(clockMonotonic))
+		r1 := clock(clockMonotonic)
+		fmt.Fprintf(w, `{"start_ns":%d,"end_ns":%d,"wait_ns":%d,"min_wait_ns":%d,"goid":%d}`, start, clock(clockMonotonic), r1-start, r1-r0, goid())
 	})
 	mux.HandleFunc("/fsync", func(w http.ResponseWriter, r *http.Request) {
 		// direct=1: O_DIRECT writes from a page-aligned buffer, so the time is

@@ -12,11 +12,13 @@ Standard library only.
 """
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.sections import free_port, put_section, wait_port  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 GO = os.path.join(REPO, "out", "goservers")
@@ -37,23 +39,8 @@ CASES = [
 ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def wait_port(port, proc):
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def client(mode, port, path):
@@ -128,23 +115,7 @@ def main():
         lines.append(row)
         print(row, flush=True)
     lines.append("")
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "protocols.md"), "w") as f:
-        f.write("\n".join(lines))
-    # Into BENCHMARKS.md now too, in place of the section of an earlier run (make bench keeps it).
-    bench = os.path.join(REPO, "BENCHMARKS.md")
-    with open(bench) as f:
-        text = f.read()
-    block = "\n".join(lines) + "\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + 1)
-        end = text.find("\nRaw results:", start) if nxt < 0 else nxt
-        text = text[:start] + block + text[end + 1:] if end >= 0 else text[:start] + block
-    else:
-        at = text.find("Raw results:")
-        text = text[:at] + block + "\n" + text[at:] if at >= 0 else text + "\n" + block
-    with open(bench, "w") as f:
-        f.write(text)
+    put_section(REPO, SECTION, lines, "protocols.md")
 
 
 if __name__ == "__main__":

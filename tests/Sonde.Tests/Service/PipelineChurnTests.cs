@@ -15,17 +15,6 @@ namespace Sonde.Tests.Service;
 [Collection(KernelCollection.Name)]
 public sealed class PipelineChurnTests(ITestOutputHelper output)
 {
-    private sealed class PerPid : IServiceRequestSink
-    {
-        public readonly ConcurrentDictionary<int, long> Counts = new();
-        public readonly ConcurrentDictionary<string, long> Services = new();
-        public void OnRequest(string service, in RequestView request)
-        {
-            Counts.AddOrUpdate(request.Pid, 1, static (_, n) => n + 1);
-            Services.AddOrUpdate(service, 1, static (_, n) => n + 1);
-        }
-    }
-
     private static async Task Until(Func<bool> condition, string what, int ms = 3000)
     {
         var deadline = Environment.TickCount64 + ms;
@@ -47,7 +36,7 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
     public async Task A_port_target_that_listens_late_is_traced()
     {
         int port = FreePort.Next();
-        var sink = new PerPid();
+        var sink = new PerPidSink();
         var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
         var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Port, Port = port, Service = "late" }] };
         await pipeline.StartAsync(config, CancellationToken.None);
@@ -74,7 +63,7 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
     {
         const int Processes = 20, PerProcess = 15;
         string bin = Repo.GoServer("nethttp-stripped");
-        var sink = new PerPid();
+        var sink = new PerPidSink();
         var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
         var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Exe, Exe = bin, Service = "last" }] };
         await pipeline.StartAsync(config, CancellationToken.None);
@@ -117,7 +106,7 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
         // The probes sonde run attaches for one executable (the breakdown is on by default).
         int sites = TargetAnalysis.For(Sonde.GoBinary.GoExecutable.Open(bin), EndProbeMode.Auto, breakdown: true).Plan.Sites.Count;
         string dir = Directory.CreateTempSubdirectory("sonde-reload-race").FullName;
-        var sink = new PerPid();
+        var sink = new PerPidSink();
         var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
         var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Exe, Exe = Path.Combine(dir, "srv-*"), Service = "racy" }] };
         await pipeline.StartAsync(config, CancellationToken.None);
@@ -151,7 +140,7 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
     {
         const int Churns = 300, PerProcess = 20;
         string bin = Repo.GoServer("gin-stripped");
-        var sink = new PerPid();
+        var sink = new PerPidSink();
         var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
         var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Exe, Exe = bin, Service = "churn" }] };
         await pipeline.StartAsync(config, CancellationToken.None);
@@ -216,7 +205,7 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
         string dir = Directory.CreateTempSubdirectory("sonde-inplace").FullName;
         string app = Path.Combine(dir, "app");
         File.Copy(Repo.GoServer("nethttp-stripped"), app);   // Go 1.19
-        var sink = new PerPid();
+        var sink = new PerPidSink();
         var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
         var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Exe, Exe = app, Service = "inplace" }] };
         await pipeline.StartAsync(config, CancellationToken.None);
@@ -263,7 +252,7 @@ public sealed class PipelineChurnTests(ITestOutputHelper output)
     public async Task A_matching_process_that_is_not_Go_is_reported_with_its_reason()
     {
         var reasons = new ConcurrentQueue<string>();
-        var pipeline = new TracingPipeline(new PerPid(), NullLoggerFactory.Instance) { AttachFailed = reasons.Enqueue };
+        var pipeline = new TracingPipeline(new PerPidSink(), NullLoggerFactory.Instance) { AttachFailed = reasons.Enqueue };
         var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Process, Process = "sleep" }] };
         await pipeline.StartAsync(config, CancellationToken.None);
         try

@@ -19,12 +19,6 @@ namespace Sonde.Tests.Service;
 [Collection(KernelCollection.Name)]
 public sealed class ProbeScaleTests(ITestOutputHelper output)
 {
-    private sealed class PerPid : IServiceRequestSink
-    {
-        public readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> Counts = new();
-        public void OnRequest(string service, in RequestView request) => Counts.AddOrUpdate(request.Pid, 1, static (_, n) => n + 1);
-    }
-
     /// <summary>
     /// The byte at a file offset of <paramref name="binary"/> as process <paramref name="pid"/>
     /// sees it in memory (/proc/PID/maps for where the file is mapped, /proc/PID/mem to
@@ -61,7 +55,7 @@ public sealed class ProbeScaleTests(ITestOutputHelper output)
 
         using var traced = GoServer.Start("nethttp-stripped");
         using var bystander = GoServer.Start("nethttp-stripped");
-        var sink = new PerPid();
+        var sink = new PerPidSink();
         var pipeline = new TracingPipeline(sink, NullLoggerFactory.Instance);
         var config = new SondeConfig { Targets = [new TargetSelector { Kind = TargetKind.Pids, Pids = [traced.Pid], Service = "one" }] };
         await pipeline.StartAsync(config, CancellationToken.None);

@@ -1,0 +1,48 @@
+"""
+What the standalone benchmarks (tests/bench/protocols.py, bystander.py) share:
+free ports, waiting for a server to listen, and putting their Markdown section
+into BENCHMARKS.md and the kept copy `make bench` includes. Standard library only.
+"""
+import os
+import socket
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def put_section(repo, section, lines, kept):
+    """Writes `lines` (a section starting with the `section` heading) to tests/bench/`kept`,
+    which make bench's report includes, and into BENCHMARKS.md in place of an earlier run's."""
+    with open(os.path.join(repo, "tests", "bench", kept), "w") as f:
+        f.write("\n".join(lines))
+    bench = os.path.join(repo, "BENCHMARKS.md")
+    with open(bench) as f:
+        text = f.read()
+    block = "\n".join(lines) + "\n"
+    if section in text:
+        start = text.index(section)
+        nxt = text.find("\n## ", start + 1)
+        end = text.find("\nRaw results:", start) if nxt < 0 else nxt
+        text = text[:start] + block + text[end + 1:] if end >= 0 else text[:start] + block
+    else:
+        at = text.find("Raw results:")
+        text = text[:at] + block + "\n" + text[at:] if at >= 0 else text + "\n" + block
+    with open(bench, "w") as f:
+        f.write(text)

@@ -40,8 +40,8 @@ internal static class TraceCommand
         Breakdown:
           --breakdown on|off where each request's time went (default on): JSON
                              records gain "breakdown_ns" (on_cpu, runnable, net_io,
-                             syscall, lock, chan, sleep, gc, other; they sum to
-                             duration_ns) and "syscalls" ({"name":{"count","ns"}}),
+                             syscall, lock, chan, sleep, gc, other, stolen; they
+                             sum to duration_ns) and "syscalls" ({"name":{"count","ns"}}),
                              and the summary a mean breakdown per route. Off:
                              fewer probes, lowest overhead.
 

@@ -72,7 +72,7 @@ public sealed class HttpServerMetrics
             options.Histogram, ["service", "rpc_system_name", "rpc_method", "rpc_response_status_code", "error_type"],
             maxSeries: options.MaxSeries, otlp: s_rpcOtlp);
         TimeByCategory = registry.AddHistogram("sonde_request_time_seconds",
-            "Where each request's time went: the time one request spent in each category (on_cpu, runnable, net_io, syscall, lock, chan, sleep, gc, other); the categories of a request sum to its duration.",
+            "Where each request's time went: the time one request spent in each category (on_cpu, runnable, net_io, syscall, lock, chan, sleep, gc, other, stolen); the categories of a request sum to its duration.",
             options.Histogram, ["service", "http_route", "category"], maxSeries: options.MaxSeries);
         Syscalls = registry.AddCounter("sonde_request_syscalls",
             "Syscalls made by the traced services' threads while running a request's goroutine, by route and syscall.",

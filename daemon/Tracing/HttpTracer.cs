@@ -97,7 +97,17 @@ public sealed class HttpTracer : IDisposable
     }
 
     /// <summary>Whether the kernel has multi-uprobe links (struct bpf_uprobe_multi_link in its BTF: Linux 6.6+).</summary>
-    public static bool KernelHasUprobeMulti { get; } = KernelBtf.HasStruct("bpf_uprobe_multi_link");
+    public static bool KernelHasUprobeMulti => KernelFacts.UprobeMulti;
+
+    /// <summary>What this kernel has, from one read of its BTF.</summary>
+    private static readonly (bool UprobeMulti, bool StealClock) KernelFacts = ReadKernelFacts();
+
+    private static (bool, bool) ReadKernelFacts()
+    {
+        using var btf = KernelBtf.Load();
+        return (btf.HasStruct("bpf_uprobe_multi_link"),
+            btf.HasMember("rq", "prev_steal_time_rq") && btf.HasMember("sched_entity", "cfs_rq"));
+    }
 
     /// <summary>Whether probes are attached with multi-uprobe links (see the constructor).</summary>
     public bool UsesUprobeMulti { get; }
@@ -113,8 +123,7 @@ public sealed class HttpTracer : IDisposable
     /// scheduler's steal clock (rq->prev_steal_time_rq, through the current task's
     /// run queue: see steal_clock in bpf/http.bpf.c), or why it stays 0.
     /// </summary>
-    public static string StealClock { get; } =
-        KernelBtf.HasMember("rq", "prev_steal_time_rq") && KernelBtf.HasMember("sched_entity", "cfs_rq")
+    public static string StealClock => KernelFacts.StealClock
             ? "stolen time from the scheduler's steal clock"
             : "stolen stays 0: this kernel keeps no steal clock (CONFIG_PARAVIRT_TIME_ACCOUNTING)";
 

@@ -18,9 +18,12 @@ public sealed partial class KernelBtfTests
     {
         var members = BpftoolMembers(structName);
         Assert.NotEmpty(members);
-        foreach (var m in members) Assert.True(KernelBtf.HasMember(structName, m), $"{structName}.{m} is in bpftool's dump");
-        Assert.False(KernelBtf.HasMember(structName, "sonde_no_such_member"));
-        Assert.False(KernelBtf.HasMember("sonde_no_such_struct", members[0]));
+        using var btf = KernelBtf.Load();
+        Assert.True(btf.HasStruct(structName));
+        foreach (var m in members) Assert.True(btf.HasMember(structName, m), $"{structName}.{m} is in bpftool's dump");
+        Assert.False(btf.HasMember(structName, "sonde_no_such_member"));
+        Assert.False(btf.HasMember("sonde_no_such_struct", members[0]));
+        Assert.False(btf.HasStruct("sonde_no_such_struct"));
     }
 
     /// <summary>The steal clock's source is what the kernel's BTF says, both ways.</summary>

@@ -210,10 +210,9 @@ static __always_inline __u64 steal_clock(void)
  * callers run on that thread, or switch it in or out), so the steal clock read
  * at both ends is that CPU's.
  */
-static __always_inline void account(struct inflight *f, __u32 tgid, __u64 now, __u32 next)
+static __always_inline void account_at(struct inflight *f, __u32 tgid, __u64 now, __u32 next, __u64 steal)
 {
 	__u32 cpu = bpf_get_smp_processor_id() + 1;
-	__u64 steal = (f->state == SONDE_CAT_ON_CPU || next == SONDE_CAT_ON_CPU) ? steal_clock() : 0;
 	if (now > f->since) {
 		__u64 delta = now - f->since;
 		__u64 stw = stw_total(tgid, now);
@@ -242,6 +241,13 @@ static __always_inline void account(struct inflight *f, __u32 tgid, __u64 now, _
 		f->steal_cpu = cpu;
 	}
 	f->state = next;
+}
+
+/* account_at with this CPU's steal clock, read only if an on_cpu interval ends or starts. */
+static __always_inline void account(struct inflight *f, __u32 tgid, __u64 now, __u32 next)
+{
+	__u64 steal = (f->state == SONDE_CAT_ON_CPU || next == SONDE_CAT_ON_CPU) ? steal_clock() : 0;
+	account_at(f, tgid, now, next, steal);
 }
 
 static __always_inline void set_thread(__u32 tid, __u32 tgid, __u64 g)
@@ -792,11 +798,20 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	__u64 now = bpf_ktime_get_ns();
+	/*
+	 * This CPU's steal clock, the same for both threads: it moves only when the
+	 * run queue's clock is updated, which __schedule did before this tracepoint.
+	 * Read once, and only for a switch of a traced thread (most are not).
+	 */
+	__u64 steal = 0;
+	bool have_steal = false;
 	struct thread *t;
 	__u32 prev_tid = BPF_CORE_READ(prev, pid);
 	struct inflight *f = request_on_thread(prev_tid, &t);
 	if (f && f->state == SONDE_CAT_ON_CPU) {
 		/* Preempted (still runnable) or sleeping: in a syscall, or elsewhere. */
+		steal = steal_clock();
+		have_steal = true;
 		long state = BPF_CORE_READ(prev, __state);
 		__u32 cat = (preempt || state == TASK_RUNNING || runtime_sleep(t)) ? SONDE_CAT_RUNNABLE
 			  : (t->sys_start ? SONDE_CAT_SYSCALL : SONDE_CAT_OTHER);
@@ -813,7 +828,7 @@ int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct 
 		 */
 		if (t->in_ns && t->in_ns < now) {
 			__u64 stint = now - t->in_ns;
-			__u64 charged = BPF_CORE_READ(prev, se.sum_exec_runtime) - t->in_exec + (steal_clock() - t->in_steal);
+			__u64 charged = BPF_CORE_READ(prev, se.sum_exec_runtime) - t->in_exec + (steal - t->in_steal);
 			if (charged < stint) {
 				__u64 from = f->since > t->in_ns ? f->since : t->in_ns;
 				__u64 part = now - from;
@@ -822,27 +837,29 @@ int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct 
 					unc = unc * part / stint;
 				if (unc > part)
 					unc = part;
-				account(f, t->tgid, now - unc, SONDE_CAT_RUNNABLE);
+				account_at(f, t->tgid, now - unc, SONDE_CAT_RUNNABLE, steal);
 			}
 		}
 		f->kernel_off = 1;
-		account(f, t->tgid, now, cat);
+		account_at(f, t->tgid, now, cat, steal);
 	}
 	__u32 next_tid = BPF_CORE_READ(next, pid);
 	f = request_on_thread(next_tid, &t);
 	if (t) {
+		if (!have_steal)
+			steal = steal_clock();
 		t->in_ns = now;
 		t->in_exec = BPF_CORE_READ(next, se.sum_exec_runtime);
-		t->in_steal = steal_clock();
+		t->in_steal = steal;
 	}
 	if (f && f->kernel_off) {
 		/* Woken while off CPU: from the wake-up until now it waited for a CPU. */
 		__u64 w = f->woken_at;
 		if (w > f->since && w < now && f->state != SONDE_CAT_RUNNABLE)
-			account(f, t->tgid, w, SONDE_CAT_RUNNABLE);
+			account_at(f, t->tgid, w, SONDE_CAT_RUNNABLE, steal);
 		f->kernel_off = 0;
 		f->woken_at = 0;
-		account(f, t->tgid, now, SONDE_CAT_ON_CPU);
+		account_at(f, t->tgid, now, SONDE_CAT_ON_CPU, steal);
 	}
 	return 0;
 }

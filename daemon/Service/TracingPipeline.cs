@@ -320,8 +320,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         // the program (process); otherwise for this process alone, so that the
         // file's untraced processes take no breakpoint.
         bool fileWide = match.Value.Selector.Kind is TargetKind.Exe or TargetKind.Process;
-        IReadOnlyList<BpfLink> own = [];
-        if (!AttachFor(binary, pid, exe, fileWide, out own)) return;
+        if (!AttachFor(binary, pid, exe, fileWide, out var own)) return;
         _serviceByPid[pid] = match.Value.Service;
         if (binary.LayoutUnverified) _unverifiedPids[pid] = true;
         _tracer!.SetTraced(pid, true);

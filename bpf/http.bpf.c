@@ -48,6 +48,10 @@
 #include "go_abi.bpf.h"
 #include "pidns.bpf.h"
 
+/* Linux's errno values (include/uapi/asm-generic/errno-base.h); vmlinux.h has no macros. */
+#define EEXIST 17
+#define E2BIG 7
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct inflight_key {
@@ -57,6 +61,7 @@ struct inflight_key {
 };
 
 struct inflight {
+	struct sonde_inflight_head head;
 	__u64 cat_ns[SONDE_CAT_MAX];
 	__u64 since;     /* when the current category started accruing */
 	__u64 stw_snap;  /* the process's stop-the-world total at `since` */
@@ -69,7 +74,6 @@ struct inflight {
 	__u32 steal_cpu; /* the CPU it ran on then, + 1 (0: no snapshot) */
 	__u32 _pad4;
 	struct sonde_syscall_stat sys[SONDE_MAX_SYSCALLS];
-	__u64 start_ns;
 	__s64 goid;
 	__u64 req;      /* *http.Request */
 	__u64 rw;       /* ResponseWriter's data word (a *response for HTTP/1) */
@@ -82,8 +86,6 @@ struct inflight {
 	__u32 _pad3;
 	char grpc_path[SONDE_PATH_MAX]; /* the call's full method, copied at its start */
 	__u32 tid;      /* as Sonde sees it (its pid namespace) */
-	__u32 config;
-	__u32 ns_tgid;  /* as Sonde sees it */
 	__u32 _pad2;
 };
 
@@ -102,8 +104,16 @@ struct {
 	__type(value, __u32);          /* unused */
 } tgids SEC(".maps");
 
+/*
+ * Requests in flight. A plain hash, not an LRU: an LRU map would evict a live
+ * request without a word. Here a start that finds the map full is counted
+ * (SONDE_STAT_INFLIGHT_FULL), a start over a request its goroutine never ended
+ * is counted (SONDE_STAT_ABANDONED), and what a process leaves in flight when
+ * it exits is removed and counted by user space (HttpTracer.ForgetProcess).
+ * User space may resize it before load.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct inflight_key);
 	__type(value, struct inflight);
@@ -129,8 +139,13 @@ struct thread {
 	__u64 in_steal;
 };
 
+/*
+ * Threads of traced processes, removed at their exit (sonde_task_exit). A plain
+ * hash: a thread that finds it full is counted (SONDE_STAT_STATE_FULL), not
+ * made to push out another's state.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768);
 	__type(key, __u32);            /* tid */
 	__type(value, struct thread);
@@ -142,9 +157,10 @@ struct stw {
 	__u64 start;     /* 0: the world is running */
 };
 
+/* Removed when the process's leader exits (sonde_task_exit): a later process given its pid starts clean. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
 	__type(key, __u32);            /* tgid */
 	__type(value, struct stw);
 } stws SEC(".maps");
@@ -259,7 +275,8 @@ static __always_inline void set_thread(__u32 tid, __u32 tgid, __u64 g)
 		return;
 	}
 	struct thread n = { .g = g, .tgid = tgid };
-	bpf_map_update_elem(&threads, &tid, &n, BPF_ANY);
+	if (bpf_map_update_elem(&threads, &tid, &n, BPF_NOEXIST) == -E2BIG)
+		count(SONDE_STAT_STATE_FULL);
 }
 
 static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
@@ -283,12 +300,12 @@ static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 	if (!val)
 		return 0;
 	__builtin_memset(val, 0, sizeof(*val));
-	val->start_ns = bpf_ktime_get_ns();
+	val->head.start_ns = bpf_ktime_get_ns();
 	val->req = GO_ARG4(ctx);
 	val->rw = GO_ARG3(ctx);
 	val->tid = ns_tid;
-	val->ns_tgid = ns_tgid;
-	val->config = cfg_idx;
+	val->head.ns_tgid = ns_tgid;
+	val->head.config = cfg_idx;
 	val->kind = kind;
 	if (kind == SONDE_F_GRPC) {
 		/* The stream's method is set before the stream is handed to handleStream. */
@@ -298,13 +315,22 @@ static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 			val->grpc_flags |= SONDE_F_PATH_TRUNCATED;
 	}
 	bpf_probe_read_user(&val->goid, sizeof(val->goid), (void *)(key.g + cfg->g_goid));
-	val->since = val->start_ns;
+	val->since = val->head.start_ns;
 	val->state = SONDE_CAT_ON_CPU;
 	val->steal_snap = steal_clock();
 	val->steal_cpu = bpf_get_smp_processor_id() + 1;
 	val->run_tid = (__u32)id;
-	val->stw_snap = stw_total(key.tgid, val->start_ns);
-	bpf_map_update_elem(&inflight, &key, val, BPF_ANY);
+	val->stw_snap = stw_total(key.tgid, val->head.start_ns);
+	/* One update in the common case; the previous request of this goroutine, if it never ended, is replaced and counted. */
+	long err = bpf_map_update_elem(&inflight, &key, val, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		count(SONDE_STAT_ABANDONED);
+		err = bpf_map_update_elem(&inflight, &key, val, BPF_EXIST);
+	}
+	if (err) {
+		count(SONDE_STAT_INFLIGHT_FULL);
+		return 0;
+	}
 	if (cfg->breakdown)
 		set_thread((__u32)id, key.tgid, key.g);
 	return 0;
@@ -350,7 +376,7 @@ int sonde_grpc_status(struct pt_regs *ctx)
 	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
 	if (!f || f->kind != SONDE_F_GRPC)
 		return 0;
-	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->config);
+	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->head.config);
 	if (!cfg || cfg->grpc_status_arg == 0)
 		return 0;
 	if (cfg->grpc_status_stream_arg && go_arg(ctx, cfg->grpc_status_stream_arg) != f->req)
@@ -379,7 +405,7 @@ static __always_inline struct inflight *route_request(struct pt_regs *ctx, struc
 	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
 	if (!f)
 		return 0;
-	*cfg = bpf_map_lookup_elem(&configs, &f->config);
+	*cfg = bpf_map_lookup_elem(&configs, &f->head.config);
 	return *cfg ? f : 0;
 }
 
@@ -518,7 +544,7 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 		count(SONDE_STAT_END_UNMATCHED);
 		return 0;
 	}
-	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->config);
+	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->head.config);
 	if (!cfg)
 		goto out;
 
@@ -527,12 +553,12 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 		count(SONDE_STAT_DROPS);
 		goto out;
 	}
-	e->start_ns = f->start_ns;
-	e->duration_ns = now - f->start_ns;
+	e->start_ns = f->head.start_ns;
+	e->duration_ns = now - f->head.start_ns;
 	e->goid = f->goid;
-	e->pid = f->ns_tgid;
+	e->pid = f->head.ns_tgid;
 	e->tid = f->tid;
-	e->config = (__u16)f->config;
+	e->config = (__u16)f->head.config;
 	e->flags = end_flags;
 	account(f, key.tgid, now, SONDE_CAT_ON_CPU);
 	if (cfg->breakdown)
@@ -663,7 +689,7 @@ int sonde_go_park(struct pt_regs *ctx)
 	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
 	if (!f)
 		return 0;
-	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->config);
+	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->head.config);
 	__u32 reason = (__u32)(GO_ARG3(ctx) & 0xff);
 	__u32 cat = SONDE_CAT_OTHER;
 	if (cfg && reason < SONDE_WAIT_REASONS)
@@ -743,7 +769,8 @@ int sonde_go_stw_start(struct pt_regs *ctx)
 		return 0;
 	}
 	struct stw n = { .start = now };
-	bpf_map_update_elem(&stws, &tgid, &n, BPF_ANY);
+	if (bpf_map_update_elem(&stws, &tgid, &n, BPF_NOEXIST) == -E2BIG)
+		count(SONDE_STAT_STATE_FULL);
 	return 0;
 }
 
@@ -929,6 +956,23 @@ int BPF_PROG(sonde_sys_exit, struct pt_regs *regs, long ret)
 	f->sys[n & (SONDE_MAX_SYSCALLS - 1)].count = 1;
 	f->sys[n & (SONDE_MAX_SYSCALLS - 1)].ns = ns;
 	f->nsyscalls = n + 1;
+	return 0;
+}
+
+/*
+ * A thread exits (for every thread on the machine: two hash deletes that miss
+ * for threads Sonde never followed). Its state goes, and its process's STW
+ * record with its leader, so a thread or process later given the same id
+ * starts clean.
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sonde_task_exit, struct task_struct *p)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	bpf_map_delete_elem(&threads, &tid);
+	if (tid == tgid)
+		bpf_map_delete_elem(&stws, &tgid);
 	return 0;
 }
 

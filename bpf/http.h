@@ -10,7 +10,7 @@
 #define SONDE_METHOD_MAX 16
 #define SONDE_PATH_MAX   128
 #define SONDE_ROUTE_MAX  128
-#define SONDE_MAX_TARGETS 256
+#define SONDE_MAX_TARGETS 1024 /* default; user space sets the configs map's size before load */
 #define SONDE_MAX_SYSCALLS 16   /* distinct syscalls kept per request */
 #define SONDE_WAIT_REASONS 64   /* runtime.waitReason values mapped per Go version */
 #define SONDE_ROUTE_PARTS 4     /* pieces of a route joined at the end (chi's RoutePatterns) */
@@ -51,6 +51,9 @@ enum sonde_stat {
 	SONDE_STAT_RUNTIME_HITS,    /* Go scheduler probes (gopark, execute, ready, STW) */
 	SONDE_STAT_SYSCALLS_LOST,   /* syscalls past SONDE_MAX_SYSCALLS distinct ones */
 	SONDE_STAT_GRPC_STATUS_HITS,/* grpc-go's WriteStatus probe */
+	SONDE_STAT_INFLIGHT_FULL,   /* start not recorded: the inflight map was full */
+	SONDE_STAT_ABANDONED,       /* start on a goroutine whose previous request never ended (its end was not reached) */
+	SONDE_STAT_STATE_FULL,      /* breakdown: a thread or process not followed, the threads or stws map was full */
 	SONDE_STAT_MAX,
 };
 
@@ -85,6 +88,16 @@ struct sonde_go_config {
 	__u32 filter_tgids;    /* 1: probes cover every process of the file; trace only tgids in `tgids` */
 	/* runtime.waitReason -> enum sonde_category, for this binary's Go version */
 	__u8 wait_category[SONDE_WAIT_REASONS];
+};
+
+/*
+ * The head of a request's in-flight entry (bpf/http.bpf.c struct inflight):
+ * user space reads it when a process exits, to remove what it left in flight.
+ */
+struct sonde_inflight_head {
+	__u32 ns_tgid;  /* the process as Sonde sees it (its pid namespace) */
+	__u32 config;
+	__u64 start_ns; /* CLOCK_MONOTONIC at the request's start */
 };
 
 /* One syscall's totals within a request. */

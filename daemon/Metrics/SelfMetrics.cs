@@ -31,9 +31,11 @@ public sealed class SelfMetrics
             "Completed requests lost because the ring buffer was full (counted in BPF, never silently).").WithLabels();
         RequestsLost = registry.AddCounter("sonde_requests_lost",
             "Requests, or parts of them, Sonde could not record, by reason: ring_full (the ring buffer was full), " +
-            "unmatched_end (an end whose start was not seen: the request began before the probes were attached, or its " +
-            "in-flight entry was evicted), no_config (a start in a binary whose offsets were not stored yet), " +
-            "syscalls_beyond_cap (syscalls past the 16 distinct ones a request keeps).", ["reason"], maxSeries: 10);
+            "inflight_full (the in-flight map was full at the request's start), unmatched_end (an end whose start was not " +
+            "seen: the request began before the probes were attached), abandoned (a request whose end its goroutine never " +
+            "reached, e.g. a handler that panicked), process_exit (in flight when its process exited), no_config (a start " +
+            "in a binary whose offsets were not stored yet), syscalls_beyond_cap (syscalls past the 16 distinct ones a " +
+            "request keeps), breakdown_state_full (threads the breakdown could not follow: its maps were full).", ["reason"], maxSeries: 10);
         RingBufferFillRatio = registry.AddGauge("sonde_ringbuf_fill_ratio",
             "Share of the ring buffer holding records not yet read (0..1).", unit: "ratio").WithLabels();
         _probeHits = registry.AddCounter("sonde_probe_hits", "Uprobe hits, by probe: start and end of requests, route (router probes).", ["probe"], maxSeries: 50);
@@ -92,9 +94,13 @@ public sealed class SelfMetrics
         _probeHits.WithLabels("end").SetTotal(Clamp(stats.EndHits));
         _probeHits.WithLabels("route").SetTotal(Clamp(stats.RouteHits));
         RequestsLost.WithLabels("ring_full").SetTotal(Clamp(stats.Drops));
-        RequestsLost.WithLabels("unmatched_end").SetTotal(Clamp(stats.EndUnmatched));
+        RequestsLost.WithLabels("unmatched_end").SetTotal(Clamp(stats.UnmatchedEnds));
         RequestsLost.WithLabels("no_config").SetTotal(Clamp(stats.StartNoConfig));
         RequestsLost.WithLabels("syscalls_beyond_cap").SetTotal(Clamp(stats.SyscallsLost));
+        RequestsLost.WithLabels("inflight_full").SetTotal(Clamp(stats.InflightFull));
+        RequestsLost.WithLabels("abandoned").SetTotal(Clamp(stats.Abandoned));
+        RequestsLost.WithLabels("process_exit").SetTotal(Clamp(stats.ExitedInFlight));
+        RequestsLost.WithLabels("breakdown_state_full").SetTotal(Clamp(stats.StateFull));
     }
 
     /// <summary>Sets one program's run time and runs (from <see cref="BpfProgramStats.Read"/>) and the stats-enabled gauge.</summary>

@@ -12,14 +12,19 @@ namespace Sonde.Tracing;
 public sealed class HttpTracer : IDisposable
 {
     public const uint DefaultRingBufferBytes = 8 << 20;
-    private const int MaxConfigs = 256;   // SONDE_MAX_TARGETS
+    /// <summary>Distinct executables traced at the same time (the `configs` map's slots; bpf/http.h SONDE_MAX_TARGETS).</summary>
+    public const int DefaultMaxBinaries = 1024;
+    /// <summary>Requests in flight at the same time, over all traced processes (the `inflight` map).</summary>
+    public const uint DefaultMaxInflight = 16384;
     private static readonly TimeSpan IdleTick = TimeSpan.FromMilliseconds(100);
 
     private readonly BpfObject _object;
     private readonly BpfMap _configs;
     private readonly BpfMap _stats;
     private readonly RingBufferReader _reader;
+    private readonly BpfMap _inflight;
     private readonly List<BpfLink> _links = new();
+    private long _exitedInFlight;
     private readonly object _linksLock = new();
     private int _nextConfig;
     /// <summary>Slots released by <see cref="ReleaseBinary"/>, reused before new ones.</summary>
@@ -36,20 +41,27 @@ public sealed class HttpTracer : IDisposable
     /// detach, and per process with no breakpoint in the file's other processes);
     /// null: where the kernel has them (Linux 6.6+). False: single perf-event uprobes.
     /// </param>
-    public HttpTracer(uint ringBufferBytes = DefaultRingBufferBytes, bool breakdown = true, bool? uprobeMulti = null)
+    /// <param name="maxBinaries">Slots for distinct executables at the same time (<see cref="DefaultMaxBinaries"/>).</param>
+    /// <param name="maxInflight">Requests in flight at the same time (<see cref="DefaultMaxInflight"/>); a start beyond is counted as lost.</param>
+    public HttpTracer(uint ringBufferBytes = DefaultRingBufferBytes, bool breakdown = true, bool? uprobeMulti = null,
+        int maxBinaries = DefaultMaxBinaries, uint maxInflight = DefaultMaxInflight)
     {
         UsesUprobeMulti = uprobeMulti ?? KernelHasUprobeMulti;
         if (ringBufferBytes < 4096 || (ringBufferBytes & (ringBufferBytes - 1)) != 0)
             throw new TraceException($"ring buffer size must be a power of two of at least 4096 bytes, not {ringBufferBytes}");
+        if (maxBinaries is < 1 or > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(maxBinaries));   // a record's config is a u16
+        if (maxInflight < 1) throw new ArgumentOutOfRangeException(nameof(maxInflight));
+        MaxBinaries = maxBinaries;
+        var sizes = (ringBufferBytes, (uint)maxBinaries, maxInflight);
         try
         {
-            _object = OpenAndLoad(ringBufferBytes, breakdown, UsesUprobeMulti);
+            _object = OpenAndLoad(sizes, breakdown, UsesUprobeMulti);
         }
         catch (BpfException e) when (breakdown)
         {
             BreakdownUnavailable = $"the kernel refused the breakdown's programs ({e.Message})";
             breakdown = false;
-            try { _object = OpenAndLoad(ringBufferBytes, breakdown, UsesUprobeMulti); }
+            try { _object = OpenAndLoad(sizes, breakdown, UsesUprobeMulti); }
             catch (BpfException e2) { throw new TraceException("the kernel refused Sonde's BPF programs: " + e2.Message, e2); }
         }
         catch (BpfException e) { throw new TraceException("the kernel refused Sonde's BPF programs: " + e.Message, e); }
@@ -65,6 +77,7 @@ public sealed class HttpTracer : IDisposable
             }
             _configs = _object.Map("configs");
             _stats = _object.Map("stats");
+            _inflight = _object.Map("inflight");
             // Batches of 1/8 ring: the threshold at which bpf/http.bpf.c's wakeup_flags() wakes the reader.
             _reader = new RingBufferReader(_object.Map("events").Fd, ringBufferBytes, batchBytes: ringBufferBytes / 8);
         }
@@ -76,12 +89,14 @@ public sealed class HttpTracer : IDisposable
         RingBufferBytes = ringBufferBytes;
     }
 
-    private static BpfObject OpenAndLoad(uint ringBufferBytes, bool breakdown, bool uprobeMulti)
+    private static BpfObject OpenAndLoad((uint Ring, uint Binaries, uint Inflight) sizes, bool breakdown, bool uprobeMulti)
     {
         var o = BpfObject.Open(EmbeddedObject("http.bpf.o"));
         try
         {
-            o.Map("events").SetMaxEntries(ringBufferBytes);
+            o.Map("events").SetMaxEntries(sizes.Ring);
+            o.Map("configs").SetMaxEntries(sizes.Binaries);
+            o.Map("inflight").SetMaxEntries(sizes.Inflight);
             if (uprobeMulti)
                 foreach (var p in UprobePrograms.Append(UprobeEntry)) o.Program(p).SetUprobeMulti();
             if (!breakdown)
@@ -131,10 +146,13 @@ public sealed class HttpTracer : IDisposable
     public static readonly string[] BreakdownPrograms =
     [
         "sonde_go_park", "sonde_go_execute", "sonde_go_ready", "sonde_go_stw_start", "sonde_go_stw_end",
-        "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit",
+        "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit", "sonde_task_exit",
     ];
 
     public uint RingBufferBytes { get; }
+
+    /// <summary>Distinct executables that can be traced at the same time.</summary>
+    public int MaxBinaries { get; }
 
     /// <summary>How full the ring buffer is now: 0 (empty) to 1 (full: further requests are drops).</summary>
     public double RingBufferFill => Math.Min(1.0, (double)_reader.Pending / _reader.Size);
@@ -145,12 +163,12 @@ public sealed class HttpTracer : IDisposable
         "sonde_http_start", "sonde_http_end", "sonde_http_end_ret", "sonde_grpc_start", "sonde_grpc_status",
         "sonde_gin_route", "sonde_echo_route", "sonde_chi_route", "sonde_mux_route",
         "sonde_go_park", "sonde_go_execute", "sonde_go_ready", "sonde_go_stw_start", "sonde_go_stw_end",
-        "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit",
+        "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit", "sonde_task_exit",
     ];
 
     /// <summary>The uprobe programs, in the order of their index in bpf/http.bpf.c's uprobe_progs.</summary>
     /// <summary>The kernel-side programs of the breakdown (tp_btf): attached once, for all targets.</summary>
-    private static readonly string[] KernelPrograms = ["sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit"];
+    private static readonly string[] KernelPrograms = ["sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit", "sonde_task_exit"];
 
     public static readonly string[] UprobePrograms = [.. ProgramNames.Except(KernelPrograms)];
 
@@ -183,8 +201,8 @@ public sealed class HttpTracer : IDisposable
     /// <summary>
     /// Stores a binary's offsets in a free `configs` slot and returns the slot,
     /// which the binary's probes carry as their bpf_cookie. One slot per
-    /// executable, however many processes run it; at most 256 at a time, and a
-    /// slot is free again once <see cref="ReleaseBinary"/> gave it back.
+    /// executable, however many processes run it; at most <see cref="MaxBinaries"/>
+    /// at a time, and a slot is free again once <see cref="ReleaseBinary"/> gave it back.
     /// </summary>
     public int RegisterBinary(GoTargetConfig config)
     {
@@ -192,22 +210,25 @@ public sealed class HttpTracer : IDisposable
         lock (_freeConfigs)
         {
             if (_freeConfigs.Count > 0) index = _freeConfigs.Pop();
-            else if (_nextConfig < MaxConfigs) index = _nextConfig++;
-            else throw new TraceException($"too many distinct binaries traced at once (at most {MaxConfigs})") { Reason = "too_many_binaries" };
+            else if (_nextConfig < MaxBinaries) index = _nextConfig++;
+            else throw new TraceException($"too many distinct binaries traced at once (at most {MaxBinaries})") { Reason = "too_many_binaries" };
         }
         config.Valid = 1;
         _configs.Update((uint)index, config);
         return index;
     }
 
+    /// <summary>Whether a slot is free for <see cref="RegisterBinary"/>.</summary>
+    public bool HasFreeSlot { get { lock (_freeConfigs) return _freeConfigs.Count > 0 || _nextConfig < MaxBinaries; } }
+
     /// <summary>
     /// Gives a binary's slot back, once its probes are detached (a probe still
-    /// attached would read the next binary's offsets). A request of it still in
-    /// flight then ends nowhere; its in-flight entry ages out of the LRU map.
+    /// attached would read the next binary's offsets). Its processes are gone, and
+    /// with them (<see cref="ForgetProcess"/>) what they had in flight.
     /// </summary>
     public void ReleaseBinary(int index)
     {
-        if ((uint)index >= MaxConfigs) throw new ArgumentOutOfRangeException(nameof(index));
+        if ((uint)index >= MaxBinaries) throw new ArgumentOutOfRangeException(nameof(index));
         _configs.Update((uint)index, default(GoTargetConfig));
         lock (_freeConfigs) _freeConfigs.Push(index);
     }
@@ -317,13 +338,53 @@ public sealed class HttpTracer : IDisposable
         DisposeConcurrently(all);
     }
 
-    public TracerStats ReadStats() => new(
-        _stats.SumPerCpu(0), _stats.SumPerCpu(1), _stats.SumPerCpu(2), _stats.SumPerCpu(3),
-        _stats.SumPerCpu(4), _stats.SumPerCpu(5), _stats.SumPerCpu(6))
+    /// <summary>Indices into the `stats` array: bpf/http.h enum sonde_stat.</summary>
+    private enum Stat : uint
     {
-        RuntimeHits = _stats.SumPerCpu(7),
-        SyscallsLost = _stats.SumPerCpu(8),
-        GrpcStatusHits = _stats.SumPerCpu(9),
+        StartHits, EndHits, RouteHits, Events, Drops, EndUnmatched, StartNoConfig, RuntimeHits, SyscallsLost, GrpcStatusHits,
+        InflightFull, Abandoned, StateFull,
+    }
+
+    private ulong Sum(Stat s) => _stats.SumPerCpu((uint)s);
+
+    public TracerStats ReadStats() => new(
+        Sum(Stat.StartHits), Sum(Stat.EndHits), Sum(Stat.RouteHits), Sum(Stat.Events),
+        Sum(Stat.Drops), Sum(Stat.EndUnmatched), Sum(Stat.StartNoConfig))
+    {
+        RuntimeHits = Sum(Stat.RuntimeHits),
+        SyscallsLost = Sum(Stat.SyscallsLost),
+        GrpcStatusHits = Sum(Stat.GrpcStatusHits),
+        InflightFull = Sum(Stat.InflightFull),
+        Abandoned = Sum(Stat.Abandoned),
+        StateFull = Sum(Stat.StateFull),
+        ExitedInFlight = (ulong)Interlocked.Read(ref _exitedInFlight),
+    };
+
+    /// <summary>
+    /// Removes what a process that exited left in flight (requests its end never
+    /// reached: it exited, or was killed, while serving them), counts them
+    /// (<see cref="TracerStats.ExitedInFlight"/>) and returns how many. Call it once
+    /// the ring buffer holds nothing more of the process. Only requests begun before
+    /// <paramref name="goneNs"/> (CLOCK_MONOTONIC) are its: a later process given the
+    /// same pid keeps its own.
+    /// </summary>
+    public int ForgetProcess(int nsPid, ulong goneNs)
+    {
+        int removed = 0;
+        foreach (var key in _inflight.Keys<InflightKey>())
+            if (_inflight.TryLookupHead(key, out InflightHead head) && head.NsTgid == (uint)nsPid && head.StartNs < goneNs
+                && _inflight.TryDelete(key))
+                removed++;
+        Interlocked.Add(ref _exitedInFlight, removed);
+        return removed;
+    }
+
+    /// <summary>Entries in one of the BPF object's hash maps now (inflight, threads, stws, tgids), for tests and checks.</summary>
+    public int MapEntries(string map) => map switch
+    {
+        "inflight" => _inflight.Keys<InflightKey>().Count,
+        "threads" or "stws" or "tgids" => _object.Map(map).Keys<uint>().Count,
+        _ => throw new ArgumentException($"{map} is not a hash map of Sonde's", nameof(map)),
     };
 
     /// <summary>

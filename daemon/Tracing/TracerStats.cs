@@ -10,6 +10,20 @@ public readonly record struct TracerStats(
     public ulong SyscallsLost { get; init; }
     /// <summary>grpc-go WriteStatus probe hits.</summary>
     public ulong GrpcStatusHits { get; init; }
+    /// <summary>Requests not recorded because the in-flight map was full at their start.</summary>
+    public ulong InflightFull { get; init; }
+    /// <summary>Requests whose end was never reached before their goroutine began another (a handler that panicked, for one).</summary>
+    public ulong Abandoned { get; init; }
+    /// <summary>Requests in flight when their process exited (their in-flight entries removed by user space).</summary>
+    public ulong ExitedInFlight { get; init; }
+    /// <summary>Breakdown: threads or processes not followed because the threads or stws map was full.</summary>
+    public ulong StateFull { get; init; }
+
+    /// <summary>
+    /// Ends without a start that are not already counted as <see cref="InflightFull"/>:
+    /// a request the full map could not hold ends unmatched too (one end per request).
+    /// </summary>
+    public ulong UnmatchedEnds => EndUnmatched - Math.Min(EndUnmatched, InflightFull);
 
     /// <summary>"3 with the ring buffer full, 1 unmatched end (…)": the losses that occurred, or "none".</summary>
     public string LostSummary
@@ -18,9 +32,13 @@ public readonly record struct TracerStats(
         {
             var parts = new List<string>();
             if (Drops > 0) parts.Add($"{Drops} with the ring buffer full");
-            if (EndUnmatched > 0) parts.Add($"{EndUnmatched} unmatched {(EndUnmatched == 1 ? "end" : "ends")} (begun before attaching, or evicted)");
+            if (InflightFull > 0) parts.Add($"{InflightFull} with the in-flight map full");
+            if (UnmatchedEnds > 0) parts.Add($"{UnmatchedEnds} unmatched {(UnmatchedEnds == 1 ? "end" : "ends")} (begun before attaching)");
+            if (Abandoned > 0) parts.Add($"{Abandoned} never ended (their goroutine went on to another)");
+            if (ExitedInFlight > 0) parts.Add($"{ExitedInFlight} in flight when their process exited");
             if (StartNoConfig > 0) parts.Add($"{StartNoConfig} started before their binary's offsets were stored");
             if (SyscallsLost > 0) parts.Add($"{SyscallsLost} syscalls beyond the 16 kept per request");
+            if (StateFull > 0) parts.Add($"{StateFull} threads not followed by the breakdown (its maps full)");
             return parts.Count == 0 ? "none" : string.Join(", ", parts);
         }
     }

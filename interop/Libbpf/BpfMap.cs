@@ -71,6 +71,40 @@ public sealed unsafe class BpfMap
         throw new BpfException($"delete from map {Name}", -rc, Array.Empty<string>());
     }
 
+    /// <summary>
+    /// The keys of a hash map, as they are while it is read (entries added or removed
+    /// meanwhile may or may not be seen; the kernel restarts from the first key when
+    /// the one it continues from was removed, so a key may come twice).
+    /// </summary>
+    public List<TKey> Keys<TKey>() where TKey : unmanaged
+    {
+        var keys = new List<TKey>();
+        TKey key = default, next = default;
+        int fd = Fd;
+        int rc = LibbpfNative.bpf_map_get_next_key(fd, null, &next);
+        while (rc == 0)
+        {
+            keys.Add(next);
+            key = next;
+            rc = LibbpfNative.bpf_map_get_next_key(fd, &key, &next);
+        }
+        if (rc != -Sonde.Interop.LibC.Errno.ENOENT) throw new BpfException($"iterate map {Name}", -rc, Array.Empty<string>());
+        return keys;
+    }
+
+    /// <summary>Reads the first bytes of a key's value (a prefix of it is enough); false when the key is gone.</summary>
+    public bool TryLookupHead<TKey, THead>(in TKey key, out THead head) where TKey : unmanaged where THead : unmanaged
+    {
+        uint size = LibbpfNative.bpf_map__value_size(_map);
+        if (sizeof(THead) > size) throw new ArgumentException($"{typeof(THead).Name} is longer than map {Name}'s values");
+        var value = size <= 4096 ? stackalloc byte[(int)size] : new byte[size];
+        TKey k = key;
+        int rc;
+        fixed (byte* v = value) rc = LibbpfNative.bpf_map_lookup_elem(Fd, &k, v);
+        head = rc == 0 ? System.Runtime.InteropServices.MemoryMarshal.Read<THead>(value) : default;
+        return rc == 0;
+    }
+
     /// <summary>Sums a per-CPU array's u64 slot over all possible CPUs.</summary>
     public ulong SumPerCpu(uint index)
     {

@@ -64,6 +64,9 @@ internal static unsafe partial class LibbpfNative
     internal static partial int bpf_map_delete_elem(int fd, void* key);
 
     [LibraryImport(Lib)]
+    internal static partial int bpf_map_get_next_key(int fd, void* key, void* nextKey);
+
+    [LibraryImport(Lib)]
     internal static partial int libbpf_num_possible_cpus();
 
     [LibraryImport(Lib)]

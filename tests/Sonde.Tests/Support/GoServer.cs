@@ -95,6 +95,14 @@ public sealed class GoServer : IDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>SIGKILL: the process dies wherever it is, requests in flight and all.</summary>
+    public void Kill()
+    {
+        if (_process.HasExited) return;
+        _process.Kill();
+        _process.WaitForExit();
+    }
+
     public void Dispose()
     {
         try { Stop(); } catch (InvalidOperationException) { }

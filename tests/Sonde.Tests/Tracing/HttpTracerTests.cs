@@ -59,7 +59,7 @@ public sealed class HttpTracerTests
     }
 
     /// <summary>
-    /// The 256 `configs` slots are a pool, not a counter: a daemon that sees
+    /// The `configs` slots are a pool, not a counter: a daemon that sees
     /// thousands of deploys reuses the slot of each binary it released, and a
     /// binary attached with a reused slot is traced right.
     /// </summary>
@@ -70,9 +70,10 @@ public sealed class HttpTracerTests
         var exe = GoExecutable.Open(srv.Binary);
         var plan = ProbePlan.For(exe, EndProbeMode.Auto);
         var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
-        using var tracer = new HttpTracer(1 << 20);
-        var slots = Enumerable.Range(0, 256).Select(_ => tracer.RegisterBinary(config)).ToList();
-        Assert.Equal(256, slots.Distinct().Count());
+        using var tracer = new HttpTracer(1 << 20, maxBinaries: 40);
+        var slots = Enumerable.Range(0, 40).Select(_ => tracer.RegisterBinary(config)).ToList();
+        Assert.Equal(40, slots.Distinct().Count());
+        Assert.False(tracer.HasFreeSlot);
         var full = Assert.Throws<TraceException>(() => tracer.RegisterBinary(config));
         Assert.Equal("too_many_binaries", full.Reason);
 
@@ -101,13 +102,81 @@ public sealed class HttpTracerTests
         Assert.Equal(10UL, stats.StartHits);
         Assert.Equal(10UL, stats.Events);
         Assert.Equal(1UL, stats.EndUnmatched);
-        Assert.Equal("1 unmatched end (begun before attaching, or evicted)", stats.LostSummary);
+        Assert.Equal("1 unmatched end (begun before attaching)", stats.LostSummary);
 
         var registry = new Sonde.Metrics.MetricsRegistry();
         new Sonde.Metrics.SelfMetrics(registry).SetTracerStats(stats);
         var text = System.Text.Encoding.UTF8.GetString(Sonde.Metrics.MetricsExposition.ToBytes(registry.Collect(), Sonde.Metrics.ExpositionFormat.PrometheusText));
         Assert.Contains("sonde_requests_lost_total{reason=\"unmatched_end\"} 1\n", text);
         Assert.Contains("sonde_requests_lost_total{reason=\"ring_full\"} 0\n", text);
+    }
+
+    /// <summary>
+    /// The in-flight map is a plain hash, not an LRU: when it is full, a starting
+    /// request is not recorded and counted (inflight_full), and no request in flight
+    /// is pushed out. Four slots, ten requests in their handlers at once: four
+    /// recorded, six counted, and once they are done the slots serve again.
+    /// </summary>
+    [RootFact]
+    public async Task A_full_in_flight_map_counts_each_request_it_could_not_hold()
+    {
+        using var srv = GoServer.Start("nethttp");
+        var exe = GoExecutable.Open(srv.Binary);
+        var plan = ProbePlan.For(exe, EndProbeMode.Auto);
+        var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
+        using var tracer = new HttpTracer(1 << 20, maxInflight: 4);
+        tracer.Attach(plan, config, srv.Binary, [srv.Pid], out _);
+        using var client = new HttpClient { BaseAddress = new Uri(srv.BaseUrl) };
+        var slow = Enumerable.Range(0, 10).Select(_ => client.GetAsync("/sleep?ms=800")).ToList();
+        foreach (var r in await Task.WhenAll(slow)) r.EnsureSuccessStatusCode();
+        var stats = tracer.ReadStats();
+        Assert.Equal((10UL, 4UL, 6UL), (stats.StartHits, stats.Events, stats.InflightFull));
+        // Their ends find nothing either; they are not counted twice.
+        Assert.Equal((6UL, 0UL), (stats.EndUnmatched, stats.UnmatchedEnds));
+        Assert.Equal(0, tracer.MapEntries("inflight"));
+
+        await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, 10).Select(i => ("GET", $"/users/{i}")).ToList(), 2);
+        stats = tracer.ReadStats();
+        Assert.Equal((20UL, 14UL, 6UL), (stats.StartHits, stats.Events, stats.InflightFull));
+        Assert.Equal("6 with the in-flight map full", stats.LostSummary);
+        var registry = new Sonde.Metrics.MetricsRegistry();
+        new Sonde.Metrics.SelfMetrics(registry).SetTracerStats(stats);
+        var text = System.Text.Encoding.UTF8.GetString(Sonde.Metrics.MetricsExposition.ToBytes(registry.Collect(), Sonde.Metrics.ExpositionFormat.PrometheusText));
+        Assert.Contains("sonde_requests_lost_total{reason=\"inflight_full\"} 6\n", text);
+    }
+
+    /// <summary>
+    /// A process killed while serving leaves its request in flight: forgetting the
+    /// process removes it and counts it (process_exit), so the map does not fill
+    /// up with the requests of dead processes; another process's entries stay.
+    /// </summary>
+    [RootFact]
+    public async Task What_an_exited_process_left_in_flight_is_removed_and_counted()
+    {
+        using var srv = GoServer.Start("nethttp");
+        using var other = GoServer.Start("nethttp-other", binaryPath: srv.Binary);
+        var exe = GoExecutable.Open(srv.Binary);
+        var plan = ProbePlan.For(exe, EndProbeMode.Auto);
+        var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
+        using var tracer = new HttpTracer(1 << 20);
+        int slot = tracer.RegisterBinary(config);
+        tracer.Attach(plan, slot, srv.Binary, [srv.Pid]);
+        tracer.Attach(plan, slot, srv.Binary, [other.Pid]);
+        using var client = new HttpClient { BaseAddress = new Uri(srv.BaseUrl) };
+        using var otherClient = new HttpClient { BaseAddress = new Uri(other.BaseUrl) };
+        var dying = client.GetAsync("/sleep?ms=10000");
+        var living = otherClient.GetAsync("/sleep?ms=1500");
+        for (int i = 0; i < 100 && tracer.MapEntries("inflight") < 2; i++) await Task.Delay(20);
+        Assert.Equal(2, tracer.MapEntries("inflight"));
+        srv.Kill();
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => dying);
+        Assert.Equal(1, tracer.ForgetProcess(srv.Pid, Sonde.Capture.MonotonicClock.NowNs()));
+        Assert.Equal(1, tracer.MapEntries("inflight"));
+        (await living).EnsureSuccessStatusCode();
+        var stats = tracer.ReadStats();
+        Assert.Equal((1UL, 1UL), (stats.ExitedInFlight, stats.Events));
+        Assert.Equal("1 in flight when their process exited", stats.LostSummary);
+        Assert.Equal(0, tracer.MapEntries("inflight"));
     }
 
     [RootFact]

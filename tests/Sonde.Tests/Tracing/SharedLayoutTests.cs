@@ -15,6 +15,8 @@ public sealed class SharedLayoutTests
     [Theory]
     [InlineData("sonde_http_event", typeof(HttpEvent))]
     [InlineData("sonde_go_config", typeof(GoTargetConfig))]
+    [InlineData("sonde_inflight_head", typeof(InflightHead))]
+    [InlineData("inflight_key", typeof(InflightKey))]
     public void Csharp_struct_matches_BTF(string cStruct, Type csType)
     {
         var btf = BtfMembers(cStruct);

@@ -11,6 +11,12 @@ public sealed record TracingConfig
     /// <summary><c>auto</c>, <c>callsite</c> or <c>ret</c>: where a request's end is caught (see `sonde trace --help`).</summary>
     public EndProbeMode EndProbe { get; init; } = EndProbeMode.Auto;
 
+    /// <summary>Requests in flight at the same time, over all traced processes; a request beyond is counted as lost (inflight_full).</summary>
+    public int MaxInFlight { get; init; } = (int)HttpTracer.DefaultMaxInflight;
+
+    /// <summary>Distinct executables traced at the same time; an idle one gives its slot up when they are all taken.</summary>
+    public int MaxExecutables { get; init; } = HttpTracer.DefaultMaxBinaries;
+
     /// <summary>Split each request's latency by cause (on CPU, runqueue, network, disk, lock, GC...).</summary>
     public bool Breakdown { get; init; } = true;
 }

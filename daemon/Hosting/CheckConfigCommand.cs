@@ -40,6 +40,8 @@ public static class CheckConfigCommand
           tracing.ringbuf_mib          8      (power of two, 1..1024)
           tracing.end_probe            "auto" (auto, callsite or ret)
           tracing.breakdown            true
+          tracing.max_in_flight        16384  (64..262144; more are counted lost)
+          tracing.max_executables      1024   (1..65535 traced at the same time)
           log.level                    "information" (trace, debug, information,
                                        warning, error, critical, none)
         The systemd watchdog is not configured here: WatchdogSec= in the unit.

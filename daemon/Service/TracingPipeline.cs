@@ -111,7 +111,8 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     {
         KernelSupport.Check();
         _config = config;
-        _tracer = new HttpTracer((uint)config.Tracing.RingbufMib << 20, config.Tracing.Breakdown);
+        _tracer = new HttpTracer((uint)config.Tracing.RingbufMib << 20, config.Tracing.Breakdown,
+            maxBinaries: config.Tracing.MaxExecutables, maxInflight: (uint)config.Tracing.MaxInFlight);
         if (_tracer.BreakdownUnavailable is { } why) LogBreakdownOff(_log, why);
         if (_tracer.Breakdown)
         {
@@ -386,6 +387,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             foreach (var w in analysis.Warnings) LogBreakdownUnavailable(_log, pid, w);
             var (plan, config, source) = (analysis.Plan, analysis.Config, analysis.Source);
             config.FilterTgids = 1;
+            if (!_tracer!.HasFreeSlot) ReleaseIdleBinaryNow();
             int index = _tracer!.RegisterBinary(config);
             result = new TracedBinary(exe, plan, index) { LayoutUnverified = analysis.LayoutUnverified };
             try { result.Watch = _writes!.Watch($"/proc/{pid}/exe", Inotify.IN_MODIFY); }
@@ -475,11 +477,42 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         }
     }
 
+    /// <summary>
+    /// Every slot is taken: the executable no process has used for the longest time
+    /// gives its slot up now, before its grace period ends, so only executables with
+    /// running processes ever hold slots (<see cref="HttpTracer.MaxBinaries"/> of them).
+    /// Detached here, on the control loop, since the slot must be free before reuse.
+    /// </summary>
+    private void ReleaseIdleBinaryNow()
+    {
+        TracedBinary? b;
+        lock (_gate)
+        {
+            var idle = _binaries.Where(e => e.Value is { Pids.Count: 0, UnusedSince: > 0 }).OrderBy(e => e.Value!.UnusedSince).FirstOrDefault();
+            if (idle.Value is null) return;   // all in use: RegisterBinary says so
+            _binaries.Remove(idle.Key);
+            b = idle.Value;
+        }
+        if (b.Watch >= 0 && !WatchShared(b)) _writes!.Unwatch(b.Watch);
+        _tracer!.Detach(b.Links);
+        _tracer.ReleaseBinary(b.ConfigIndex);
+        Interlocked.Increment(ref _slotsReclaimed);
+        LogBinaryReleased(_log, b.Exe, b.Links.Sum(l => l.Probes));
+    }
+
+    private int _slotsReclaimed;
+
+    /// <summary>Slots given up early by an idle executable because every slot was taken.</summary>
+    public int SlotsReclaimed => Volatile.Read(ref _slotsReclaimed);
+
     /// <summary>Whether another traced version of the same inode holds the same watch (inotify gives one per inode).</summary>
     private bool WatchShared(TracedBinary b)
     {
         lock (_gate) return _binaries.Values.Any(o => o is not null && o != b && o.Watch == b.Watch);
     }
+
+    /// <summary>Entries in one of the tracer's hash maps now (see <see cref="HttpTracer.MapEntries"/>); 0 before it starts.</summary>
+    public int BpfMapEntries(string map) => _tracer?.MapEntries(map) ?? 0;
 
     /// <summary>Processes and executables currently tracked (for tests and self-metrics).</summary>
     public (int Processes, int Binaries, int Probes) Counts
@@ -517,7 +550,8 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         {
             ulong now = MonotonicClock.NowNs();
             foreach (var (pid, gone) in _retiring)
-                if (gone.GoneNs < now) _retiring.TryRemove(new KeyValuePair<int, (string, ulong)>(pid, gone));
+                if (gone.GoneNs < now && _retiring.TryRemove(new KeyValuePair<int, (string, ulong)>(pid, gone)))
+                    tracer.ForgetProcess(pid, gone.GoneNs);   // what it left in flight: counted, not left to fill the map
         }
     }
 

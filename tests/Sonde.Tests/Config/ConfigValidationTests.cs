@@ -23,7 +23,7 @@ public sealed class ConfigValidationTests
               "metrics": { "listen": "0.0.0.0:9500", "path": "/prom", "max_routes_per_service": 250 },
               "otlp": { "enabled": true, "endpoint": "http://collector:4318", "interval": "30s", "timeout": "2s",
                         "headers": { "Authorization": "Bearer t", "X-Tenant": "a" } },
-              "tracing": { "ringbuf_mib": 32, "end_probe": "callsite", "breakdown": false },
+              "tracing": { "ringbuf_mib": 32, "end_probe": "callsite", "breakdown": false, "max_in_flight": 100000, "max_executables": 40 },
               "log": { "level": "warning" },
             }
             """);
@@ -41,6 +41,7 @@ public sealed class ConfigValidationTests
         Assert.Equal("Bearer t", c.Otlp.Headers["authorization"]);
         Assert.Equal("a", c.Otlp.Headers["X-Tenant"]);
         Assert.Equal((32, EndProbeMode.CallSite, false), (c.Tracing.RingbufMib, c.Tracing.EndProbe, c.Tracing.Breakdown));
+        Assert.Equal((100000, 40), (c.Tracing.MaxInFlight, c.Tracing.MaxExecutables));
         Assert.Equal(LogLevel.Warning, c.Log.Level);
     }
 
@@ -101,6 +102,8 @@ public sealed class ConfigValidationTests
     [InlineData("""{"otlp":{"headers":{"K":"1","k":"2"}}}""", "otlp.headers.k: given twice (header names ignore case)")]
     [InlineData("""{"tracing":{"ringbuf_mib":12}}""", "tracing.ringbuf_mib: must be a power of two")]
     [InlineData("""{"tracing":{"ringbuf_mib":2048}}""", "tracing.ringbuf_mib: must be 1..1024, got 2048")]
+    [InlineData("""{"tracing":{"max_in_flight":10}}""", "tracing.max_in_flight: must be 64..262144, got 10")]
+    [InlineData("""{"tracing":{"max_executables":0}}""", "tracing.max_executables: must be 1..65535, got 0")]
     [InlineData("""{"tracing":{"end_probe":"entry"}}""", "tracing.end_probe: must be auto, callsite or ret, got 'entry'")]
     [InlineData("""{"tracing":{"breakdown":1}}""", "tracing.breakdown: must be true or false, got a number (1)")]
     [InlineData("""{"log":{"level":"verbose"}}""", "log.level: must be trace, debug, information, warning, error, critical or none, got 'verbose'")]

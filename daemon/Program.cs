@@ -23,7 +23,13 @@ public static class Program
 
         """;
 
-    public static async Task<int> Main(string[] args)
+    public static Task<int> Main(string[] args) => RunAsync(args, (config, loggers) => new Sonde.Service.SondeService(config, loggers));
+
+    /// <summary>
+    /// The command line, with `sonde run`'s pipeline from <paramref name="runPipeline"/>
+    /// (another host of the daemon, such as the tests' sonde-testhost, brings its own).
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, Func<Sonde.Config.SondeConfig, Microsoft.Extensions.Logging.ILoggerFactory, ISondePipeline> runPipeline)
     {
         try
         {
@@ -32,7 +38,7 @@ public static class Program
                 null or "help" or "--help" or "-h" => PrintHelp(),
                 "trace" => await TraceCommand.RunAsync(args[1..]),
                 "report" => ReportCommand.Run(args[1..]),
-                "run" => await RunCommand.RunAsync(args[1..], (config, loggers) => new Sonde.Service.SondeService(config, loggers)),
+                "run" => await RunCommand.RunAsync(args[1..], runPipeline),
                 "check-config" => CheckConfigCommand.Run(args[1..]),
                 "version" or "--version" => PrintVersion(),
                 var c => throw new UsageException($"unknown command '{c}' (try sonde --help)"),

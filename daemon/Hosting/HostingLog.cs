@@ -68,24 +68,4 @@ internal static partial class HostingLog
 
     [LoggerMessage(20, LogLevel.Information, "{Signal} received: {Action}")]
     public static partial void SignalReceived(this ILogger logger, string signal, string action);
-
-    // The scripted pipeline of `sonde run --fake-pipeline DIR` (tests): one
-    // entry per level, with a structured field, so tests can check priorities.
-    [LoggerMessage(90, LogLevel.Debug, "fake pipeline: starting (debug entry)")]
-    public static partial void FakeStarting(this ILogger logger);
-
-    [LoggerMessage(91, LogLevel.Information, "fake pipeline: attached {TargetCount} targets, pid {TargetPid}")]
-    public static partial void FakeAttached(this ILogger logger, int targetCount, int targetPid);
-
-    [LoggerMessage(92, LogLevel.Warning, "fake pipeline: sample warning entry")]
-    public static partial void FakeWarning(this ILogger logger);
-
-    [LoggerMessage(93, LogLevel.Error, "fake pipeline: sample error entry")]
-    public static partial void FakeError(this ILogger logger);
-
-    [LoggerMessage(95, LogLevel.Debug, "fake pipeline: reloading (debug entry)")]
-    public static partial void FakeReloading(this ILogger logger);
-
-    [LoggerMessage(94, LogLevel.Information, "fake pipeline: reloaded, metrics.listen {Listen}")]
-    public static partial void FakeReloaded(this ILogger logger, string listen);
 }

@@ -57,8 +57,7 @@ public static class RunCommand
     /// <summary>
     /// Runs the daemon until it is stopped; the pipeline comes from
     /// <paramref name="pipelineFactory"/>, called once with the starting
-    /// configuration and the host's logger factory. The hidden option
-    /// <c>--fake-pipeline DIR</c> replaces it with <see cref="ScriptedPipeline"/> (tests).
+    /// configuration and the host's logger factory.
     /// </summary>
     public static async Task<int> RunAsync(string[] args, Func<SondeConfig, ILoggerFactory, ISondePipeline> pipelineFactory)
     {
@@ -74,15 +73,8 @@ public static class RunCommand
         var a = new ArgReader(args, Flags);
         if (a.Help) { Console.Out.Write(Help); return 0; }
         string configPath = a.Value("--config") ?? ConfigFile.DefaultPath;
-        string? fakeDirectory = a.Value("--fake-pipeline");
         if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}' (the config file is given with --config FILE)");
         a.RejectUnknown();
-        if (fakeDirectory is not null)
-        {
-            if (!Directory.Exists(fakeDirectory)) throw new UsageException($"--fake-pipeline {fakeDirectory}: no such directory");
-            string dir = Path.GetFullPath(fakeDirectory);
-            pipelineFactory = (_, loggers) => new ScriptedPipeline(dir, loggers);
-        }
 
         var environment = ConfigFile.CurrentEnvironment();
         string? journalStream = environment.GetValueOrDefault("JOURNAL_STREAM");

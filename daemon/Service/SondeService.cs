@@ -36,6 +36,9 @@ public sealed partial class SondeService : ISondePipeline, IServiceRequestSink
     }
 
     public MetricsRegistry Registry => _registry;
+
+    /// <summary>See <see cref="TracingPipeline.BatchEnded"/>.</summary>
+    public Action? BatchEnded { get => _pipeline.BatchEnded; init => _pipeline.BatchEnded = value; }
     public string Status => _pipeline.Status;
     public long Heartbeat => _pipeline.Heartbeat;
 

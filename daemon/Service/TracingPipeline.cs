@@ -68,7 +68,6 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
     private double _rate;
     private readonly object _gate = new();
     private readonly List<Task> _detaching = new();
-    private readonly string? _stallFile = Environment.GetEnvironmentVariable("SONDE_TEST_STALL_FILE");
 
     public TracingPipeline(IServiceRequestSink sink, ILoggerFactory loggers)
     {
@@ -511,6 +510,12 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         lock (_gate) return _binaries.Values.Any(o => o is not null && o != b && o.Watch == b.Watch);
     }
 
+    /// <summary>
+    /// Called on the event loop at the end of each batch of requests (and when idle,
+    /// at least every 100 ms), before the heartbeat moves: what runs here delays the loop.
+    /// </summary>
+    public Action? BatchEnded { get; set; }
+
     /// <summary>Entries in one of the tracer's hash maps now (see <see cref="HttpTracer.MapEntries"/>); 0 before it starts.</summary>
     public int BpfMapEntries(string map) => _tracer?.MapEntries(map) ?? 0;
 
@@ -543,8 +548,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
 
     void IRequestSink.OnBatchEnd()
     {
-        // Test hook: a file that stalls the event loop, to prove the watchdog restarts it.
-        if (_stallFile is not null && File.Exists(_stallFile)) Thread.Sleep(Timeout.Infinite);
+        BatchEnded?.Invoke();
         Interlocked.Increment(ref _heartbeat);
         if (!_retiring.IsEmpty && _tracer is { } tracer && tracer.Reader.Pending == 0)
         {

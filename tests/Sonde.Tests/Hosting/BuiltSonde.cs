@@ -18,6 +18,13 @@ public static class BuiltSonde
         }
     }
 
+    /// <summary>
+    /// sonde-testhost (tests/SondeTestHost), next to the test assembly: `sonde run` as the
+    /// product hosts it, with the scripted pipeline (--script DIR) or a stall hook
+    /// (--stall-file FILE) that the product does not carry.
+    /// </summary>
+    public static string TestHostPath => System.IO.Path.Combine(AppContext.BaseDirectory, "sonde-testhost");
+
     /// <summary>Runs it to completion with extra environment variables.</summary>
     public static CommandResult Run(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
         HostCommand.Run(Path, args, environment);

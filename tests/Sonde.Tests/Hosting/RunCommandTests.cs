@@ -31,7 +31,9 @@ public sealed class RunCommandTests : IDisposable
     {
         Assert.Equal(2, BuiltSonde.Run("run", "--frobnicate").ExitCode);
         Assert.Equal(2, BuiltSonde.Run("run", "sonde.json").ExitCode);
-        Assert.Equal(2, BuiltSonde.Run("run", "--fake-pipeline", Path.Combine(_dir, "nope")).ExitCode);
+        // A hidden option is an unknown one: the product has no test switches.
+        Assert.Equal(2, BuiltSonde.Run("run", "--fake-pipeline", _dir).ExitCode);
+        Assert.Equal(2, Support.HostCommand.Run(BuiltSonde.TestHostPath, ["run", "--script", Path.Combine(_dir, "nope")], null).ExitCode);
         var help = BuiltSonde.Run("run", "--help");
         Assert.Equal(0, help.ExitCode);
         Assert.Contains("--config FILE", help.Stdout);
@@ -42,8 +44,8 @@ public sealed class RunCommandTests : IDisposable
     {
         string config = Path.Combine(_dir, "sonde.json");
         File.WriteAllText(config, """{"metrics":{"listen":"127.0.0.1:9601"}}""");
-        var psi = new System.Diagnostics.ProcessStartInfo(BuiltSonde.Path) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "run", "--config", config, "--fake-pipeline", _dir }) psi.ArgumentList.Add(a);
+        var psi = new System.Diagnostics.ProcessStartInfo(BuiltSonde.TestHostPath) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { "run", "--config", config, "--script", _dir }) psi.ArgumentList.Add(a);
         psi.Environment.Remove("NOTIFY_SOCKET");
         psi.Environment.Remove("JOURNAL_STREAM");
         using var p = System.Diagnostics.Process.Start(psi)!;

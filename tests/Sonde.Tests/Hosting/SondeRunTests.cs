@@ -80,10 +80,9 @@ public sealed class SondeRunTests(SystemdFixture systemd, ITestOutputHelper outp
         string goUnit = $"goapp2-{Ns.Id}";
         string Config(string service) => "{\"targets\":[{\"unit\":\"" + goUnit + "\",\"service\":\"" + service + "\"}]," +
             "\"metrics\":{\"listen\":\"127.0.0.1:" + metricsPort + "\"}}";
-        // The real pipeline's test hook: while this file exists, its event loop stalls.
+        // sonde-testhost's hook on the real pipeline: once this file exists, its event loop stalls.
         string stallFile = "/run/sonde-test-stall-" + Ns.Id;
-        using var unit = new SondeUnit(Ns, "reload", Config("before"), realPipeline: true,
-            extraDropIn: $"Environment=SONDE_TEST_STALL_FILE={stallFile}\n");
+        using var unit = new SondeUnit(Ns, "reload", Config("before"), realPipeline: true, stallFile: stallFile);
         Assert.Equal(0, unit.Systemctl("start").ExitCode);
         var run = Ns.Run("systemd-run", $"--unit={goUnit}", Repo.GoServer("gin-stripped"), "-addr", $"127.0.0.1:{appPort}");
         Assert.True(run.ExitCode == 0, run.Stderr);

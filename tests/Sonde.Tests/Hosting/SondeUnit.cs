@@ -6,8 +6,9 @@ namespace Sonde.Tests.Hosting;
 
 /// <summary>
 /// packaging/sonde.service installed into a <see cref="SystemdNamespace"/> as
-/// it ships, except: ExecStart runs the built out/sonde with a test config and
-/// the scripted pipeline (`--fake-pipeline DIR`), WatchdogSec is 2 s, and a
+/// it ships, except: ExecStart runs the built sonde with a test config, or
+/// sonde-testhost with the scripted pipeline (`--script DIR`) or the real one
+/// with a stall hook (`--stall-file FILE`), WatchdogSec is 2 s, and a
 /// drop-in lets the unit write DIR, restart after 100 ms, plus any extra lines.
 /// The config and DIR live under out/test-systemd, visible inside and out.
 /// </summary>
@@ -15,8 +16,10 @@ public sealed class SondeUnit : IDisposable
 {
     private readonly SystemdNamespace _ns;
 
-    /// <param name="realPipeline">run the real tracing pipeline instead of the scripted one.</param>
-    public SondeUnit(SystemdNamespace ns, string name, string configJson, string extraDropIn = "", int readyDelayMs = 0, bool realPipeline = false)
+    /// <param name="realPipeline">run the real tracing pipeline (the product's sonde) instead of the scripted one.</param>
+    /// <param name="stallFile">with <paramref name="realPipeline"/>: run it in sonde-testhost, its event loop stalled while this file exists.</param>
+    public SondeUnit(SystemdNamespace ns, string name, string configJson, string extraDropIn = "", int readyDelayMs = 0, bool realPipeline = false,
+        string? stallFile = null)
     {
         _ns = ns;
         Name = $"sonde-{ns.Id}-{name}.service";
@@ -30,10 +33,12 @@ public sealed class SondeUnit : IDisposable
         File.WriteAllText(ConfigPath, configJson);
         File.WriteAllText(Path.Combine(FakeDirectory, "ready-delay-ms"), readyDelayMs.ToString(CultureInfo.InvariantCulture));
 
-        string sonde = BuiltSonde.Path;
+        string exec = !realPipeline ? $"{BuiltSonde.TestHostPath} run --config {ConfigPath} --script {FakeDirectory}"
+            : stallFile is not null ? $"{BuiltSonde.TestHostPath} run --config {ConfigPath} --stall-file {stallFile}"
+            : $"{BuiltSonde.Path} run --config {ConfigPath}";
         var lines = File.ReadAllLines(Path.Combine(Repo.Root, "packaging", "sonde.service")).Select(l =>
             l.StartsWith("ExecStart=", StringComparison.Ordinal)
-                ? $"ExecStart={sonde} run --config {ConfigPath}" + (realPipeline ? "" : $" --fake-pipeline {FakeDirectory}")
+                ? $"ExecStart={exec}"
             : l.StartsWith("WatchdogSec=", StringComparison.Ordinal) ? "WatchdogSec=2s"
             : l);
         ns.InstallUnit(Name, string.Join('\n', lines) + "\n",

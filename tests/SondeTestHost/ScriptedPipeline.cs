@@ -2,13 +2,14 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Sonde.Capture;
 using Sonde.Config;
+using Sonde.Hosting;
 using Sonde.Tracing;
 
-namespace Sonde.Hosting;
+namespace Sonde.TestHost;
 
 /// <summary>
 /// A stand-in pipeline for testing the hosting layer under a real systemd
-/// (`sonde run --fake-pipeline DIR`): it traces nothing, and is driven and
+/// (`sonde-testhost run --script DIR`): it traces nothing, and is driven and
 /// observed through files in DIR.
 /// <list type="bullet">
 /// <item><c>ready-delay-ms</c>: how long StartAsync takes (default 0).</item>
@@ -20,7 +21,7 @@ namespace Sonde.Hosting;
 /// EVENT one of start, ready, reload, stop.</item>
 /// </list>
 /// </summary>
-internal sealed class ScriptedPipeline(string directory, ILoggerFactory loggers) : ISondePipeline
+internal sealed partial class ScriptedPipeline(string directory, ILoggerFactory loggers) : ISondePipeline
 {
     private readonly ILogger _log = loggers.CreateLogger<ScriptedPipeline>();
     private readonly CancellationTokenSource _stop = new();
@@ -35,7 +36,7 @@ internal sealed class ScriptedPipeline(string directory, ILoggerFactory loggers)
     public async Task StartAsync(SondeConfig config, CancellationToken ct)
     {
         _config = config;
-        _log.FakeStarting();
+        FakeStarting(_log);
         Record("start", config);
         await Task.Delay(Milliseconds("ready-delay-ms"), ct);
         string fail = Path.Combine(directory, "fail-start");
@@ -52,19 +53,19 @@ internal sealed class ScriptedPipeline(string directory, ILoggerFactory loggers)
             }
         }) { IsBackground = true, Name = "fake event loop" };
         _loop.Start();
-        _log.FakeAttached(config.Targets.Count, Environment.ProcessId);
-        _log.FakeWarning();
-        _log.FakeError();
+        FakeAttached(_log, config.Targets.Count, Environment.ProcessId);
+        FakeWarning(_log);
+        FakeError(_log);
         Record("ready", config);
     }
 
     public async Task ReloadAsync(SondeConfig config, CancellationToken ct)
     {
-        _log.FakeReloading();
+        FakeReloading(_log);
         await Task.Delay(Milliseconds("reload-delay-ms"), ct);
         _config = config;
         Record("reload", config);
-        _log.FakeReloaded(config.Metrics.Listen);
+        FakeReloaded(_log, config.Metrics.Listen);
     }
 
     public Task StopAsync(CancellationToken ct)
@@ -84,7 +85,26 @@ internal sealed class ScriptedPipeline(string directory, ILoggerFactory loggers)
     private void Record(string what, SondeConfig config)
     {
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"{what} {MonotonicClock.NowNs() / 1000} pid={Environment.ProcessId} listen={config.Metrics.Listen} level={ConfigJson.LevelName(config.Log.Level)}\n");
+            $"{what} {(ulong)System.Diagnostics.Stopwatch.GetTimestamp() / 1000} pid={Environment.ProcessId} listen={config.Metrics.Listen} level={ConfigJson.LevelName(config.Log.Level)}\n");
         File.AppendAllText(Path.Combine(directory, "events"), line);
     }
+
+    // One entry per level, with a structured field, so tests can check priorities.
+    [LoggerMessage(90, LogLevel.Debug, "fake pipeline: starting (debug entry)")]
+    private static partial void FakeStarting(ILogger logger);
+
+    [LoggerMessage(91, LogLevel.Information, "fake pipeline: attached {TargetCount} targets, pid {TargetPid}")]
+    private static partial void FakeAttached(ILogger logger, int targetCount, int targetPid);
+
+    [LoggerMessage(92, LogLevel.Warning, "fake pipeline: sample warning entry")]
+    private static partial void FakeWarning(ILogger logger);
+
+    [LoggerMessage(93, LogLevel.Error, "fake pipeline: sample error entry")]
+    private static partial void FakeError(ILogger logger);
+
+    [LoggerMessage(95, LogLevel.Debug, "fake pipeline: reloading (debug entry)")]
+    private static partial void FakeReloading(ILogger logger);
+
+    [LoggerMessage(94, LogLevel.Information, "fake pipeline: reloaded, metrics.listen {Listen}")]
+    private static partial void FakeReloaded(ILogger logger, string listen);
 }

@@ -27,7 +27,7 @@ public interface ISondePipeline
     /// <summary>Detaches every probe and stops the exporters.</summary>
     Task StopAsync(CancellationToken ct);
 
-    /// <summary>One human line for `systemctl status`: "3 targets, 1200 req/s, 0 drops".</summary>
+    /// <summary>One human line for `systemctl status`: "3 targets, 1200 req/s, 1200 requests, 0 lost".</summary>
     string Status { get; }
 
     /// <summary>

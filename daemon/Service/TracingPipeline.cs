@@ -101,8 +101,8 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             }
             int targets;
             lock (_gate) targets = _traced.Count;
-            ulong drops = _tracer?.ReadStats().Drops ?? 0;
-            return $"{targets} target{(targets == 1 ? "" : "s")}, {_rate:0} req/s, {reqs} requests, {drops} drops";
+            ulong lost = _tracer?.ReadStats().RequestsLost ?? 0;
+            return $"{targets} target{(targets == 1 ? "" : "s")}, {_rate:0} req/s, {reqs} requests, {lost} lost";
         }
     }
 

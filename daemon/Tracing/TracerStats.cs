@@ -25,6 +25,9 @@ public readonly record struct TracerStats(
     /// </summary>
     public ulong UnmatchedEnds => EndUnmatched - Math.Min(EndUnmatched, InflightFull);
 
+    /// <summary>Requests not recorded, for every reason (parts of requests, such as syscalls past the cap, excluded).</summary>
+    public ulong RequestsLost => Drops + InflightFull + UnmatchedEnds + Abandoned + ExitedInFlight + StartNoConfig;
+
     /// <summary>"3 with the ring buffer full, 1 unmatched end (…)": the losses that occurred, or "none".</summary>
     public string LostSummary
     {

@@ -179,6 +179,7 @@ struct {
 
 /* Pins the event type into BTF so user space can check its layout. */
 struct sonde_http_event _sonde_http_event_btf = {};
+struct sonde_http_breakdown _sonde_http_breakdown_btf = {};
 struct sonde_go_config _sonde_go_config_btf = {};
 
 static __always_inline void count(__u32 which)
@@ -317,10 +318,12 @@ static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 	bpf_probe_read_user(&val->goid, sizeof(val->goid), (void *)(key.g + cfg->g_goid));
 	val->since = val->head.start_ns;
 	val->state = SONDE_CAT_ON_CPU;
-	val->steal_snap = steal_clock();
-	val->steal_cpu = bpf_get_smp_processor_id() + 1;
 	val->run_tid = (__u32)id;
-	val->stw_snap = stw_total(key.tgid, val->head.start_ns);
+	if (cfg->breakdown) {
+		val->steal_snap = steal_clock();
+		val->steal_cpu = bpf_get_smp_processor_id() + 1;
+		val->stw_snap = stw_total(key.tgid, val->head.start_ns);
+	}
 	/* One update in the common case; the previous request of this goroutine, if it never ended, is replaced and counted. */
 	long err = bpf_map_update_elem(&inflight, &key, val, BPF_NOEXIST);
 	if (err == -EEXIST) {
@@ -508,7 +511,8 @@ static __always_inline __u32 route_append(char *route, __u32 off, struct go_stri
 	/*
 	 * Bounds the verifier can see at the read itself (the compiler must not
 	 * fold the masks away): at < ROUTE_MAX, 1 <= len <= ROUTE_MAX; the record
-	 * has room for route + 2 * ROUTE_MAX, and at + n <= ROUTE_MAX anyway.
+	 * being built (record_scratch) has room for route + 2 * ROUTE_MAX, and
+	 * at + n <= ROUTE_MAX anyway.
 	 */
 	__u64 at = off, len = n;
 	asm volatile("%0 &= 127" : "+r"(at));
@@ -533,40 +537,51 @@ static __always_inline __u64 wakeup_flags(void)
 	return avail >= size / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
-{
-	count(SONDE_STAT_END_HITS);
-	__u64 now = bpf_ktime_get_ns();
-	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight_key key = { .g = GO_G(ctx), .tgid = id >> 32 };
-	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
-	if (!f) {
-		count(SONDE_STAT_END_UNMATCHED);
-		return 0;
-	}
-	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->head.config);
-	if (!cfg)
-		goto out;
+/* Where a record with a breakdown is built: too big for the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_http_record);
+} record_scratch SEC(".maps");
+_Static_assert(sizeof(struct sonde_http_record) >= __builtin_offsetof(struct sonde_http_event, route) + 2 * SONDE_ROUTE_MAX,
+	       "route_append may write up to 2 * SONDE_ROUTE_MAX past the route's start");
 
-	struct sonde_http_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(SONDE_STAT_DROPS);
-		goto out;
+/* The URL path of a request: RawPath (the original encoding) when set, else Path. */
+static __always_inline __u32 read_path(char *dst, __u64 url, struct sonde_go_config *cfg, int *trunc)
+{
+	if (cfg->url_raw_path == cfg->url_path + sizeof(struct go_string)) {
+		/* Adjacent (url.URL: Path, then RawPath, in every Go version): one read for both headers. */
+		struct go_string both[2] = {};
+		if (bpf_probe_read_user(both, sizeof(both), (void *)(url + cfg->url_path)) != 0)
+			return 0;
+		struct go_string *s = both[1].len > 0 ? &both[1] : &both[0];
+		return go_copy_string(dst, SONDE_PATH_MAX, s->ptr, s->len, trunc);
 	}
+	__u32 n = go_read_string(dst, SONDE_PATH_MAX, url + cfg->url_raw_path, trunc);
+	if (n == 0)
+		n = go_read_string(dst, SONDE_PATH_MAX, url + cfg->url_path, trunc);
+	return n;
+}
+
+/* response.req to response.status, read at once when they are this close (bytes). */
+#define SONDE_STATUS_SPAN 256
+_Static_assert(sizeof(struct sonde_http_breakdown) >= SONDE_STATUS_SPAN + 8, "fill_event reads response fields into the breakdown's room");
+
+/*
+ * Fills what every record has, from the request's in-flight entry and its
+ * binary's offsets. `tail` is the record's breakdown room, free until the
+ * event is filled (a place for reads too big for the stack).
+ */
+static __always_inline void fill_event(struct sonde_http_event *e, char *tail, struct inflight *f, struct sonde_go_config *cfg, __u64 now, __u16 flags)
+{
 	e->start_ns = f->head.start_ns;
 	e->duration_ns = now - f->head.start_ns;
 	e->goid = f->goid;
 	e->pid = f->head.ns_tgid;
 	e->tid = f->tid;
 	e->config = (__u16)f->head.config;
-	e->flags = end_flags;
-	account(f, key.tgid, now, SONDE_CAT_ON_CPU);
-	if (cfg->breakdown)
-		e->flags |= SONDE_F_BREAKDOWN;
-	__builtin_memcpy(e->breakdown_ns, f->cat_ns, sizeof(e->breakdown_ns));
-	e->syscall_count = f->nsyscalls;
-	e->_pad2 = 0;
-	__builtin_memcpy(e->syscalls, f->sys, sizeof(e->syscalls));
+	e->flags = flags;
 	e->status = 0;
 	e->route_len = 0;
 	e->grpc_status = 0;
@@ -592,7 +607,7 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 		e->flags |= SONDE_F_GRPC | (f->grpc_flags & (SONDE_F_GRPC_STATUS | SONDE_F_PATH_TRUNCATED));
 		if (f->grpc_flags & SONDE_F_PATH_TRUNCATED)
 			e->flags |= SONDE_F_ROUTE_TRUNCATED;
-		goto submit;
+		return;
 	}
 
 	/*
@@ -604,10 +619,21 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 	 */
 	__u64 status = 0;
 	int known = 0;
-	if (f->rw && go_read_ptr(f->rw + cfg->resp_req) == f->req) {
+	if (f->rw && cfg->resp_status > cfg->resp_req && cfg->resp_status - cfg->resp_req + 8 <= SONDE_STATUS_SPAN) {
+		/* One read from response.req to response.status (128 or 136 bytes, Go 1.19 to 1.27), into the record's unused tail. */
+		__u64 len = cfg->resp_status - cfg->resp_req + 8, at = cfg->resp_status - cfg->resp_req;
+		asm volatile("%0 &= 511" : "+r"(len));
+		asm volatile("%0 &= 255" : "+r"(at));
+		if (len >= 16 && len <= SONDE_STATUS_SPAN && at + 8 <= len &&
+		    bpf_probe_read_user(tail, len, (void *)(f->rw + cfg->resp_req)) == 0 && *(__u64 *)tail == f->req) {
+			status = *(__u64 *)(tail + at);
+			known = 1;
+		}
+	} else if (f->rw && go_read_ptr(f->rw + cfg->resp_req) == f->req) {
 		status = go_read_ptr(f->rw + cfg->resp_status);
 		known = 1;
-	} else if (f->rw && cfg->h2_state_status && go_read_ptr(f->req + cfg->req_proto_major) == 2) {
+	}
+	if (!known && f->rw && cfg->h2_state_status && go_read_ptr(f->req + cfg->req_proto_major) == 2) {
 		__u64 rws = go_read_ptr(f->rw + cfg->h2_writer_state);
 		if (rws) {
 			status = go_read_ptr(rws + cfg->h2_state_status);
@@ -620,17 +646,19 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 		e->flags |= SONDE_F_STATUS_UNKNOWN;
 
 	int trunc = 0;
-	e->method_len = go_read_string(e->method, SONDE_METHOD_MAX, f->req + cfg->req_method, &trunc);
-	trunc = 0;
-	__u64 url = go_read_ptr(f->req + cfg->req_url);
-	__u32 n = 0;
-	if (url) {
-		/* RawPath is the original encoding when it differs from Path. */
-		n = go_read_string(e->path, SONDE_PATH_MAX, url + cfg->url_raw_path, &trunc);
-		if (n == 0)
-			n = go_read_string(e->path, SONDE_PATH_MAX, url + cfg->url_path, &trunc);
+	__u64 url;
+	if (cfg->req_url == cfg->req_method + sizeof(struct go_string)) {
+		/* Adjacent (http.Request: Method, then URL, in every Go version): one read for both. */
+		struct { struct go_string method; __u64 url; } head = {};
+		bpf_probe_read_user(&head, sizeof(head), (void *)(f->req + cfg->req_method));
+		e->method_len = go_copy_string(e->method, SONDE_METHOD_MAX, head.method.ptr, head.method.len, &trunc);
+		url = head.url;
+	} else {
+		e->method_len = go_read_string(e->method, SONDE_METHOD_MAX, f->req + cfg->req_method, &trunc);
+		url = go_read_ptr(f->req + cfg->req_url);
 	}
-	e->path_len = n;
+	trunc = 0;
+	e->path_len = url ? read_path(e->path, url, cfg, &trunc) : 0;
 	if (trunc)
 		e->flags |= SONDE_F_PATH_TRUNCATED;
 
@@ -657,9 +685,53 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 		e->route_len = go_read_string(e->route, SONDE_ROUTE_MAX, f->req + cfg->req_pattern, &trunc);
 	if (trunc)
 		e->flags |= SONDE_F_ROUTE_TRUNCATED;
-submit:
-	bpf_ringbuf_submit(e, wakeup_flags());
-	count(SONDE_STAT_EVENTS);
+}
+
+static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
+{
+	count(SONDE_STAT_END_HITS);
+	__u64 now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight_key key = { .g = GO_G(ctx), .tgid = id >> 32 };
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	if (!f) {
+		count(SONDE_STAT_END_UNMATCHED);
+		return 0;
+	}
+	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->head.config);
+	if (!cfg)
+		goto out;
+
+	/*
+	 * Built aside (route_append needs room past the route that the verifier can
+	 * see), then out with bpf_ringbuf_output: the event alone with the breakdown
+	 * off; with it on, the breakdown and only the syscalls that occurred.
+	 */
+	__u32 zero = 0;
+	struct sonde_http_record *r = bpf_map_lookup_elem(&record_scratch, &zero);
+	if (!r)
+		goto out;
+	__u64 size = sizeof(r->e);
+	if (cfg->breakdown) {
+		account(f, key.tgid, now, SONDE_CAT_ON_CPU);
+		fill_event(&r->e, (char *)&r->b, f, cfg, now, end_flags | SONDE_F_BREAKDOWN);
+		__builtin_memcpy(r->b.breakdown_ns, f->cat_ns, sizeof(r->b.breakdown_ns));
+		__u32 n = f->nsyscalls;
+		if (n > SONDE_MAX_SYSCALLS)
+			n = SONDE_MAX_SYSCALLS;
+		r->b.syscall_count = n;
+		r->b._pad2 = 0;
+		__builtin_memcpy(r->b.syscalls, f->sys, sizeof(r->b.syscalls));
+		size += __builtin_offsetof(struct sonde_http_breakdown, syscalls) + (__u64)n * sizeof(struct sonde_syscall_stat);
+	} else {
+		fill_event(&r->e, (char *)&r->b, f, cfg, now, end_flags);
+	}
+	if (size > sizeof(*r))
+		goto out;
+	if (bpf_ringbuf_output(&events, r, size, wakeup_flags()) != 0)
+		count(SONDE_STAT_DROPS);
+	else
+		count(SONDE_STAT_EVENTS);
 out:
 	bpf_map_delete_elem(&inflight, &key);
 	return 0;
@@ -689,6 +761,7 @@ int sonde_go_park(struct pt_regs *ctx)
 	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
 	if (!f)
 		return 0;
+	count(SONDE_STAT_RUNTIME_REQUEST_HITS);
 	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->head.config);
 	__u32 reason = (__u32)(GO_ARG3(ctx) & 0xff);
 	__u32 cat = SONDE_CAT_OTHER;
@@ -723,15 +796,20 @@ int sonde_go_execute(struct pt_regs *ctx)
 	__u64 gp = GO_ARG1(ctx);
 	__u64 now = bpf_ktime_get_ns();
 	struct thread *t = bpf_map_lookup_elem(&threads, &tid);
+	int moved = 0;
 	if (t && t->g && t->g != gp) {
 		struct inflight_key old = { .g = t->g, .tgid = tgid };
 		struct inflight *f = bpf_map_lookup_elem(&inflight, &old);
-		if (f && f->run_tid == tid && f->state == SONDE_CAT_ON_CPU)
+		if (f && f->run_tid == tid && f->state == SONDE_CAT_ON_CPU) {
 			account(f, tgid, now, SONDE_CAT_RUNNABLE);
+			moved = 1;
+		}
 	}
 	set_thread(tid, tgid, gp);
 	struct inflight_key key = { .g = gp, .tgid = tgid };
 	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	if (f || moved)
+		count(SONDE_STAT_RUNTIME_REQUEST_HITS);
 	if (f) {
 		f->kernel_off = 0;
 		f->woken_at = 0;
@@ -748,6 +826,8 @@ int sonde_go_ready(struct pt_regs *ctx)
 	count(SONDE_STAT_RUNTIME_HITS);
 	struct inflight_key key = { .g = GO_ARG1(ctx), .tgid = bpf_get_current_pid_tgid() >> 32 };
 	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	if (f)
+		count(SONDE_STAT_RUNTIME_REQUEST_HITS);
 	if (f && f->state != SONDE_CAT_ON_CPU && f->state != SONDE_CAT_RUNNABLE) {
 		f->kernel_off = 0;
 		account(f, key.tgid, bpf_ktime_get_ns(), SONDE_CAT_RUNNABLE);

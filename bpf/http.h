@@ -54,6 +54,7 @@ enum sonde_stat {
 	SONDE_STAT_INFLIGHT_FULL,   /* start not recorded: the inflight map was full */
 	SONDE_STAT_ABANDONED,       /* start on a goroutine whose previous request never ended (its end was not reached) */
 	SONDE_STAT_STATE_FULL,      /* breakdown: a thread or process not followed, the threads or stws map was full */
+	SONDE_STAT_RUNTIME_REQUEST_HITS, /* Go scheduler probe hits that moved a request's state (the rest served none) */
 	SONDE_STAT_MAX,
 };
 
@@ -107,7 +108,12 @@ struct sonde_syscall_stat {
 	__u64 ns;
 };
 
-/* One completed request. Fixed size: the ring buffer record is 8 + this. */
+/*
+ * One completed request: every ring buffer record starts with this. With
+ * SONDE_F_BREAKDOWN, a struct sonde_http_breakdown follows, holding only the
+ * syscalls that occurred (syscall_count of them): the record's length says
+ * how long it is.
+ */
 struct sonde_http_event {
 	__u64 start_ns;     /* CLOCK_MONOTONIC at handler entry */
 	__u64 duration_ns;
@@ -125,10 +131,20 @@ struct sonde_http_event {
 	char method[SONDE_METHOD_MAX];
 	char path[SONDE_PATH_MAX];
 	char route[SONDE_ROUTE_MAX];
-	__u64 breakdown_ns[SONDE_CAT_MAX];  /* zero when breakdown is off */
-	__u32 syscall_count;                /* slots used in syscalls[] */
+};
+
+/* Where a request's time went: after the event, with SONDE_F_BREAKDOWN. */
+struct sonde_http_breakdown {
+	__u64 breakdown_ns[SONDE_CAT_MAX];
+	__u32 syscall_count;                /* entries of syscalls[] in the record */
 	__u32 _pad2;
 	struct sonde_syscall_stat syscalls[SONDE_MAX_SYSCALLS];
+};
+
+/* The longest record. */
+struct sonde_http_record {
+	struct sonde_http_event e;
+	struct sonde_http_breakdown b;
 };
 
 #endif

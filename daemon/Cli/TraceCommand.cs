@@ -146,7 +146,7 @@ internal static class TraceCommand
             resolved = groups.Select(g => (g, Analysis: TargetAnalysis.For(g.Exe, endMode, breakdown))).ToList();
         }
         int probes = 0, tracepoints = 0;
-        if (breakdown) { tracer.AttachKernelEvents(); tracepoints = 4; }   // sched_switch, sched_wakeup, sys_enter, sys_exit
+        if (breakdown) { tracer.AttachKernelEvents(); tracepoints = HttpTracer.KernelTracepoints; }
         foreach (var (g, analysis) in resolved)
         {
             var (plan, config, source) = (analysis.Plan, analysis.Config, analysis.Source);
@@ -201,7 +201,9 @@ internal static class TraceCommand
         var elapsed = TimeSpan.FromMilliseconds(Environment.TickCount64 - startTicks);
         if (live) Console.Error.Write("\r" + new string(' ', 60) + "\r");
         Console.Error.WriteLine($"sonde: detached ({stopReason ?? "duration elapsed"}); {sinks.Count} requests, {stats.Drops} dropped, " +
-            $"{stats.HitsPerRequest:0.00} probe hits per request; lost: {stats.LostSummary}");
+            $"{stats.HitsPerRequest:0.00} probe hits per request" +
+            (tracepoints > 0 ? $" and {stats.SchedulerHitsPerRequest.All:0.00} scheduler hits ({stats.SchedulerHitsPerRequest.OnRequests:0.00} on request goroutines)" : "") +
+            $"; lost: {stats.LostSummary}");
         json?.Flush();
         capture?.Complete(stats.Drops);
         if (sinks.LayoutProblem is { } wrong)

@@ -38,7 +38,8 @@ public sealed class SelfMetrics
             "request keeps), breakdown_state_full (threads the breakdown could not follow: its maps were full).", ["reason"], maxSeries: 10);
         RingBufferFillRatio = registry.AddGauge("sonde_ringbuf_fill_ratio",
             "Share of the ring buffer holding records not yet read (0..1).", unit: "ratio").WithLabels();
-        _probeHits = registry.AddCounter("sonde_probe_hits", "Uprobe hits, by probe: start and end of requests, route (router probes).", ["probe"], maxSeries: 50);
+        _probeHits = registry.AddCounter("sonde_probe_hits", "Uprobe hits, by probe: start and end of requests, route (router probes), scheduler (the breakdown's Go " +
+            "scheduler probes, for all goroutines), scheduler_on_requests (those of them that moved a traced request's state).", ["probe"], maxSeries: 50);
         BpfRunTime = registry.AddCounter("sonde_bpf_run_time_seconds",
             "Time the kernel spent running each Sonde BPF program (counted only while kernel.bpf_stats_enabled=1).",
             ["program"], unit: "seconds", valueDivisor: 1_000_000_000, maxSeries: 100);
@@ -93,6 +94,8 @@ public sealed class SelfMetrics
         _probeHits.WithLabels("start").SetTotal(Clamp(stats.StartHits));
         _probeHits.WithLabels("end").SetTotal(Clamp(stats.EndHits));
         _probeHits.WithLabels("route").SetTotal(Clamp(stats.RouteHits));
+        _probeHits.WithLabels("scheduler").SetTotal(Clamp(stats.RuntimeHits));
+        _probeHits.WithLabels("scheduler_on_requests").SetTotal(Clamp(stats.RuntimeRequestHits));
         RequestsLost.WithLabels("ring_full").SetTotal(Clamp(stats.Drops));
         RequestsLost.WithLabels("unmatched_end").SetTotal(Clamp(stats.UnmatchedEnds));
         RequestsLost.WithLabels("no_config").SetTotal(Clamp(stats.StartNoConfig));

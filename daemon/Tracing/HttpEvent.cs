@@ -3,8 +3,11 @@ using System.Runtime.InteropServices;
 namespace Sonde.Tracing;
 
 /// <summary>
-/// struct sonde_http_event of bpf/http.h, read in place from the ring buffer.
-/// A test checks this layout against the BTF of the compiled BPF object.
+/// struct sonde_http_event of bpf/http.h, read in place from the ring buffer:
+/// the start of every record. A record with <see cref="FlagBreakdown"/> goes on
+/// with struct sonde_http_breakdown (<see cref="HttpBreakdownHead"/>, then its
+/// syscalls, only those that occurred). Tests check both layouts against the
+/// BTF of the compiled BPF object.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct HttpEvent
@@ -29,10 +32,6 @@ internal unsafe struct HttpEvent
     public fixed byte Method[MethodMax];
     public fixed byte Path[PathMax];
     public fixed byte Route[RouteMax];
-    public fixed ulong BreakdownNs[BreakdownCategories.Count];
-    public uint SyscallCount;
-    public uint Pad2;
-    public fixed byte Syscalls[MaxSyscalls * 16];
 
     public const int MaxSyscalls = 16;
 
@@ -42,23 +41,42 @@ internal unsafe struct HttpEvent
     /// </summary>
     public static RequestView View(ReadOnlySpan<byte> payload)
     {
-        if (payload.Length < sizeof(HttpEvent)) throw new InvalidDataException($"ring buffer record of {payload.Length} bytes, expected {sizeof(HttpEvent)}");
+        if (payload.Length < sizeof(HttpEvent)) throw new InvalidDataException($"ring buffer record of {payload.Length} bytes, expected at least {sizeof(HttpEvent)}");
         ref readonly HttpEvent e = ref MemoryMarshal.AsRef<HttpEvent>(payload);
         int methodAt = (int)Marshal.OffsetOf<HttpEvent>(nameof(Method));
-        int breakdownAt = methodAt + MethodMax + PathMax + RouteMax;
-        int syscallsAt = breakdownAt + BreakdownCategories.Count * 8 + 8;
-        bool hasBreakdown = (e.Flags & FlagBreakdown) != 0;
         var route = payload.Slice(methodAt + MethodMax + PathMax, Math.Min((int)e.RouteLen, RouteMax));
         // A ServeMux pattern names its method and host before the path ("GET example.com/x/{id}"):
         // the route is the path part; the method is a field of its own.
         if (!route.IsEmpty && route[0] != (byte)'/' && route.IndexOf((byte)'/') is > 0 and var slash)
             route = route[slash..];
+        ReadOnlySpan<ulong> breakdown = default;
+        ReadOnlySpan<SyscallStat> syscalls = default;
+        if ((e.Flags & FlagBreakdown) != 0)
+        {
+            var tail = payload[sizeof(HttpEvent)..];
+            if (tail.Length < sizeof(HttpBreakdownHead))
+                throw new InvalidDataException($"ring buffer record of {payload.Length} bytes has no room for its breakdown");
+            ref readonly HttpBreakdownHead b = ref MemoryMarshal.AsRef<HttpBreakdownHead>(tail);
+            int n = Math.Min((int)Math.Min(b.SyscallCount, MaxSyscalls), (tail.Length - sizeof(HttpBreakdownHead)) / sizeof(SyscallStat));
+            breakdown = MemoryMarshal.Cast<byte, ulong>(tail[..(BreakdownCategories.Count * 8)]);
+            syscalls = MemoryMarshal.Cast<byte, SyscallStat>(tail.Slice(sizeof(HttpBreakdownHead), n * sizeof(SyscallStat)));
+        }
         return new RequestView((int)e.Pid, (int)e.Tid, e.Goid, e.StartNs, e.DurationNs, e.Status,
             payload.Slice(methodAt, Math.Min((int)e.MethodLen, MethodMax)),
             payload.Slice(methodAt + MethodMax, Math.Min((int)e.PathLen, PathMax)),
-            route,
-            hasBreakdown ? MemoryMarshal.Cast<byte, ulong>(payload.Slice(breakdownAt, BreakdownCategories.Count * 8)) : default,
-            hasBreakdown ? MemoryMarshal.Cast<byte, SyscallStat>(payload.Slice(syscallsAt, Math.Min((int)e.SyscallCount, MaxSyscalls) * 16)) : default,
+            route, breakdown, syscalls,
             (e.Flags & FlagGrpc) == 0 ? RequestView.NotGrpc : (e.Flags & FlagGrpcStatus) != 0 ? e.GrpcStatus : RequestView.GrpcStatusUnknown);
     }
+}
+
+/// <summary>
+/// The fixed start of struct sonde_http_breakdown (bpf/http.h): nanoseconds per
+/// category, then how many syscall entries follow.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct HttpBreakdownHead
+{
+    public fixed ulong BreakdownNs[BreakdownCategories.Count];
+    public uint SyscallCount;
+    public uint Pad2;
 }

@@ -172,6 +172,9 @@ public sealed class HttpTracer : IDisposable
 
     public static readonly string[] UprobePrograms = [.. ProgramNames.Except(KernelPrograms)];
 
+    /// <summary>Kernel tracepoints the breakdown attaches: sched_switch, sched_wakeup, sys_enter, sys_exit, sched_process_exit.</summary>
+    public static int KernelTracepoints => KernelPrograms.Length;
+
     /// <summary>The one program multi-uprobe links attach: it tail-calls the probe's own (its cookie's high half).</summary>
     public const string UprobeEntry = "sonde_uprobe";
 
@@ -342,7 +345,7 @@ public sealed class HttpTracer : IDisposable
     private enum Stat : uint
     {
         StartHits, EndHits, RouteHits, Events, Drops, EndUnmatched, StartNoConfig, RuntimeHits, SyscallsLost, GrpcStatusHits,
-        InflightFull, Abandoned, StateFull,
+        InflightFull, Abandoned, StateFull, RuntimeRequestHits,
     }
 
     private ulong Sum(Stat s) => _stats.SumPerCpu((uint)s);
@@ -357,6 +360,7 @@ public sealed class HttpTracer : IDisposable
         InflightFull = Sum(Stat.InflightFull),
         Abandoned = Sum(Stat.Abandoned),
         StateFull = Sum(Stat.StateFull),
+        RuntimeRequestHits = Sum(Stat.RuntimeRequestHits),
         ExitedInFlight = (ulong)Interlocked.Read(ref _exitedInFlight),
     };
 
@@ -379,7 +383,10 @@ public sealed class HttpTracer : IDisposable
         return removed;
     }
 
-    /// <summary>Entries in one of the BPF object's hash maps now (inflight, threads, stws, tgids), for tests and checks.</summary>
+    /// <summary>
+    /// Entries in one of the BPF object's hash maps now, for tests and checks: inflight
+    /// (requests in flight), threads, stws, tgids.
+    /// </summary>
     public int MapEntries(string map) => map switch
     {
         "inflight" => _inflight.Keys<InflightKey>().Count,

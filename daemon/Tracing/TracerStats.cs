@@ -16,6 +16,13 @@ public readonly record struct TracerStats(
     public ulong Abandoned { get; init; }
     /// <summary>Requests in flight when their process exited (their in-flight entries removed by user space).</summary>
     public ulong ExitedInFlight { get; init; }
+    /// <summary>Of <see cref="RuntimeHits"/>, those that moved a traced request's state; the rest were paid for goroutines that serve none.</summary>
+    public ulong RuntimeRequestHits { get; init; }
+
+    /// <summary>Go scheduler probe hits per captured request: all of them, and those on request goroutines.</summary>
+    public (double All, double OnRequests) SchedulerHitsPerRequest =>
+        Events == 0 ? (0, 0) : ((double)RuntimeHits / Events, (double)RuntimeRequestHits / Events);
+
     /// <summary>Breakdown: threads or processes not followed because the threads or stws map was full.</summary>
     public ulong StateFull { get; init; }
 

@@ -219,6 +219,48 @@ public sealed class HttpTracerTests
         Assert.Equal(0, allocated);
     }
 
+    /// <summary>
+    /// A record carries what occurred: the event alone (320 bytes) with the
+    /// breakdown off; with it on, the breakdown and only the syscalls the request
+    /// made, so a request with one syscall takes 424 bytes of ring, not 664.
+    /// </summary>
+    [RootTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Records_carry_only_what_occurred(bool breakdown)
+    {
+        using var srv = GoServer.Start("breakdown");
+        var analysis = TargetAnalysis.For(GoExecutable.Open(srv.Binary), EndProbeMode.Auto, breakdown);
+        Assert.Equal(breakdown, analysis.Breakdown);
+        using var tracer = new HttpTracer(1 << 20);
+        if (breakdown) tracer.AttachKernelEvents();
+        tracer.Attach(analysis.Plan, analysis.Config, srv.Binary, [srv.Pid], out _);
+        // CPU work (no syscall), and a write+fsync (several).
+        await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, 40).Select(i => ("GET", i % 2 == 0 ? "/busy?ms=1" : "/fsync")).ToList(), 1);
+        var lengths = new List<(int Bytes, int Syscalls, int Categories)>();
+        var reader = tracer.Reader;
+        while (reader.TryRead(out var result) && !result.Buffer.IsEmpty)
+        {
+            var records = new RingBufferRecords(result.Buffer.FirstSpan);
+            while (records.MoveNext())
+            {
+                var view = HttpEvent.View(records.Current);
+                lengths.Add((records.Current.Length, view.Syscalls.Length, view.BreakdownNs.Length));
+            }
+            reader.AdvanceTo(result.Buffer.GetPosition(records.Consumed));
+        }
+        Assert.Equal(40, lengths.Count);
+        if (!breakdown)
+        {
+            Assert.All(lengths, l => Assert.Equal((320, 0, 0), l));
+            return;
+        }
+        Assert.All(lengths, l => Assert.Equal(320 + 88 + 16 * l.Syscalls, l.Bytes));
+        Assert.All(lengths, l => Assert.Equal(BreakdownCategories.Count, l.Categories));
+        Assert.Contains(lengths, l => l.Syscalls >= 2);   // write and fsync
+        Assert.True(lengths.Average(l => l.Bytes) < 664, "shorter than a record with room for 16 syscalls");
+    }
+
     private static void Drain(RingBufferReader reader, IRequestSink sink, int maxRecords)
     {
         int n = 0;

@@ -222,11 +222,11 @@ demo: deps all $(GO_OUT)/demo
 # (< 60 s) and fails only on crashes and errors. Both need root and 2 CPUs,
 # and measure the package's sonde (out/package/sonde), what users install.
 BENCH_OUT := $(OUT)/bench
-BENCH_APT_PACKAGES := bpftrace gnuplot-nox python3
+BENCH_APT_PACKAGES := bpftrace gnuplot-nox python3 redis-server
 BENCH_CS := $(wildcard tests/bench/RingBufferBench/*.cs tests/bench/RingBufferBench/*.csproj)
 BENCH_BINS := $(BENCH_OUT)/ringbuf-consumer $(BENCH_OUT)/ringbuf-producer $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench
 
-.PHONY: bench bench-smoke bench-deps bench-protocols bench-bystander
+.PHONY: bench bench-smoke bench-deps bench-protocols bench-bystander bench-realistic
 
 bench-deps: deps
 	$(call apt-install,$(BENCH_APT_PACKAGES))
@@ -264,3 +264,8 @@ bench-protocols: bench-deps all $(OUT)/package/sonde goservers $(BENCH_OUT)/h2lo
 # with 1,008 uprobes: tests/bench/bystander.py, into BENCHMARKS.md.
 bench-bystander: bench-deps all $(OUT)/package/sonde goservers
 	$(Q)python3 -B tests/bench/bystander.py
+
+# What Sonde costs a realistic service (CPU work, a Redis query, JSON) at
+# saturation and at ~70% load: tests/bench/realistic.py, into BENCHMARKS.md.
+bench-realistic: bench-deps all $(OUT)/package/sonde $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped
+	$(Q)python3 -B tests/bench/realistic.py

@@ -248,8 +248,9 @@ $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench: $(BENCH_CS) $(CS_SRCS) $(BPF_OBJS) | 
 bench: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS)
 	$(Q)python3 -B tests/bench/bench.py --repo .
 
-bench-smoke: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS)
+bench-smoke: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped
 	$(Q)python3 -B tests/bench/bench.py --repo . --smoke
+	$(Q)python3 -B tests/bench/realistic.py --smoke
 
 # What a request costs by protocol (HTTP/1.1, HTTP/2, gRPC): tests/bench/protocols.py,
 # with a sequential HTTP/2 and gRPC client of ours; prints BENCHMARKS.md's table.

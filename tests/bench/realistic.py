@@ -17,7 +17,8 @@ the BPF run time per request; probe and scheduler hits per request from
 sonde trace's last line.
 
 Prints a Markdown section and puts it into BENCHMARKS.md (and
-tests/bench/realistic.md, which `make bench` keeps). Standard library only.
+tests/bench/realistic.md, which `make bench` keeps); with --smoke (make
+bench-smoke), one short round, printed only. Standard library only.
 """
 import json
 import os
@@ -36,8 +37,9 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVER = os.path.join(REPO, "out", "goservers", "go1.27", "realistic-stripped")
 SONDE = os.path.join(REPO, "out", "package", "sonde")
 REPORT_LUA = os.path.join(REPO, "tests", "bench", "wrk_report.lua")
-ROUNDS = int(os.environ.get("SONDE_BENCH_ROUNDS", "3"))
-SECONDS = int(os.environ.get("SONDE_BENCH_SECONDS", "8"))
+SMOKE = "--smoke" in sys.argv[1:]   # make bench-smoke: once, briefly, printed only
+ROUNDS = 1 if SMOKE else int(os.environ.get("SONDE_BENCH_ROUNDS", "3"))
+SECONDS = 2 if SMOKE else int(os.environ.get("SONDE_BENCH_SECONDS", "8"))
 SECTION = "## A realistic service"
 DELAY_MS = 10           # each paced connection's wait between requests
 GOALS = {"throughput": 0.98, "p99_added": 0.02}   # breakdown on, the issue's goal
@@ -194,7 +196,8 @@ def main():
         saturated, paced, results = run(workdir)
     lines = table(saturated, paced, results)
     print("\n".join(lines))
-    put_section(REPO, SECTION, lines, "realistic.md")
+    if not SMOKE:
+        put_section(REPO, SECTION, lines, "realistic.md")
 
 
 if __name__ == "__main__":

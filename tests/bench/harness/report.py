@@ -341,6 +341,11 @@ def _overhead_targets(summary, servers):
             kernel = sum(v["ns_per_hit"] * v["hits_per_req"] for n, v in progs.items()
                          if n.startswith(("sonde_sys_", "sonde_sched_")) and v["ns_per_hit"] is not None) / 1000
             sched_uprobes = sum(v["hits_per_req"] for n, v in progs.items() if n.startswith("sonde_go_"))
+            if not sched_uprobes and "sonde_uprobe" in progs:
+                # Multi-uprobe links: every uprobe runs as the entry program. The scheduler's are
+                # its runs beyond the request probes' (the breakdown-off variant's runs of it).
+                request_probes = off.get("progs", {}).get("sonde_uprobe", {}).get("hits_per_req", 2.0)
+                sched_uprobes = progs["sonde_uprobe"]["hits_per_req"] - request_probes
             bounds.append(f"**{name}, breakdown on:** tracing adds {a_on:.1f} µs of server CPU per request, "
                           f"{b_on:.1f} µs of it BPF run time, {kernel:.1f} µs of which in the kernel tracepoints "
                           f"(`sys_enter`/`sys_exit` for every syscall of every task, `sched_switch`, `sched_wakeup`), "

@@ -179,6 +179,40 @@ public sealed class HttpTracerTests
         Assert.Equal(0, tracer.MapEntries("inflight"));
     }
 
+    /// <summary>
+    /// A handler that panics never reaches the end probe. Its request is counted
+    /// once: as abandoned when its goroutine's g starts another request (Go reuses
+    /// a dead goroutine's g for the next one), or, if none did, when its process
+    /// exits and is forgotten. Either way exactly once, and never recorded.
+    /// </summary>
+    [RootFact]
+    public async Task A_request_whose_handler_panicked_is_counted_once()
+    {
+        using var srv = GoServer.Start("nethttp");
+        using var tracer = AttachTo(srv, 1 << 20);
+        // One request on a raw socket (HttpClient would retry it on the closed connection).
+        var uri = new Uri(srv.BaseUrl);
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(uri.Host, uri.Port);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes("GET /panic HTTP/1.1\r\nHost: sonde\r\n\r\n"));
+            var buf = new byte[256];
+            Assert.Equal(0, await stream.ReadAsync(buf));   // closed, no answer: net/http recovered the panic
+        }
+        // New connections: their goroutines take dead goroutines' gs first.
+        for (int i = 0; i < 20; i++)
+            await LoadClient.SendAsync(srv.BaseUrl, [("GET", $"/users/{i}")], 1);
+        srv.Kill();
+        int leftInFlight = tracer.ForgetProcess(srv.Pid, Sonde.Capture.MonotonicClock.NowNs());
+        var stats = tracer.ReadStats();
+        Assert.Equal(21UL, stats.StartHits);
+        Assert.Equal(20UL, stats.Events);
+        Assert.Equal(1UL, stats.Abandoned + stats.ExitedInFlight);
+        Assert.Equal((int)stats.ExitedInFlight, leftInFlight);
+        Assert.Equal(0, tracer.MapEntries("inflight"));
+    }
+
     [RootFact]
     public async Task A_full_ring_buffer_counts_every_lost_request_as_a_drop()
     {

@@ -35,6 +35,9 @@ func main() {
 		w.Write([]byte("slept\n"))
 	})
 	mux.HandleFunc("/silent/", func(w http.ResponseWriter, r *http.Request) {})
+	// A handler that panics: net/http recovers, logs it and closes the connection,
+	// and the request never reaches the code after ServeHTTP.
+	mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) { panic("test panic") })
 
 	sondetest.Main("127.0.0.1:18080", mux)
 }

@@ -16,11 +16,17 @@ public sealed class HttpTracerTests
         public void OnRequest(in RequestView request) { Count++; StatusSum += request.Status; }
     }
 
-    private static HttpTracer AttachTo(GoServer srv, uint ringBytes, bool? uprobeMulti = null)
+    /// <summary>A server's probe plan and offsets, as sonde trace makes them (breakdown off).</summary>
+    private static (ProbePlan Plan, GoTargetConfig Config) PlanFor(GoServer srv)
     {
         var exe = GoExecutable.Open(srv.Binary);
         var plan = ProbePlan.For(exe, EndProbeMode.Auto);
-        var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
+        return (plan, StructOffsets.Resolve(exe, plan.Routers).Config);
+    }
+
+    private static HttpTracer AttachTo(GoServer srv, uint ringBytes, bool? uprobeMulti = null)
+    {
+        var (plan, config) = PlanFor(srv);
         var tracer = new HttpTracer(ringBytes, uprobeMulti: uprobeMulti);
         tracer.Attach(plan, config, srv.Binary, [srv.Pid], out _);
         return tracer;
@@ -67,9 +73,7 @@ public sealed class HttpTracerTests
     public async Task Config_slots_are_reused_once_released()
     {
         using var srv = GoServer.Start("nethttp");
-        var exe = GoExecutable.Open(srv.Binary);
-        var plan = ProbePlan.For(exe, EndProbeMode.Auto);
-        var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
+        var (plan, config) = PlanFor(srv);
         using var tracer = new HttpTracer(1 << 20, maxBinaries: 40);
         var slots = Enumerable.Range(0, 40).Select(_ => tracer.RegisterBinary(config)).ToList();
         Assert.Equal(40, slots.Distinct().Count());
@@ -121,9 +125,7 @@ public sealed class HttpTracerTests
     public async Task A_full_in_flight_map_counts_each_request_it_could_not_hold()
     {
         using var srv = GoServer.Start("nethttp");
-        var exe = GoExecutable.Open(srv.Binary);
-        var plan = ProbePlan.For(exe, EndProbeMode.Auto);
-        var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
+        var (plan, config) = PlanFor(srv);
         using var tracer = new HttpTracer(1 << 20, maxInflight: 4);
         tracer.Attach(plan, config, srv.Binary, [srv.Pid], out _);
         using var client = new HttpClient { BaseAddress = new Uri(srv.BaseUrl) };
@@ -155,9 +157,7 @@ public sealed class HttpTracerTests
     {
         using var srv = GoServer.Start("nethttp");
         using var other = GoServer.Start("nethttp-other", binaryPath: srv.Binary);
-        var exe = GoExecutable.Open(srv.Binary);
-        var plan = ProbePlan.For(exe, EndProbeMode.Auto);
-        var (config, _) = StructOffsets.Resolve(exe, plan.Routers);
+        var (plan, config) = PlanFor(srv);
         using var tracer = new HttpTracer(1 << 20);
         int slot = tracer.RegisterBinary(config);
         tracer.Attach(plan, slot, srv.Binary, [srv.Pid]);

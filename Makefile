@@ -24,7 +24,8 @@ APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go curl linux-libc-
 	golang-github-gin-gonic-gin-dev binutils hey wrk systemd prometheus \
 	dpkg-dev lintian bpftrace \
 	golang-github-gorilla-mux-dev golang-github-go-chi-chi-dev golang-github-labstack-echo-dev \
-	golang-github-julienschmidt-httprouter-dev golang-google-grpc-dev
+	golang-github-julienschmidt-httprouter-dev golang-google-grpc-dev \
+	postgresql redis-server golang-github-lib-pq-dev golang-github-gomodule-redigo-dev
 
 # Go builds come from Debian's packages only: GOPATH mode, no module download.
 # tests/goservers/gopath holds what the test servers share (package sondetest).
@@ -52,7 +53,8 @@ GOSERVERS += $(foreach v,$(GO_MATRIX),$(addprefix $(GO_OUT)/go$(v)/,nethttp-stri
 	$(addprefix $(GO_OUT)/go$(GO_NEWEST)/,nethttp nethttp-pie nethttp-static breakdown breakdown-stripped) \
 	$(GO_OUT)/go1.24/breakdown-stripped \
 	$(GO_OUT)/nethttp-nobuildinfo $(addprefix $(GO_OUT)/go$(GO_NEWEST)/,nethttp-nobuildinfo gin-static gin-nobuildinfo) \
-	$(foreach v,$(GO_PATTERNS),$(GO_OUT)/go$(v)/mux-stripped) $(GO_OUT)/go$(GO_NEWEST)/mux
+	$(foreach v,$(GO_PATTERNS),$(GO_OUT)/go$(v)/mux-stripped) $(GO_OUT)/go$(GO_NEWEST)/mux \
+	$(GO_OUT)/peers $(GO_OUT)/go$(GO_NEWEST)/peers-stripped
 # Servers on Debian's routers and grpc-go (tests/goservers/<name>), with the
 # oldest Go and the newest, with and without symbols.
 ROUTERS := chi echo gorillamux httprouter grpc

@@ -44,6 +44,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "http.h"
 #include "go_abi.bpf.h"
 #include "pidns.bpf.h"
@@ -51,6 +52,8 @@
 /* Linux's errno values (include/uapi/asm-generic/errno-base.h); vmlinux.h has no macros. */
 #define EEXIST 17
 #define E2BIG 7
+#define EAGAIN 11
+#define EINPROGRESS 115
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -74,6 +77,10 @@ struct inflight {
 	__u32 steal_cpu; /* the CPU it ran on then, + 1 (0: no snapshot) */
 	__u32 _pad4;
 	struct sonde_syscall_stat sys[SONDE_MAX_SYSCALLS];
+	__u32 npeers;
+	__u32 wait_peer; /* peers[] index + 1 of the socket its last EAGAIN/EINPROGRESS was on (0: none) */
+	__u32 park_peer; /* peers[] index + 1 that the net_io accruing now waits on (0: none known) */
+	__u32 _pad5;
 	__s64 goid;
 	__u64 req;      /* *http.Request */
 	__u64 rw;       /* ResponseWriter's data word (a *response for HTTP/1) */
@@ -87,6 +94,8 @@ struct inflight {
 	char grpc_path[SONDE_PATH_MAX]; /* the call's full method, copied at its start */
 	__u32 tid;      /* as Sonde sees it (its pid namespace) */
 	__u32 _pad2;
+	/* Last, and not cleared at a start (too big to clear at once): only the first npeers are read. */
+	struct sonde_peer_wait peers[SONDE_MAX_PEERS];
 };
 
 struct {
@@ -133,6 +142,8 @@ struct thread {
 	__u32 tgid;
 	__u32 sys_nr;
 	__u64 sys_start; /* 0: not in a syscall */
+	__u32 sys_fd;    /* the syscall's fd, for those that can leave a goroutine waiting on a socket */
+	__u32 _pad;
 	/* Its last switch-in (see sonde_sched_switch): when, and its CPU time and CPU's steal clock then. */
 	__u64 in_ns;
 	__u64 in_exec;
@@ -181,6 +192,7 @@ struct {
 struct sonde_http_event _sonde_http_event_btf = {};
 struct sonde_http_breakdown _sonde_http_breakdown_btf = {};
 struct sonde_go_config _sonde_go_config_btf = {};
+struct sonde_peer_wait _sonde_peer_wait_btf = {};
 
 static __always_inline void count(__u32 which)
 {
@@ -250,6 +262,10 @@ static __always_inline void account_at(struct inflight *f, __u32 tgid, __u64 now
 		__u32 st = f->state;
 		if (st < SONDE_CAT_MAX)
 			f->cat_ns[st] += delta;
+		/* A park in the netpoller: its time goes to the socket's peer too. */
+		__u32 pi = f->park_peer - 1;
+		if (st == SONDE_CAT_NET_IO && pi < SONDE_MAX_PEERS)
+			f->peers[pi].ns += delta;
 		f->since = now;
 		f->stw_snap = stw;
 	}
@@ -257,6 +273,8 @@ static __always_inline void account_at(struct inflight *f, __u32 tgid, __u64 now
 		f->steal_snap = steal;
 		f->steal_cpu = cpu;
 	}
+	if (next != SONDE_CAT_NET_IO)
+		f->park_peer = 0;
 	f->state = next;
 }
 
@@ -300,7 +318,7 @@ static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 	struct inflight *val = bpf_map_lookup_elem(&inflight_scratch, &zero);
 	if (!val)
 		return 0;
-	__builtin_memset(val, 0, sizeof(*val));
+	__builtin_memset(val, 0, __builtin_offsetof(struct inflight, peers));
 	val->head.start_ns = bpf_ktime_get_ns();
 	val->req = GO_ARG4(ctx);
 	val->rw = GO_ARG3(ctx);
@@ -720,9 +738,24 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 		if (n > SONDE_MAX_SYSCALLS)
 			n = SONDE_MAX_SYSCALLS;
 		r->b.syscall_count = n;
-		r->b._pad2 = 0;
 		__builtin_memcpy(r->b.syscalls, f->sys, sizeof(r->b.syscalls));
 		size += __builtin_offsetof(struct sonde_http_breakdown, syscalls) + (__u64)n * sizeof(struct sonde_syscall_stat);
+		/* The peers right after the syscalls that occurred. */
+		__u32 m = f->npeers;
+		if (m > SONDE_MAX_PEERS)
+			m = SONDE_MAX_PEERS;
+		r->b.peer_count = 0;
+		if (m > 0) {
+			__u64 at = (__u64)n * sizeof(struct sonde_syscall_stat), len = (__u64)m * sizeof(struct sonde_peer_wait);
+			asm volatile("%0 &= 511" : "+r"(at));
+			asm volatile("%0 &= 1023" : "+r"(len));
+			if (at <= SONDE_MAX_SYSCALLS * sizeof(struct sonde_syscall_stat) && len > 0 &&
+			    len <= sizeof(r->b.peers) &&
+			    bpf_probe_read_kernel((char *)r->b.syscalls + at, len, f->peers) == 0) {
+				r->b.peer_count = m;
+				size += len;
+			}
+		}
 	} else {
 		fill_event(&r->e, (char *)&r->b, f, cfg, now, end_flags);
 	}
@@ -771,6 +804,20 @@ int sonde_go_park(struct pt_regs *ctx)
 		cat = SONDE_CAT_OTHER;
 	f->kernel_off = 0;
 	account(f, key.tgid, bpf_ktime_get_ns(), cat);
+	/*
+	 * Go parks a goroutine in the netpoller (netpollblock: waitReasonIOWait,
+	 * Go 1.19 to 1.27) right after its read, write or connect on a non-blocking
+	 * socket returned EAGAIN or EINPROGRESS (internal/poll, net): the peer of
+	 * that socket is what it waits on.
+	 */
+	if (cat == SONDE_CAT_NET_IO) {
+		__u32 wi = f->wait_peer - 1;
+		if (wi < SONDE_MAX_PEERS) {
+			f->peers[wi].count++;
+			f->park_peer = wi + 1;
+		}
+	}
+	f->wait_peer = 0;
 	/*
 	 * The thread leaves this goroutine for the scheduler (which may poll the
 	 * network, sleep on a futex...): none of that belongs to the request.
@@ -901,6 +948,171 @@ static __always_inline bool runtime_sleep(const struct thread *t)
 	return t->sys_start && t->sys_nr == SONDE_NR_FUTEX;
 }
 
+
+/*
+ * Syscalls after which Go's netpoller parks the goroutine when they return
+ * EAGAIN (internal/poll.FD's Read, Write, ReadFrom, WriteTo, ReadMsg, WriteMsg,
+ * Writev) or EINPROGRESS (net's connect): x86-64 numbers
+ * (arch/x86/entry/syscalls/syscall_64.tbl). Their fd is the first argument.
+ */
+static __always_inline bool socket_io(long nr)
+{
+	switch (nr) {
+	case 0:   /* read */
+	case 1:   /* write */
+	case 19:  /* readv */
+	case 20:  /* writev */
+	case 42:  /* connect */
+	case 44:  /* sendto */
+	case 45:  /* recvfrom */
+	case 46:  /* sendmsg */
+	case 47:  /* recvmsg */
+		return true;
+	}
+	return false;
+}
+
+/* Linux's values (include/linux/socket.h, include/uapi/linux/stat.h, include/linux/net.h). */
+#define SONDE_AF_UNIX  1
+#define SONDE_AF_INET  2
+#define SONDE_AF_INET6 10
+#define SONDE_S_IFMT   00170000
+#define SONDE_S_IFSOCK 0140000
+_Static_assert(SONDE_PEER_ADDR_MAX < 64, "peer_of_fd bounds a path's length with a mask of 63");
+#define SONDE_SOCK_DGRAM 2
+
+/*
+ * The remote end of the current task's socket `fd`, from the kernel's own
+ * structures (task->files->fdt->fd[fd]->private_data is the struct socket of a
+ * socket's file). 0 if fd is not a socket of a family Sonde names.
+ *
+ * A connection the process accepted is its client: an accepted TCP socket is
+ * a copy of its listener (sk_clone_lock, net/core/sock.c), listen()'s backlog
+ * included, where a socket that connected never had one. On a Unix socket, an
+ * accepted one carries its listener's address while its peer (the client) is
+ * unbound.
+ */
+static __always_inline int peer_of_fd(__u32 fd, struct sonde_peer *p)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = 0;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) != 0 || !file)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & SONDE_S_IFMT) != SONDE_S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (BPF_CORE_READ(sk, sk_type) == SONDE_SOCK_DGRAM)
+		p->flags |= SONDE_PEER_F_UDP;
+	if (family == SONDE_AF_INET || family == SONDE_AF_INET6) {
+		if (BPF_CORE_READ(sk, sk_max_ack_backlog) > 0) {
+			p->kind = SONDE_PEER_CLIENT;
+			return 1;
+		}
+		p->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if (family == SONDE_AF_INET) {
+			__u32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+			__builtin_memcpy(p->addr, &a, 4);
+			p->addr_len = 4;
+			p->kind = SONDE_PEER_IPV4;
+			return 1;
+		}
+		BPF_CORE_READ_INTO(p->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		/* An IPv4 peer of a dual-stack socket (::ffff:a.b.c.d): an IPv4 address. */
+		__u32 w0, w1, w2;
+		__builtin_memcpy(&w0, p->addr, 4);
+		__builtin_memcpy(&w1, p->addr + 4, 4);
+		__builtin_memcpy(&w2, p->addr + 8, 4);
+		if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
+			__builtin_memcpy(p->addr, p->addr + 12, 4);
+			__builtin_memset(p->addr + 4, 0, 12);
+			p->addr_len = 4;
+			p->kind = SONDE_PEER_IPV4;
+			return 1;
+		}
+		p->addr_len = 16;
+		p->kind = SONDE_PEER_IPV6;
+		return 1;
+	}
+	if (family == SONDE_AF_UNIX) {
+		struct unix_sock *u = (struct unix_sock *)sk;
+		struct sock *peer = BPF_CORE_READ(u, peer);
+		struct unix_address *addr = peer ? BPF_CORE_READ((struct unix_sock *)peer, addr) : 0;
+		p->kind = SONDE_PEER_UNIX;
+		if (!addr) {
+			if (peer && BPF_CORE_READ(u, addr))
+				p->kind = SONDE_PEER_CLIENT;
+			return 1;
+		}
+		/* addr->len counts sun_family (2 bytes) and the path (with its 0 for a path name). */
+		int len = BPF_CORE_READ(addr, len) - 2;
+		if (len <= 0)
+			return 1;
+		if (len > SONDE_PEER_ADDR_MAX) {
+			len = SONDE_PEER_ADDR_MAX;
+			p->flags |= SONDE_PEER_F_TRUNCATED;
+		}
+		__u32 rd = len;
+		asm volatile("%0 &= 63" : "+r"(rd));
+		if (rd == 0 || rd > SONDE_PEER_ADDR_MAX || bpf_probe_read_kernel(p->addr, rd, &addr->name[0].sun_path) != 0)
+			return 1;
+		/* A path name ends at its 0; an abstract one (leading 0) is all its bytes. */
+		__u32 n = len;
+		if (p->addr[0] != 0) {
+			for (int i = 0; i < SONDE_PEER_ADDR_MAX; i++)
+				if (i < n && p->addr[i] == 0) {
+					n = i;
+					break;
+				}
+		}
+		p->addr_len = n;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A syscall of the request's goroutine on socket fd returned EAGAIN or
+ * EINPROGRESS: the netpoller parks it next (sonde_go_park), waiting on the
+ * socket's peer. The peer takes one of the request's SONDE_MAX_PEERS slots.
+ */
+_Static_assert(sizeof(struct sonde_peer) == 48, "note_wait compares peers as 6 words");
+
+static __always_inline void note_wait(struct inflight *f, __u32 fd)
+{
+	f->wait_peer = 0;
+	struct sonde_peer p = {};
+	if (!peer_of_fd(fd, &p))
+		return;
+	__u32 n = f->npeers;
+	for (int i = 0; i < SONDE_MAX_PEERS; i++) {
+		if (i >= n)
+			break;
+		const __u64 *q = (const __u64 *)&f->peers[i].peer, *w = (const __u64 *)&p;
+		if (q[0] == w[0] && q[1] == w[1] && q[2] == w[2] && q[3] == w[3] && q[4] == w[4] && q[5] == w[5]) {
+			f->wait_peer = i + 1;
+			return;
+		}
+	}
+	if (n >= SONDE_MAX_PEERS) {
+		count(SONDE_STAT_PEERS_LOST);
+		return;
+	}
+	__u32 at = n & (SONDE_MAX_PEERS - 1);
+	f->peers[at].peer = p;
+	f->peers[at].count = 0;
+	f->peers[at].ns = 0;
+	f->npeers = n + 1;
+	f->wait_peer = at + 1;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
@@ -1002,6 +1214,8 @@ int BPF_PROG(sonde_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	t->sys_nr = (__u32)id;
 	t->sys_start = bpf_ktime_get_ns();
+	if (socket_io(id))
+		t->sys_fd = (__u32)BPF_CORE_READ(regs, di);
 	return 0;
 }
 
@@ -1018,6 +1232,8 @@ int BPF_PROG(sonde_sys_exit, struct pt_regs *regs, long ret)
 	t->sys_start = 0;
 	if (!f || nr == SONDE_NR_FUTEX)
 		return 0;
+	if ((ret == -EAGAIN || ret == -EINPROGRESS) && socket_io(nr))
+		note_wait(f, t->sys_fd);
 	__u32 n = f->nsyscalls;
 	for (int i = 0; i < SONDE_MAX_SYSCALLS; i++) {
 		if (i >= n)

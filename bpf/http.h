@@ -14,6 +14,8 @@
 #define SONDE_MAX_SYSCALLS 16   /* distinct syscalls kept per request */
 #define SONDE_WAIT_REASONS 64   /* runtime.waitReason values mapped per Go version */
 #define SONDE_ROUTE_PARTS 4     /* pieces of a route joined at the end (chi's RoutePatterns) */
+#define SONDE_MAX_PEERS 8       /* distinct peers whose waits are kept per request */
+#define SONDE_PEER_ADDR_MAX 40  /* an IPv4/IPv6 address, or a Unix socket's path (cut at this length) */
 
 /* Where a request's time went (the JSON record's breakdown_ns keys, in order). */
 enum sonde_category {
@@ -55,6 +57,7 @@ enum sonde_stat {
 	SONDE_STAT_ABANDONED,       /* start on a goroutine whose previous request never ended (its end was not reached) */
 	SONDE_STAT_STATE_FULL,      /* breakdown: a thread or process not followed, the threads or stws map was full */
 	SONDE_STAT_RUNTIME_REQUEST_HITS, /* Go scheduler probe hits that moved a request's state (the rest served none) */
+	SONDE_STAT_PEERS_LOST,      /* network waits on peers past SONDE_MAX_PEERS distinct ones (their time stays in net_io) */
 	SONDE_STAT_MAX,
 };
 
@@ -101,6 +104,36 @@ struct sonde_inflight_head {
 	__u64 start_ns; /* CLOCK_MONOTONIC at the request's start */
 };
 
+/* What a request's goroutine waited on in the netpoller (struct sonde_peer.kind). */
+enum sonde_peer_kind {
+	SONDE_PEER_NONE = 0,
+	SONDE_PEER_IPV4,    /* addr[0..4), port: the socket's remote end */
+	SONDE_PEER_IPV6,    /* addr[0..16), port */
+	SONDE_PEER_UNIX,    /* addr: the path the peer is bound to (addr_len 0: unnamed; a leading 0 byte: abstract) */
+	SONDE_PEER_CLIENT,  /* a connection the process accepted: the request's client (or another one's) */
+};
+
+#define SONDE_PEER_F_TRUNCATED (1 << 0) /* a Unix path longer than SONDE_PEER_ADDR_MAX */
+#define SONDE_PEER_F_UDP       (1 << 1) /* a datagram socket (a DNS lookup, usually) */
+
+/* The remote end of a socket, as the kernel knows it (48 bytes: bpf/http.bpf.c compares it as 6 words). */
+struct sonde_peer {
+	__u8 kind;
+	__u8 flags;
+	__u16 port;     /* host order */
+	__u16 addr_len;
+	__u16 _pad;
+	__u8 addr[SONDE_PEER_ADDR_MAX];
+};
+
+/* A request's parks in the netpoller on one peer: how many, and how long (within its net_io). */
+struct sonde_peer_wait {
+	struct sonde_peer peer;
+	__u32 count;
+	__u32 _pad;
+	__u64 ns;
+};
+
 /* One syscall's totals within a request. */
 struct sonde_syscall_stat {
 	__u32 nr;
@@ -133,12 +166,17 @@ struct sonde_http_event {
 	char route[SONDE_ROUTE_MAX];
 };
 
-/* Where a request's time went: after the event, with SONDE_F_BREAKDOWN. */
+/*
+ * Where a request's time went: after the event, with SONDE_F_BREAKDOWN. In a
+ * record, the peer_count peer waits come right after the syscall_count
+ * syscalls (peers[] here is only the room for them).
+ */
 struct sonde_http_breakdown {
 	__u64 breakdown_ns[SONDE_CAT_MAX];
 	__u32 syscall_count;                /* entries of syscalls[] in the record */
-	__u32 _pad2;
+	__u32 peer_count;                   /* struct sonde_peer_wait entries after them */
 	struct sonde_syscall_stat syscalls[SONDE_MAX_SYSCALLS];
+	struct sonde_peer_wait peers[SONDE_MAX_PEERS];
 };
 
 /* The longest record. */

@@ -158,6 +158,16 @@ public static class SummaryJsonRenderer
                 json.WriteEndObject();
             }
             json.WriteEndObject();
+            json.WriteStartObject("waits");
+            foreach (var (name, count, ns, requests) in b.Peers())
+            {
+                json.WriteStartObject(name);
+                json.WriteNumber("count", count);
+                json.WriteNumber("ns", ns);
+                json.WriteNumber("requests", requests);
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
         }
     }
 }

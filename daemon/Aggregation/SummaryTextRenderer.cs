@@ -221,6 +221,9 @@ public sealed class SummaryTextRenderer
         var top = b.Syscalls().Take(5).ToList();
         if (top.Count > 0)
             output.WriteLine(Fit("  top syscalls per request: " + string.Join(", ", top.Select(s => SyscallText(s, b.Requests)))));
+        var peers = b.Peers().Take(5).ToList();
+        if (peers.Count > 0)
+            output.WriteLine(Fit("  waited on, per request: " + string.Join(", ", peers.Select(s => SyscallText(s, b.Requests)))));
     }
 
     /// <summary>

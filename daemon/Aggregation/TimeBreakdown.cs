@@ -11,6 +11,11 @@ public sealed class TimeBreakdown
 {
     private readonly ulong[] _ns = new ulong[BreakdownCategories.Count];
     private readonly Dictionary<uint, (long Count, ulong Ns, long Requests)> _syscalls = new();
+    private readonly Dictionary<Peer, (long Count, ulong Ns, long Requests)> _peers = new();
+    private (long Count, ulong Ns, long Requests) _otherPeers;
+
+    /// <summary>Distinct peers kept; waits on further ones add up as "other".</summary>
+    public const int MaxPeers = 256;
 
     /// <summary>Requests that carried a breakdown.</summary>
     public long Requests { get; private set; }
@@ -25,8 +30,20 @@ public sealed class TimeBreakdown
         _syscalls.OrderByDescending(s => s.Value.Ns).ThenBy(s => s.Key)
             .Select(s => (SyscallNames.Name(s.Key), s.Value.Count, s.Value.Ns, s.Value.Requests)).ToList();
 
-    /// <summary>Adds one request; no allocation unless it brings a syscall this set hasn't seen.</summary>
-    public void Add(ReadOnlySpan<ulong> breakdownNs, ReadOnlySpan<SyscallStat> syscalls)
+    /// <summary>
+    /// The peers the requests waited on in the netpoller, by total time, largest
+    /// first: (name, waits, total ns, requests that waited on it); past
+    /// <see cref="MaxPeers"/> distinct ones, the rest as "other".
+    /// </summary>
+    public IReadOnlyList<(string Name, long Count, ulong Ns, long Requests)> Peers()
+    {
+        var list = _peers.Select(p => (p.Key.Name(), p.Value.Count, p.Value.Ns, p.Value.Requests)).ToList();
+        if (_otherPeers.Count > 0) list.Add(("other", _otherPeers.Count, _otherPeers.Ns, _otherPeers.Requests));
+        return list.OrderByDescending(p => p.Ns).ThenBy(p => p.Item1, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Adds one request; no allocation unless it brings a syscall or peer this set hasn't seen.</summary>
+    public void Add(ReadOnlySpan<ulong> breakdownNs, ReadOnlySpan<SyscallStat> syscalls, ReadOnlySpan<PeerWait> peers = default)
     {
         if (breakdownNs.IsEmpty) return;
         Requests++;
@@ -35,6 +52,17 @@ public sealed class TimeBreakdown
         {
             _syscalls.TryGetValue(s.Nr, out var t);
             _syscalls[s.Nr] = (t.Count + s.Count, t.Ns + s.Ns, t.Requests + 1);
+        }
+        bool other = false;
+        foreach (ref readonly var w in peers)
+        {
+            if (_peers.TryGetValue(w.Peer, out var t) || _peers.Count < MaxPeers)
+                _peers[w.Peer] = (t.Count + w.Count, t.Ns + w.Ns, t.Requests + 1);
+            else
+            {
+                _otherPeers = (_otherPeers.Count + w.Count, _otherPeers.Ns + w.Ns, _otherPeers.Requests + (other ? 0 : 1));
+                other = true;
+            }
         }
     }
 }

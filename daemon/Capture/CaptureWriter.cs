@@ -66,6 +66,7 @@ public sealed class CaptureWriter : IDisposable
 
     /// <summary>Appends one request record.</summary>
     private readonly List<SyscallTotal> _syscallPool = new();
+    private readonly List<PeerWaitTotal> _waitPool = new();
 
     public void Write(in RequestView request)
     {
@@ -104,6 +105,20 @@ public sealed class CaptureWriter : IDisposable
             t.Count = request.Syscalls[i].Count;
             t.Ns = request.Syscalls[i].Ns;
             _request.Syscalls.Add(t);
+        }
+        _request.Waits.Clear();
+        for (int i = 0; i < request.Peers.Length; i++)
+        {
+            if (_waitPool.Count <= i) _waitPool.Add(new PeerWaitTotal());
+            var w = _waitPool[i];
+            ref readonly var p = ref request.Peers[i];
+            w.Kind = p.Peer.Kind;
+            w.Flags = p.Peer.Flags;
+            w.Port = p.Peer.Port;
+            w.Addr = ByteString.CopyFrom(p.Peer.AddrBytes());
+            w.Count = p.Count;
+            w.Ns = p.Ns;
+            _request.Waits.Add(w);
         }
         WriteRecord(_requestRecord);
         RequestCount++;

@@ -6,13 +6,20 @@ public sealed partial class CapturedRequest
 {
     private ulong[]? _breakdown;
     private SyscallStat[]? _syscalls;
+    private PeerWait[]? _waits;
 
     /// <summary>This record as the view aggregators and sinks consume; the spans point into this message.</summary>
     public RequestView AsView()
     {
         _breakdown ??= BreakdownNs.ToArray();
         _syscalls ??= Syscalls.Select(s => new SyscallStat(s.Nr, s.Count, s.Ns)).ToArray();
+        _waits ??= Waits.Take(HttpEvent.MaxPeers).Select(w => new PeerWait
+        {
+            Peer = Peer.From((PeerKind)Math.Min(w.Kind, 255), (byte)w.Flags, (ushort)w.Port, w.Addr.Span),
+            Count = w.Count,
+            Ns = w.Ns,
+        }).ToArray();
         return new(Pid, Tid, Goid, StartNs, DurationNs, Status, Method.Span, Path.Span, Route.Span, _breakdown, _syscalls,
-            !HasGrpcStatus ? RequestView.NotGrpc : GrpcStatus >= 0 ? GrpcStatus : RequestView.GrpcStatusUnknown);
+            !HasGrpcStatus ? RequestView.NotGrpc : GrpcStatus >= 0 ? GrpcStatus : RequestView.GrpcStatusUnknown, _waits);
     }
 }

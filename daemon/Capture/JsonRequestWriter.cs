@@ -37,8 +37,10 @@ public sealed class JsonRequestWriter : IDisposable
 
     /// <summary>Room for everything but the strings: field names, nine numbers, braces.</summary>
     private const int FixedPartMax = 256;
-    // breakdown_ns: 9 names + 20-digit numbers; syscalls: 16 entries of name + two numbers.
-    private const int BreakdownPartMax = 16 + BreakdownCategories.Count * 36 + 16 + 16 * 80;
+    // breakdown_ns: 10 names + 20-digit numbers; syscalls: 16 entries of name + two numbers;
+    // waits: 8 entries of a peer's name (escaped) + two numbers.
+    private const int BreakdownPartMax = 16 + BreakdownCategories.Count * 36 + 16 + 16 * 80
+        + 16 + HttpEvent.MaxPeers * (Peer.NameMax * MaxBytesPerInputByte + 64);
     /// <summary>A string byte becomes at most 6 output bytes (<c>\u00XX</c>, or U+FFFD escaped).</summary>
     private const int MaxBytesPerInputByte = 6;
 
@@ -151,7 +153,10 @@ public sealed class JsonRequestWriter : IDisposable
         _length = 0;
     }
 
-    /// <summary>"breakdown_ns":{"on_cpu":…,…},"syscalls":{"read":{"count":3,"ns":5120},…}</summary>
+    /// <summary>
+    /// "breakdown_ns":{"on_cpu":…,…},"syscalls":{"read":{"count":3,"ns":5120},…},
+    /// "waits":{"10.0.0.5:5432":{"count":3,"ns":41234567},…}
+    /// </summary>
     private static void AppendBreakdown(Span<byte> line, ref int n, in RequestView request)
     {
         Append(line, ref n, ",\"breakdown_ns\":{"u8);
@@ -175,6 +180,19 @@ public sealed class JsonRequestWriter : IDisposable
             AppendNumber(line, ref n, (ulong)sys[i].Count);
             Append(line, ref n, ",\"ns\":"u8);
             AppendNumber(line, ref n, sys[i].Ns);
+            Append(line, ref n, "}"u8);
+        }
+        Append(line, ref n, "},\"waits\":{"u8);
+        var peers = request.Peers;
+        Span<byte> name = stackalloc byte[Peer.NameMax];
+        for (int i = 0; i < peers.Length; i++)
+        {
+            if (i > 0) Append(line, ref n, ","u8);
+            AppendString(line, ref n, name[..peers[i].Peer.FormatName(name)]);
+            Append(line, ref n, ":{\"count\":"u8);
+            AppendNumber(line, ref n, (ulong)peers[i].Count);
+            Append(line, ref n, ",\"ns\":"u8);
+            AppendNumber(line, ref n, peers[i].Ns);
             Append(line, ref n, "}"u8);
         }
         Append(line, ref n, "}"u8);

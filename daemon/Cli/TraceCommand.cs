@@ -41,8 +41,11 @@ internal static class TraceCommand
           --breakdown on|off where each request's time went (default on): JSON
                              records gain "breakdown_ns" (on_cpu, runnable, net_io,
                              syscall, lock, chan, sleep, gc, other, stolen; they
-                             sum to duration_ns) and "syscalls" ({"name":{"count","ns"}}),
-                             and the summary a mean breakdown per route. Off:
+                             sum to duration_ns), "syscalls" ({"name":{"count","ns"}})
+                             and "waits": net_io by the peer of the socket waited on
+                             ({"10.0.0.5:5432":{"count","ns"}}, "unix:/run/x.sock",
+                             "udp:127.0.0.53:53", "client"); the summary gains a
+                             mean breakdown and the top peers per route. Off:
                              fewer probes, lowest overhead.
 
         Probes:

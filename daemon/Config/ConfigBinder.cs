@@ -92,7 +92,7 @@ internal sealed class ConfigBinder(Dictionary<JsonNode, string> fromEnvironment)
 
     private MetricsConfig Metrics(JsonObject o, string path)
     {
-        Known(o, path, "listen", "path", "max_routes_per_service");
+        Known(o, path, "listen", "path", "max_routes_per_service", "max_peers_per_service");
         var m = new MetricsConfig();
         if (String(o, "listen", path) is { } listen)
         {
@@ -106,6 +106,7 @@ internal sealed class ConfigBinder(Dictionary<JsonNode, string> fromEnvironment)
             m = m with { Path = p };
         }
         if (Integer(o, "max_routes_per_service", path, 1, 100_000) is { } max) m = m with { MaxRoutesPerService = (int)max };
+        if (Integer(o, "max_peers_per_service", path, 1, 10_000) is { } peers) m = m with { MaxPeersPerService = (int)peers };
         return m;
     }
 

@@ -46,6 +46,7 @@ public static class ConfigJson
             w.WriteString("listen", c.Metrics.Listen);
             w.WriteString("path", c.Metrics.Path);
             w.WriteNumber("max_routes_per_service", c.Metrics.MaxRoutesPerService);
+            w.WriteNumber("max_peers_per_service", c.Metrics.MaxPeersPerService);
             w.WriteEndObject();
 
             w.WriteStartObject("otlp");

@@ -32,6 +32,7 @@ public static class CheckConfigCommand
           metrics.listen               "127.0.0.1:9464"  (IPv4, [IPv6], localhost or *)
           metrics.path                 "/metrics"
           metrics.max_routes_per_service  100
+          metrics.max_peers_per_service   32   (peer label values; the rest are "other")
           otlp.enabled                 false
           otlp.endpoint                none; required when enabled (http:// or https://)
           otlp.interval                "15s"  (1s..1h)

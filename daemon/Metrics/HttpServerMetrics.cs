@@ -80,7 +80,42 @@ public sealed class HttpServerMetrics
         SyscallTime = registry.AddCounter("sonde_request_syscall_seconds",
             "Time in those syscalls, by route and syscall.",
             ["service", "http_route", "syscall"], unit: "seconds", valueDivisor: 1_000_000_000, maxSeries: options.MaxSeries);
+        PeerWaits = registry.AddCounter("sonde_request_peer_waits",
+            "Times a request's goroutine parked in the netpoller waiting on a socket, by route and the socket's peer " +
+            "(\"10.0.0.5:5432\", \"unix:/run/x.sock\", \"udp:127.0.0.53:53\"; \"client\": a connection the service accepted).",
+            ["service", "http_route", "peer"], maxSeries: options.MaxSeries);
+        PeerWaitTime = registry.AddCounter("sonde_request_peer_wait_seconds",
+            "Time of those waits (part of the requests' net_io), by route and peer.",
+            ["service", "http_route", "peer"], unit: "seconds", valueDivisor: 1_000_000_000, maxSeries: options.MaxSeries);
+        PeerOverflow = registry.AddCounter("sonde_peer_overflow",
+            "Waits recorded with peer=\"other\" because their service already had the maximum number of distinct peers.",
+            ["service"]);
+        MaxPeersPerService = options.MaxPeersPerService;
     }
+
+    /// <summary><c>sonde_request_peer_waits_total{service, http_route, peer}</c>.</summary>
+    public CounterFamily PeerWaits { get; }
+
+    /// <summary><c>sonde_request_peer_wait_seconds_total{service, http_route, peer}</c>.</summary>
+    public CounterFamily PeerWaitTime { get; }
+
+    /// <summary><c>sonde_peer_overflow_total{service}</c>.</summary>
+    public CounterFamily PeerOverflow { get; }
+
+    private volatile int _maxPeersPerService;
+
+    /// <summary>Peers kept per service; a change applies to peers not seen yet.</summary>
+    public int MaxPeersPerService
+    {
+        get => _maxPeersPerService;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _maxPeersPerService = value;
+        }
+    }
+
+    private readonly Dictionary<(int Service, int Route, int Peer), (CounterSeries Count, CounterSeries Ns)> _peerSeries = new();
 
     /// <summary><c>sonde_request_time_seconds{service, http_route, category}</c>: the breakdown, per request.</summary>
     public HistogramFamily TimeByCategory { get; }
@@ -119,6 +154,20 @@ public sealed class HttpServerMetrics
             }
             pair.Count.Add(sc.Count);
             pair.Ns.Add((long)sc.Ns);
+        }
+        foreach (ref readonly var w in request.Peers)
+        {
+            int peer = routes.ResolvePeer(w.Peer, _maxPeersPerService);
+            if (peer == ServiceRoutes.Other) routes.PeerOverflow?.Add(w.Count);
+            var key = (routes.Index, route, peer);
+            if (!_peerSeries.TryGetValue(key, out var pair))
+            {
+                string label = routes.Label(route), name = routes.PeerLabel(peer);
+                pair = (PeerWaits.WithLabels(routes.Name, label, name), PeerWaitTime.WithLabels(routes.Name, label, name));
+                if (_peerSeries.Count < _cacheLimit) _peerSeries[key] = pair;
+            }
+            pair.Count.Add(w.Count);
+            pair.Ns.Add((long)w.Ns);
         }
     }
 
@@ -181,7 +230,7 @@ public sealed class HttpServerMetrics
     {
         if (!_services.TryGetValue(name, out var routes))
         {
-            routes = new ServiceRoutes(_services.Count, name, RouteOverflow.WithLabels(name));
+            routes = new ServiceRoutes(_services.Count, name, RouteOverflow.WithLabels(name), PeerOverflow.WithLabels(name));
             _services.Add(name, routes);
         }
         _lastServiceName = name;

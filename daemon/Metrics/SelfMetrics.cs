@@ -35,7 +35,8 @@ public sealed class SelfMetrics
             "seen: the request began before the probes were attached), abandoned (a request whose end its goroutine never " +
             "reached, e.g. a handler that panicked), process_exit (in flight when its process exited), no_config (a start " +
             "in a binary whose offsets were not stored yet), syscalls_beyond_cap (syscalls past the 16 distinct ones a " +
-            "request keeps), breakdown_state_full (threads the breakdown could not follow: its maps were full).", ["reason"], maxSeries: 10);
+            "request keeps), peers_beyond_cap (network waits on peers past the 8 distinct ones a request keeps; their time stays in " +
+            "net_io), breakdown_state_full (threads the breakdown could not follow: its maps were full).", ["reason"], maxSeries: 16);
         RingBufferFillRatio = registry.AddGauge("sonde_ringbuf_fill_ratio",
             "Share of the ring buffer holding records not yet read (0..1).", unit: "ratio").WithLabels();
         _probeHits = registry.AddCounter("sonde_probe_hits", "Uprobe hits, by probe: start and end of requests, route (router probes), scheduler (the breakdown's Go " +
@@ -100,6 +101,7 @@ public sealed class SelfMetrics
         RequestsLost.WithLabels("unmatched_end").SetTotal(Clamp(stats.UnmatchedEnds));
         RequestsLost.WithLabels("no_config").SetTotal(Clamp(stats.StartNoConfig));
         RequestsLost.WithLabels("syscalls_beyond_cap").SetTotal(Clamp(stats.SyscallsLost));
+        RequestsLost.WithLabels("peers_beyond_cap").SetTotal(Clamp(stats.PeersLost));
         RequestsLost.WithLabels("inflight_full").SetTotal(Clamp(stats.InflightFull));
         RequestsLost.WithLabels("abandoned").SetTotal(Clamp(stats.Abandoned));
         RequestsLost.WithLabels("process_exit").SetTotal(Clamp(stats.ExitedInFlight));

@@ -16,11 +16,15 @@ internal sealed class ServiceRoutes
     private readonly Dictionary<byte[], int>.AlternateLookup<ReadOnlySpan<byte>> _idsBySpan;
     private readonly List<string> _labels = [];
 
-    public ServiceRoutes(int index, string name, CounterSeries overflow)
+    private readonly Dictionary<Sonde.Tracing.Peer, int> _peerIds = new();
+    private readonly List<string> _peerLabels = [];
+
+    public ServiceRoutes(int index, string name, CounterSeries overflow, CounterSeries? peerOverflow = null)
     {
         Index = index;
         Name = name;
         Overflow = overflow;
+        PeerOverflow = peerOverflow;
         _idsBySpan = _ids.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
@@ -46,4 +50,20 @@ internal sealed class ServiceRoutes
     }
 
     public string Label(int id) => id == Other ? OtherLabel : _labels[id];
+
+    /// <summary>This service's <c>sonde_peer_overflow_total</c> series.</summary>
+    public CounterSeries? PeerOverflow { get; }
+
+    /// <summary>The id of <paramref name="peer"/>, adding it while fewer than <paramref name="maxPeers"/> exist; else <see cref="Other"/>.</summary>
+    public int ResolvePeer(in Sonde.Tracing.Peer peer, int maxPeers)
+    {
+        if (_peerIds.TryGetValue(peer, out int id)) return id;
+        if (_peerLabels.Count >= maxPeers) return Other;
+        id = _peerLabels.Count;
+        _peerIds.Add(peer, id);
+        _peerLabels.Add(peer.Name());
+        return id;
+    }
+
+    public string PeerLabel(int id) => id == Other ? OtherLabel : _peerLabels[id];
 }

@@ -29,7 +29,11 @@ public sealed partial class SondeService : ISondePipeline, IServiceRequestSink
     {
         _loggers = loggers;
         _log = loggers.CreateLogger("Sonde.Service");
-        _http = new HttpServerMetrics(_registry, new HttpServerMetricsOptions { MaxRoutesPerService = config.Metrics.MaxRoutesPerService });
+        _http = new HttpServerMetrics(_registry, new HttpServerMetricsOptions
+        {
+            MaxRoutesPerService = config.Metrics.MaxRoutesPerService,
+            MaxPeersPerService = config.Metrics.MaxPeersPerService,
+        });
         _self = new SelfMetrics(_registry);
         _pipeline = new TracingPipeline(this, loggers) { AttachFailed = reason => _self.ProbeAttachFailed(reason) };
         _registry.AddRefresh(RefreshSelfMetrics);

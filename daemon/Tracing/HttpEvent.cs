@@ -33,7 +33,7 @@ internal unsafe struct HttpEvent
     public fixed byte Path[PathMax];
     public fixed byte Route[RouteMax];
 
-    public const int MaxSyscalls = 16;
+    public const int MaxSyscalls = 16, MaxPeers = 8;
 
     /// <summary>
     /// A view of a record's payload: no copy, no allocation. Lengths from the
@@ -51,6 +51,7 @@ internal unsafe struct HttpEvent
             route = route[slash..];
         ReadOnlySpan<ulong> breakdown = default;
         ReadOnlySpan<SyscallStat> syscalls = default;
+        ReadOnlySpan<PeerWait> peers = default;
         if ((e.Flags & FlagBreakdown) != 0)
         {
             var tail = payload[sizeof(HttpEvent)..];
@@ -60,23 +61,28 @@ internal unsafe struct HttpEvent
             int n = Math.Min((int)Math.Min(b.SyscallCount, MaxSyscalls), (tail.Length - sizeof(HttpBreakdownHead)) / sizeof(SyscallStat));
             breakdown = MemoryMarshal.Cast<byte, ulong>(tail[..(BreakdownCategories.Count * 8)]);
             syscalls = MemoryMarshal.Cast<byte, SyscallStat>(tail.Slice(sizeof(HttpBreakdownHead), n * sizeof(SyscallStat)));
+            // The peers come right after the syscalls that occurred.
+            var rest = tail[(sizeof(HttpBreakdownHead) + n * sizeof(SyscallStat))..];
+            int m = Math.Min((int)Math.Min(b.PeerCount, MaxPeers), rest.Length / sizeof(PeerWait));
+            peers = MemoryMarshal.Cast<byte, PeerWait>(rest[..(m * sizeof(PeerWait))]);
         }
         return new RequestView((int)e.Pid, (int)e.Tid, e.Goid, e.StartNs, e.DurationNs, e.Status,
             payload.Slice(methodAt, Math.Min((int)e.MethodLen, MethodMax)),
             payload.Slice(methodAt + MethodMax, Math.Min((int)e.PathLen, PathMax)),
             route, breakdown, syscalls,
-            (e.Flags & FlagGrpc) == 0 ? RequestView.NotGrpc : (e.Flags & FlagGrpcStatus) != 0 ? e.GrpcStatus : RequestView.GrpcStatusUnknown);
+            (e.Flags & FlagGrpc) == 0 ? RequestView.NotGrpc : (e.Flags & FlagGrpcStatus) != 0 ? e.GrpcStatus : RequestView.GrpcStatusUnknown,
+            peers);
     }
 }
 
 /// <summary>
 /// The fixed start of struct sonde_http_breakdown (bpf/http.h): nanoseconds per
-/// category, then how many syscall entries follow.
+/// category, then how many syscall entries follow, and how many peer waits after them.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct HttpBreakdownHead
 {
     public fixed ulong BreakdownNs[BreakdownCategories.Count];
     public uint SyscallCount;
-    public uint Pad2;
+    public uint PeerCount;
 }

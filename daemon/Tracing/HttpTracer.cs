@@ -345,7 +345,7 @@ public sealed class HttpTracer : IDisposable
     private enum Stat : uint
     {
         StartHits, EndHits, RouteHits, Events, Drops, EndUnmatched, StartNoConfig, RuntimeHits, SyscallsLost, GrpcStatusHits,
-        InflightFull, Abandoned, StateFull, RuntimeRequestHits,
+        InflightFull, Abandoned, StateFull, RuntimeRequestHits, PeersLost,
     }
 
     private ulong Sum(Stat s) => _stats.SumPerCpu((uint)s);
@@ -361,6 +361,7 @@ public sealed class HttpTracer : IDisposable
         Abandoned = Sum(Stat.Abandoned),
         StateFull = Sum(Stat.StateFull),
         RuntimeRequestHits = Sum(Stat.RuntimeRequestHits),
+        PeersLost = Sum(Stat.PeersLost),
         ExitedInFlight = (ulong)Interlocked.Read(ref _exitedInFlight),
     };
 

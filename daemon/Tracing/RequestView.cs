@@ -10,11 +10,12 @@ public readonly ref struct RequestView
 {
     public RequestView(int pid, int tid, long goid, ulong startNs, ulong durationNs, int status,
         ReadOnlySpan<byte> method, ReadOnlySpan<byte> path, ReadOnlySpan<byte> route,
-        ReadOnlySpan<ulong> breakdownNs = default, ReadOnlySpan<SyscallStat> syscalls = default, int grpcStatus = NotGrpc)
+        ReadOnlySpan<ulong> breakdownNs = default, ReadOnlySpan<SyscallStat> syscalls = default, int grpcStatus = NotGrpc,
+        ReadOnlySpan<PeerWait> peers = default)
     {
         Pid = pid; Tid = tid; Goid = goid; StartNs = startNs; DurationNs = durationNs; Status = status;
         Method = method; Path = path; Route = route; BreakdownNs = breakdownNs; Syscalls = syscalls;
-        GrpcStatus = grpcStatus;
+        GrpcStatus = grpcStatus; Peers = peers;
     }
 
     /// <summary><see cref="GrpcStatus"/> of a request that is not a gRPC call.</summary>
@@ -36,6 +37,12 @@ public readonly ref struct RequestView
 
     /// <summary>Syscalls made while running this request's goroutine; empty when the breakdown is off.</summary>
     public ReadOnlySpan<SyscallStat> Syscalls { get; }
+
+    /// <summary>
+    /// The request's parks in the netpoller, by the peer of the socket it waited
+    /// on (part of its net_io); empty when the breakdown is off.
+    /// </summary>
+    public ReadOnlySpan<PeerWait> Peers { get; }
 
     public int Pid { get; }
     /// <summary>Thread that entered the handler.</summary>

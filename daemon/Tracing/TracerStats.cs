@@ -8,6 +8,8 @@ public readonly record struct TracerStats(
     public ulong RuntimeHits { get; init; }
     /// <summary>Syscalls not kept because a request made more than 16 distinct ones.</summary>
     public ulong SyscallsLost { get; init; }
+    /// <summary>Network waits whose peer was not kept because a request waited on more than <see cref="HttpEvent.MaxPeers"/> distinct ones (their time stays in net_io).</summary>
+    public ulong PeersLost { get; init; }
     /// <summary>grpc-go WriteStatus probe hits.</summary>
     public ulong GrpcStatusHits { get; init; }
     /// <summary>Requests not recorded because the in-flight map was full at their start.</summary>
@@ -48,6 +50,7 @@ public readonly record struct TracerStats(
             if (ExitedInFlight > 0) parts.Add($"{ExitedInFlight} in flight when their process exited");
             if (StartNoConfig > 0) parts.Add($"{StartNoConfig} started before their binary's offsets were stored");
             if (SyscallsLost > 0) parts.Add($"{SyscallsLost} syscalls beyond the 16 kept per request");
+            if (PeersLost > 0) parts.Add($"{PeersLost} network waits on peers beyond the {HttpEvent.MaxPeers} kept per request");
             if (StateFull > 0) parts.Add($"{StateFull} threads not followed by the breakdown (its maps full)");
             return parts.Count == 0 ? "none" : string.Join(", ", parts);
         }

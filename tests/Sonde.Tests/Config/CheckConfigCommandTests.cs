@@ -73,7 +73,7 @@ public sealed class CheckConfigCommandTests : IDisposable
         var help = BuiltSonde.Run("check-config", "--help");
         Assert.Equal(0, help.ExitCode);
         foreach (var key in new[] { "exe", "process", "port", "unit", "pids", "service", "metrics.listen", "metrics.path",
-                     "max_routes_per_service", "otlp.enabled", "otlp.endpoint", "otlp.interval", "otlp.timeout", "otlp.headers",
+                     "max_routes_per_service", "max_peers_per_service", "otlp.enabled", "otlp.endpoint", "otlp.interval", "otlp.timeout", "otlp.headers",
                      "tracing.ringbuf_mib", "tracing.end_probe", "tracing.breakdown", "tracing.max_in_flight", "tracing.max_executables", "log.level", "SONDE_METRICS__LISTEN" })
             Assert.Contains(key, help.Stdout);
     }

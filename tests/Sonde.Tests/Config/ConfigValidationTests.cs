@@ -90,6 +90,7 @@ public sealed class ConfigValidationTests
     [InlineData("""{"metrics":{"listen":"example.com:9464"}}""", "metrics.listen: host must be an IP address, localhost or *")]
     [InlineData("""{"metrics":{"path":"metrics"}}""", "metrics.path: must be a URL path starting with '/'")]
     [InlineData("""{"metrics":{"max_routes_per_service":0}}""", "metrics.max_routes_per_service: must be 1..100000, got 0")]
+    [InlineData("""{"metrics":{"max_peers_per_service":10001}}""", "metrics.max_peers_per_service: must be 1..10000, got 10001")]
     [InlineData("""{"metrics":"0.0.0.0:1"}""", "metrics: must be an object, got a string")]
     [InlineData("""{"otlp":{"enabled":true}}""", "otlp.endpoint: is required when otlp.enabled is true")]
     [InlineData("""{"otlp":{"enabled":"yes"}}""", "otlp.enabled: must be true or false, got a string (\"yes\")")]
@@ -114,7 +115,7 @@ public sealed class ConfigValidationTests
     }
 
     [Theory]
-    [InlineData("""{"metrics":{"lisen":"x"}}""", "metrics.lisen: unknown key (did you mean 'listen'? keys here: listen, path, max_routes_per_service)")]
+    [InlineData("""{"metrics":{"lisen":"x"}}""", "metrics.lisen: unknown key (did you mean 'listen'? keys here: listen, path, max_routes_per_service, max_peers_per_service)")]
     [InlineData("""{"target":[]}""", "target: unknown key (did you mean 'targets'? sections here: targets, metrics, otlp, tracing, log)")]
     [InlineData("""{"watchdog":{"sec":30}}""", "watchdog: unknown key (sections here:")]
     [InlineData("""{"targets":[{"port":1,"name":"x"}]}""", "targets[0].name: unknown key (keys here: exe, process, port, unit, pids, service)")]

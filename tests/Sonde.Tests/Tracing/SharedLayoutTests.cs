@@ -17,9 +17,11 @@ public sealed class SharedLayoutTests
     [InlineData("sonde_go_config", typeof(GoTargetConfig))]
     [InlineData("sonde_inflight_head", typeof(InflightHead))]
     [InlineData("inflight_key", typeof(InflightKey))]
-    // Its fixed start: the syscalls that follow are counted, and read as SyscallStat.
-    [InlineData("sonde_http_breakdown", typeof(HttpBreakdownHead), 1)]
+    // Its fixed start: the syscalls and peer waits that follow are counted, and read as SyscallStat and PeerWait.
+    [InlineData("sonde_http_breakdown", typeof(HttpBreakdownHead), 2)]
     [InlineData("sonde_syscall_stat", typeof(SyscallStat))]
+    [InlineData("sonde_peer_wait", typeof(PeerWait))]
+    [InlineData("sonde_peer", typeof(Peer))]
     public void Csharp_struct_matches_BTF(string cStruct, Type csType, int lastMembersNotInCsharp = 0)
     {
         var btf = BtfMembers(cStruct);

@@ -12,7 +12,8 @@ namespace Sonde.Metrics;
 /// (<c>POST {endpoint}/v1/metrics</c>, <c>Content-Type: application/x-protobuf</c>)
 /// on its own timer, and counts the outcomes in
 /// <c>sonde_otlp_exports_total{result}</c> (<c>success</c>,
-/// <c>retryable_failure</c>, <c>permanent_failure</c>).
+/// <c>retryable_failure</c>, <c>permanent_failure</c>, and <c>cancelled</c>: an
+/// attempt a stop cut short, whose answer, if any came, was not waited for).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -42,7 +43,7 @@ public sealed class OtlpMetricsExporter : IAsyncDisposable
     private readonly OtlpExporterOptions _options;
     private readonly ILogger _logger;
     private readonly HttpClient _http;
-    private readonly CounterSeries _successes, _retryableFailures, _permanentFailures, _rejectedPoints;
+    private readonly CounterSeries _successes, _retryableFailures, _permanentFailures, _cancelled, _rejectedPoints;
     private readonly object _lock = new();
     private CancellationTokenSource? _stop;
     private Task? _loop;
@@ -69,6 +70,7 @@ public sealed class OtlpMetricsExporter : IAsyncDisposable
         _successes = exports.WithLabels("success");
         _retryableFailures = exports.WithLabels("retryable_failure");
         _permanentFailures = exports.WithLabels("permanent_failure");
+        _cancelled = exports.WithLabels("cancelled");
         _rejectedPoints = registry.AddCounter("sonde_otlp_rejected_data_points",
             "Data points an OTLP collector reported as rejected in a partial success.").WithLabels();
     }
@@ -151,7 +153,10 @@ public sealed class OtlpMetricsExporter : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            return OtlpExportOutcome.Cancelled; // stopped mid-export: not an outcome worth counting
+            // Stopped mid-export: the collector may have had it, or not. Counted, so that
+            // every attempt is somewhere in sonde_otlp_exports_total.
+            _cancelled.Increment();
+            return OtlpExportOutcome.Cancelled;
         }
         catch (HttpRequestException e)
         {

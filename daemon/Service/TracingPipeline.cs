@@ -469,9 +469,8 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         }
         foreach (var (_, b) in idle)
         {
-            var tracer = _tracer!;
             if (b.Watch >= 0 && !WatchShared(b)) _writes!.Unwatch(b.Watch);
-            var t = Task.Run(() => { tracer.Detach(b.Links); tracer.ReleaseBinary(b.ConfigIndex); LogBinaryReleased(_log, b.Exe, b.Links.Sum(l => l.Probes)); });
+            var t = Task.Run(() => Release(b));
             lock (_gate) _detaching.Add(t);
         }
     }
@@ -493,9 +492,15 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
             b = idle.Value;
         }
         if (b.Watch >= 0 && !WatchShared(b)) _writes!.Unwatch(b.Watch);
+        Release(b);
+        Interlocked.Increment(ref _slotsReclaimed);
+    }
+
+    /// <summary>Detaches a binary taken out of <c>_binaries</c> and gives its slot back (a probe still attached would read the next binary's offsets).</summary>
+    private void Release(TracedBinary b)
+    {
         _tracer!.Detach(b.Links);
         _tracer.ReleaseBinary(b.ConfigIndex);
-        Interlocked.Increment(ref _slotsReclaimed);
         LogBinaryReleased(_log, b.Exe, b.Links.Sum(l => l.Probes));
     }
 

@@ -254,8 +254,20 @@ static __always_inline void account_at(struct inflight *f, __u32 tgid, __u64 now
 		}
 		if (f->state == SONDE_CAT_ON_CPU && f->steal_cpu == cpu && steal > f->steal_snap) {
 			__u64 stolen = steal - f->steal_snap;
-			if (stolen > delta)
+			if (stolen > delta) {
+				/*
+				 * The steal clock moves in lumps, when the run queue's clock is
+				 * updated (a switch, a wake-up, a tick): a lump larger than this
+				 * interval was stolen before it, while the request ran on this CPU
+				 * and was counted on_cpu. It moves there, within what on_cpu holds.
+				 */
+				__u64 back = stolen - delta;
+				if (back > f->cat_ns[SONDE_CAT_ON_CPU])
+					back = f->cat_ns[SONDE_CAT_ON_CPU];
+				f->cat_ns[SONDE_CAT_ON_CPU] -= back;
+				f->cat_ns[SONDE_CAT_STOLEN] += back;
 				stolen = delta;
+			}
 			f->cat_ns[SONDE_CAT_STOLEN] += stolen;
 			delta -= stolen;
 		}

@@ -219,6 +219,24 @@ public sealed class InterferenceTrace : IDisposable
     public long StolenNs(int tid, long from, long to) => Prorated(tid, from, to, v => v.Steal);
 
     /// <summary>
+    /// What the kernel's record can say for sure of the steal within [from, to] (with
+    /// detail): at least the steal of the on-CPU intervals wholly inside, at most that of
+    /// every interval that overlaps it. The steal clock moves at switches and ticks, so
+    /// the steal of an interval that straddles from or to may lie on either side.
+    /// </summary>
+    public (long Least, long Most) StolenBoundsNs(int tid, long from, long to)
+    {
+        long least = 0, most = 0;
+        foreach (var v in Stopped(_onCpu).GetValueOrDefault(tid) ?? [])
+            if (v.Out > v.In && Math.Min(v.Out, to) > Math.Max(v.In, from))
+            {
+                most += v.Steal;
+                if (v.In >= from && v.Out <= to) least += v.Steal;
+            }
+        return (least, most);
+    }
+
+    /// <summary>
     /// The part of thread <paramref name="tid"/>'s time on its CPUs within [from, to]
     /// that the scheduler charged to no one's CPU clock: neither its own (Exec) nor
     /// stolen (with detail). On a VM each context switch leaves a few microseconds so.

@@ -256,7 +256,7 @@ public sealed class HttpTracerTests
     /// <summary>
     /// A record carries what occurred: the event alone (320 bytes) with the
     /// breakdown off; with it on, the breakdown and only the syscalls the request
-    /// made, so a request with one syscall takes 424 bytes of ring, not 664.
+    /// made and the peers it waited on, so a request with one syscall takes 424 bytes of ring, not 664.
     /// </summary>
     [RootTheory]
     [InlineData(false)]
@@ -269,9 +269,9 @@ public sealed class HttpTracerTests
         using var tracer = new HttpTracer(1 << 20);
         if (breakdown) tracer.AttachKernelEvents();
         tracer.Attach(analysis.Plan, analysis.Config, srv.Binary, [srv.Pid], out _);
-        // CPU work (no syscall), and a write+fsync (several).
-        await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, 40).Select(i => ("GET", i % 2 == 0 ? "/busy?ms=1" : "/fsync")).ToList(), 1);
-        var lengths = new List<(int Bytes, int Syscalls, int Categories)>();
+        // CPU work (no syscall), a write+fsync (several), and a wait on a TCP peer.
+        await LoadClient.SendAsync(srv.BaseUrl, Enumerable.Range(0, 40).Select(i => ("GET", (i % 3) switch { 0 => "/busy?ms=1", 1 => "/fsync", _ => "/peer?ms=1" })).ToList(), 1);
+        var lengths = new List<(int Bytes, int Syscalls, int Categories, int Peers)>();
         var reader = tracer.Reader;
         while (reader.TryRead(out var result) && !result.Buffer.IsEmpty)
         {
@@ -279,19 +279,21 @@ public sealed class HttpTracerTests
             while (records.MoveNext())
             {
                 var view = HttpEvent.View(records.Current);
-                lengths.Add((records.Current.Length, view.Syscalls.Length, view.BreakdownNs.Length));
+                lengths.Add((records.Current.Length, view.Syscalls.Length, view.BreakdownNs.Length, view.Peers.Length));
             }
             reader.AdvanceTo(result.Buffer.GetPosition(records.Consumed));
         }
         Assert.Equal(40, lengths.Count);
         if (!breakdown)
         {
-            Assert.All(lengths, l => Assert.Equal((320, 0, 0), l));
+            Assert.All(lengths, l => Assert.Equal((320, 0, 0, 0), l));
             return;
         }
-        Assert.All(lengths, l => Assert.Equal(320 + 88 + 16 * l.Syscalls, l.Bytes));
+        // The event, the breakdown's head, the syscalls that occurred and the peers waited on (64 bytes each).
+        Assert.All(lengths, l => Assert.Equal(320 + 88 + 16 * l.Syscalls + 64 * l.Peers, l.Bytes));
         Assert.All(lengths, l => Assert.Equal(BreakdownCategories.Count, l.Categories));
         Assert.Contains(lengths, l => l.Syscalls >= 2);   // write and fsync
+        Assert.Contains(lengths, l => l.Peers == 1);      // the peer, waited on for its answer
         Assert.True(lengths.Average(l => l.Bytes) < 664, "shorter than a record with room for 16 syscalls");
     }
 

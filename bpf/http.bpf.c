@@ -1006,11 +1006,18 @@ _Static_assert(SONDE_PEER_ADDR_MAX < 64, "peer_of_fd bounds a path's length with
  */
 static __always_inline int peer_of_fd(__u32 fd, struct sonde_peer *p)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	/*
+	 * Loads through BTF pointers (the current task's, in a tp_btf program, Linux
+	 * 5.11+) are plain loads the kernel guards against faults, not helper calls.
+	 * From the fd array on (a pointer to pointers), the pointers are plain
+	 * numbers to the verifier, read with helpers: turning them back into BTF
+	 * pointers (bpf_rdonly_cast) needs Linux 6.2, and Debian 12's is 6.1.
+	 */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *file = 0;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) != 0 || !file)
 		return 0;
@@ -1227,7 +1234,7 @@ int BPF_PROG(sonde_sys_enter, struct pt_regs *regs, long id)
 	t->sys_nr = (__u32)id;
 	t->sys_start = bpf_ktime_get_ns();
 	if (socket_io(id))
-		t->sys_fd = (__u32)BPF_CORE_READ(regs, di);
+		t->sys_fd = (__u32)regs->di; /* a BTF pointer: a plain load, no helper call */
 	return 0;
 }
 

@@ -193,6 +193,9 @@ struct sonde_http_event _sonde_http_event_btf = {};
 struct sonde_http_breakdown _sonde_http_breakdown_btf = {};
 struct sonde_go_config _sonde_go_config_btf = {};
 struct sonde_peer_wait _sonde_peer_wait_btf = {};
+/* And the enums user space mirrors (daemon/Tracing/HttpTracer.cs Stat, PeerKind). */
+enum sonde_stat _sonde_stat_btf = SONDE_STAT_MAX;
+enum sonde_peer_kind _sonde_peer_kind_btf = SONDE_PEER_NONE;
 
 static __always_inline void count(__u32 which)
 {

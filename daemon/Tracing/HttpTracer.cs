@@ -341,8 +341,8 @@ public sealed class HttpTracer : IDisposable
         DisposeConcurrently(all);
     }
 
-    /// <summary>Indices into the `stats` array: bpf/http.h enum sonde_stat.</summary>
-    private enum Stat : uint
+    /// <summary>Indices into the `stats` array: bpf/http.h enum sonde_stat (checked against the object's BTF).</summary>
+    internal enum Stat : uint
     {
         StartHits, EndHits, RouteHits, Events, Drops, EndUnmatched, StartNoConfig, RuntimeHits, SyscallsLost, GrpcStatusHits,
         InflightFull, Abandoned, StateFull, RuntimeRequestHits, PeersLost,

@@ -36,6 +36,29 @@ public sealed class SharedLayoutTests
         }
     }
 
+    /// <summary>The C# mirrors of bpf/http.h's enums: the same names (SONDE_STAT_START_HITS is StartHits) with the same values.</summary>
+    [Theory]
+    [InlineData("sonde_stat", "SONDE_STAT_", typeof(HttpTracer.Stat))]
+    [InlineData("sonde_peer_kind", "SONDE_PEER_", typeof(PeerKind))]
+    public void Csharp_enum_matches_BTF(string cEnum, string prefix, Type csType)
+    {
+        string obj = Path.Combine(Repo.Root, "out", "bpf", "http.bpf.o");
+        var psi = new ProcessStartInfo("bpftool", $"btf dump file {obj}") { RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        var lines = p.StandardOutput.ReadToEnd().Split('\n');
+        p.WaitForExit();
+        int at = Array.FindIndex(lines, l => l.Contains($"ENUM '{cEnum}'"));
+        Assert.True(at >= 0, $"{cEnum} not in {obj}'s BTF");
+        int vlen = int.Parse(Regex.Match(lines[at], @"vlen=(\d+)").Groups[1].Value);
+        var btf = lines.Skip(at + 1).Take(vlen).Select(l => Regex.Match(l, @"'(\w+)' val=(\d+)"))
+            .Select(m => (Name: m.Groups[1].Value, Value: long.Parse(m.Groups[2].Value)))
+            .Where(e => e.Name != prefix + "MAX")
+            .Select(e => (Name: string.Concat(e.Name[prefix.Length..].Split('_').Select(w => w[..1] + w[1..].ToLowerInvariant())), e.Value))
+            .ToList();
+        var cs = Enum.GetValues(csType).Cast<object>().Select(v => (Name: Enum.GetName(csType, v)!, Value: Convert.ToInt64(v))).ToList();
+        Assert.Equal(btf.Select(e => (e.Name.ToUpperInvariant(), e.Value)), cs.Select(e => (e.Name.ToUpperInvariant(), e.Value)));
+    }
+
     private static (int Size, List<(string Name, int Offset)> Members) BtfMembers(string name)
     {
         string obj = Path.Combine(Repo.Root, "out", "bpf", "http.bpf.o");

@@ -148,26 +148,23 @@ public static class SummaryJsonRenderer
             for (int i = 0; i < BreakdownCategories.Count; i++)
                 json.WriteNumber(BreakdownCategories.Names[i], (ulong)Math.Round(b.MeanNs(i)));
             json.WriteEndObject();
-            json.WriteStartObject("syscalls");
-            foreach (var (name, count, ns, requests) in b.Syscalls())
-            {
-                json.WriteStartObject(name);
-                json.WriteNumber("count", count);
-                json.WriteNumber("ns", ns);
-                json.WriteNumber("requests", requests);
-                json.WriteEndObject();
-            }
-            json.WriteEndObject();
-            json.WriteStartObject("waits");
-            foreach (var (name, count, ns, requests) in b.Peers())
-            {
-                json.WriteStartObject(name);
-                json.WriteNumber("count", count);
-                json.WriteNumber("ns", ns);
-                json.WriteNumber("requests", requests);
-                json.WriteEndObject();
-            }
+            WriteTotals(json, "syscalls", b.Syscalls());
+            WriteTotals(json, "waits", b.Peers());
+        }
+    }
+
+    /// <summary>"name": {"NAME": {"count", "ns", "requests"}, ...}: syscalls, or the peers waited on.</summary>
+    private static void WriteTotals(Utf8JsonWriter json, string name, IEnumerable<(string Name, long Count, ulong Ns, long Requests)> totals)
+    {
+        json.WriteStartObject(name);
+        foreach (var (key, count, ns, requests) in totals)
+        {
+            json.WriteStartObject(key);
+            json.WriteNumber("count", count);
+            json.WriteNumber("ns", ns);
+            json.WriteNumber("requests", requests);
             json.WriteEndObject();
         }
+        json.WriteEndObject();
     }
 }

@@ -48,6 +48,30 @@ func intArg(r *http.Request, name string, def int) int {
 
 func since(t time.Time) string { return strconv.FormatInt(int64(time.Since(t)), 10) }
 
+// query sleeps ms in PostgreSQL, and says how long the call took in header X-Wait-Db.
+func query(w http.ResponseWriter, ms int) error {
+	t := time.Now()
+	var one int
+	if err := db.QueryRow("SELECT 1 FROM pg_sleep($1)", float64(ms)/1000).Scan(&one); err != nil {
+		return err
+	}
+	w.Header().Set("X-Wait-Db", since(t))
+	return nil
+}
+
+// blpop waits ms on a Redis key that never fills (Redis 6+ takes a fractional
+// timeout), and says how long the call took in header X-Wait-Cache.
+func blpop(w http.ResponseWriter, ms int) error {
+	c := pool.Get()
+	defer c.Close()
+	t := time.Now()
+	if _, err := c.Do("BLPOP", "sonde:never", strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)); err != nil && err != redis.ErrNil {
+		return err
+	}
+	w.Header().Set("X-Wait-Cache", since(t))
+	return nil
+}
+
 var (
 	db    *sql.DB
 	pool  *redis.Pool
@@ -107,43 +131,25 @@ func main() {
 
 	mux.HandleFunc("/db", func(w http.ResponseWriter, r *http.Request) {
 		start()
-		t := time.Now()
-		var one int
-		if err := db.QueryRow("SELECT 1 FROM pg_sleep($1)", float64(intArg(r, "ms", 1))/1000).Scan(&one); err != nil {
+		if err := query(w, intArg(r, "ms", 1)); err != nil {
 			http.Error(w, err.Error(), 500)
-			return
 		}
-		w.Header().Set("X-Wait-Db", since(t))
 	})
 	mux.HandleFunc("/cache", func(w http.ResponseWriter, r *http.Request) {
 		start()
-		c := pool.Get()
-		defer c.Close()
-		t := time.Now()
-		// Redis 6+ takes a fractional timeout; the key never fills.
-		if _, err := c.Do("BLPOP", "sonde:never", strconv.FormatFloat(float64(intArg(r, "ms", 1))/1000, 'f', 3, 64)); err != nil && err != redis.ErrNil {
+		if err := blpop(w, intArg(r, "ms", 1)); err != nil {
 			http.Error(w, err.Error(), 500)
-			return
 		}
-		w.Header().Set("X-Wait-Cache", since(t))
 	})
 	mux.HandleFunc("/both", func(w http.ResponseWriter, r *http.Request) {
 		start()
-		t := time.Now()
-		var one int
-		if err := db.QueryRow("SELECT 1 FROM pg_sleep($1)", float64(intArg(r, "db", 1))/1000).Scan(&one); err != nil {
-			http.Error(w, err.Error(), 500)
-			return
+		err := query(w, intArg(r, "db", 1))
+		if err == nil {
+			err = blpop(w, intArg(r, "cache", 1))
 		}
-		w.Header().Set("X-Wait-Db", since(t))
-		c := pool.Get()
-		defer c.Close()
-		t = time.Now()
-		if _, err := c.Do("BLPOP", "sonde:never", strconv.FormatFloat(float64(intArg(r, "cache", 1))/1000, 'f', 3, 64)); err != nil && err != redis.ErrNil {
+		if err != nil {
 			http.Error(w, err.Error(), 500)
-			return
 		}
-		w.Header().Set("X-Wait-Cache", since(t))
 	})
 	mux.HandleFunc("/fanout", func(w http.ResponseWriter, r *http.Request) {
 		start()

@@ -42,35 +42,33 @@ public sealed class SharedLayoutTests
     [InlineData("sonde_peer_kind", "SONDE_PEER_", typeof(PeerKind))]
     public void Csharp_enum_matches_BTF(string cEnum, string prefix, Type csType)
     {
-        string obj = Path.Combine(Repo.Root, "out", "bpf", "http.bpf.o");
-        var psi = new ProcessStartInfo("bpftool", $"btf dump file {obj}") { RedirectStandardOutput = true };
-        using var p = Process.Start(psi)!;
-        var lines = p.StandardOutput.ReadToEnd().Split('\n');
-        p.WaitForExit();
-        int at = Array.FindIndex(lines, l => l.Contains($"ENUM '{cEnum}'"));
-        Assert.True(at >= 0, $"{cEnum} not in {obj}'s BTF");
-        int vlen = int.Parse(Regex.Match(lines[at], @"vlen=(\d+)").Groups[1].Value);
-        var btf = lines.Skip(at + 1).Take(vlen).Select(l => Regex.Match(l, @"'(\w+)' val=(\d+)"))
-            .Select(m => (Name: m.Groups[1].Value, Value: long.Parse(m.Groups[2].Value)))
-            .Where(e => e.Name != prefix + "MAX")
-            .Select(e => (Name: string.Concat(e.Name[prefix.Length..].Split('_').Select(w => w[..1] + w[1..].ToLowerInvariant())), e.Value))
-            .ToList();
-        var cs = Enum.GetValues(csType).Cast<object>().Select(v => (Name: Enum.GetName(csType, v)!, Value: Convert.ToInt64(v))).ToList();
-        Assert.Equal(btf.Select(e => (e.Name.ToUpperInvariant(), e.Value)), cs.Select(e => (e.Name.ToUpperInvariant(), e.Value)));
+        var (_, values) = BtfType("ENUM", cEnum);
+        var btf = values.Select(l => Regex.Match(l, @"'(\w+)' val=(\d+)"))
+            .Select(m => (Name: m.Groups[1].Value[prefix.Length..].Replace("_", ""), Value: long.Parse(m.Groups[2].Value)))
+            .Where(e => e.Name != "MAX");
+        var cs = Enum.GetValues(csType).Cast<object>().Select(v => (Name: Enum.GetName(csType, v)!.ToUpperInvariant(), Value: Convert.ToInt64(v)));
+        Assert.Equal(btf, cs);
     }
 
-    private static (int Size, List<(string Name, int Offset)> Members) BtfMembers(string name)
+    /// <summary>A type of the compiled object's BTF (bpftool's dump): its line, and the lines of its members or values.</summary>
+    private static (string Head, List<string> Members) BtfType(string kind, string name)
     {
         string obj = Path.Combine(Repo.Root, "out", "bpf", "http.bpf.o");
         var psi = new ProcessStartInfo("bpftool", $"btf dump file {obj}") { RedirectStandardOutput = true };
         using var p = Process.Start(psi)!;
         var lines = p.StandardOutput.ReadToEnd().Split('\n');
         p.WaitForExit();
-        int at = Array.FindIndex(lines, l => l.Contains($"STRUCT '{name}'"));
+        int at = Array.FindIndex(lines, l => l.Contains($"{kind} '{name}'"));
         Assert.True(at >= 0, $"{name} not in {obj}'s BTF");
-        var head = Regex.Match(lines[at], @"size=(\d+) vlen=(\d+)");
-        int size = int.Parse(head.Groups[1].Value), vlen = int.Parse(head.Groups[2].Value);
-        var members = lines.Skip(at + 1).Take(vlen).Select(l => Regex.Match(l, @"'(\w+)' type_id=\d+ bits_offset=(\d+)"))
+        int vlen = int.Parse(Regex.Match(lines[at], @"vlen=(\d+)").Groups[1].Value);
+        return (lines[at], lines.Skip(at + 1).Take(vlen).ToList());
+    }
+
+    private static (int Size, List<(string Name, int Offset)> Members) BtfMembers(string name)
+    {
+        var (head, lines) = BtfType("STRUCT", name);
+        int size = int.Parse(Regex.Match(head, @"size=(\d+)").Groups[1].Value);
+        var members = lines.Select(l => Regex.Match(l, @"'(\w+)' type_id=\d+ bits_offset=(\d+)"))
             .Select(m => (m.Groups[1].Value, int.Parse(m.Groups[2].Value) / 8)).ToList();
         return (size, members);
     }

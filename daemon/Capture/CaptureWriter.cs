@@ -115,7 +115,7 @@ public sealed class CaptureWriter : IDisposable
             w.Kind = p.Peer.Kind;
             w.Flags = p.Peer.Flags;
             w.Port = p.Peer.Port;
-            w.Addr = ByteString.CopyFrom(p.Peer.AddrBytes());
+            w.Addr = ByteString.CopyFrom(p.Peer.Address);
             w.Count = p.Count;
             w.Ns = p.Ns;
             _request.Waits.Add(w);

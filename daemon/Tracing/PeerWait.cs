@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -43,12 +44,11 @@ public unsafe struct Peer : IEquatable<Peer>
         return p;
     }
 
-    /// <summary>The address's bytes (<see cref="AddrLen"/> of them).</summary>
-    public readonly ReadOnlySpan<byte> AddrBytes()
-    {
-        fixed (byte* a = Addr)
-            return new ReadOnlySpan<byte>(a, Math.Min((int)AddrLen, AddrMax)).ToArray();
-    }
+    private static readonly int AddrOffset = (int)Marshal.OffsetOf<Peer>(nameof(Addr));
+
+    /// <summary>The address's bytes (<see cref="AddrLen"/> of them), in place.</summary>
+    [UnscopedRef]
+    public readonly ReadOnlySpan<byte> Address => Bytes(this).Slice(AddrOffset, Math.Min((int)AddrLen, AddrMax));
 
     private static ReadOnlySpan<byte> Bytes(in Peer p) =>
         MemoryMarshal.AsBytes(new ReadOnlySpan<Peer>(in p));
@@ -83,39 +83,36 @@ public unsafe struct Peer : IEquatable<Peer>
     {
         int n = 0;
         void Put(ReadOnlySpan<byte> s, Span<byte> dst) { s.CopyTo(dst[n..]); n += s.Length; }
-        fixed (byte* a = Addr)
+        var addr = Address;
+        switch ((PeerKind)Kind)
         {
-            var addr = new ReadOnlySpan<byte>(a, Math.Min((int)AddrLen, AddrMax));
-            switch ((PeerKind)Kind)
-            {
-                case PeerKind.Client:
-                    Put("client"u8, utf8);
-                    return n;
-                case PeerKind.IPv4 when addr.Length >= 4:
-                    if ((Flags & FlagUdp) != 0) Put("udp:"u8, utf8);
-                    for (int i = 0; i < 4; i++)
-                    {
-                        if (i > 0) utf8[n++] = (byte)'.';
-                        System.Buffers.Text.Utf8Formatter.TryFormat(addr[i], utf8[n..], out int w);
-                        n += w;
-                    }
-                    break;
-                case PeerKind.IPv6 when addr.Length >= 16:
-                    if ((Flags & FlagUdp) != 0) Put("udp:"u8, utf8);
-                    utf8[n++] = (byte)'[';
-                    new IPAddress(addr[..16]).TryFormat(utf8[n..], out int written);
-                    n += written;
-                    utf8[n++] = (byte)']';
-                    break;
-                case PeerKind.Unix:
-                    Put(addr.IsEmpty || addr[0] != 0 ? "unix:"u8 : "unix:@"u8, utf8);
-                    Put(addr.IsEmpty || addr[0] != 0 ? addr : addr[1..], utf8);
-                    if ((Flags & FlagTruncated) != 0) Put("…"u8, utf8);
-                    return n;
-                default:
-                    Put("unknown"u8, utf8);
-                    return n;
-            }
+            case PeerKind.Client:
+                Put("client"u8, utf8);
+                return n;
+            case PeerKind.IPv4 when addr.Length >= 4:
+                if ((Flags & FlagUdp) != 0) Put("udp:"u8, utf8);
+                for (int i = 0; i < 4; i++)
+                {
+                    if (i > 0) utf8[n++] = (byte)'.';
+                    System.Buffers.Text.Utf8Formatter.TryFormat(addr[i], utf8[n..], out int w);
+                    n += w;
+                }
+                break;
+            case PeerKind.IPv6 when addr.Length >= 16:
+                if ((Flags & FlagUdp) != 0) Put("udp:"u8, utf8);
+                utf8[n++] = (byte)'[';
+                new IPAddress(addr[..16]).TryFormat(utf8[n..], out int written);
+                n += written;
+                utf8[n++] = (byte)']';
+                break;
+            case PeerKind.Unix:
+                Put(addr.IsEmpty || addr[0] != 0 ? "unix:"u8 : "unix:@"u8, utf8);
+                Put(addr.IsEmpty || addr[0] != 0 ? addr : addr[1..], utf8);
+                if ((Flags & FlagTruncated) != 0) Put("…"u8, utf8);
+                return n;
+            default:
+                Put("unknown"u8, utf8);
+                return n;
         }
         utf8[n++] = (byte)':';
         System.Buffers.Text.Utf8Formatter.TryFormat(Port, utf8[n..], out int p);

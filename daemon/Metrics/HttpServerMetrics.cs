@@ -90,6 +90,7 @@ public sealed class HttpServerMetrics
         PeerOverflow = registry.AddCounter("sonde_peer_overflow",
             "Waits recorded with peer=\"other\" because their service already had the maximum number of distinct peers.",
             ["service"]);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.MaxPeersPerService);
         MaxPeersPerService = options.MaxPeersPerService;
     }
 
@@ -102,18 +103,8 @@ public sealed class HttpServerMetrics
     /// <summary><c>sonde_peer_overflow_total{service}</c>.</summary>
     public CounterFamily PeerOverflow { get; }
 
-    private volatile int _maxPeersPerService;
-
-    /// <summary>Peers kept per service; a change applies to peers not seen yet.</summary>
-    public int MaxPeersPerService
-    {
-        get => _maxPeersPerService;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            _maxPeersPerService = value;
-        }
-    }
+    /// <summary>Peers kept per service.</summary>
+    public int MaxPeersPerService { get; }
 
     private readonly Dictionary<(int Service, int Route, int Peer), (CounterSeries Count, CounterSeries Ns)> _peerSeries = new();
 
@@ -157,8 +148,8 @@ public sealed class HttpServerMetrics
         }
         foreach (ref readonly var w in request.Peers)
         {
-            int peer = routes.ResolvePeer(w.Peer, _maxPeersPerService);
-            if (peer == ServiceRoutes.Other) routes.PeerOverflow?.Add(w.Count);
+            int peer = routes.ResolvePeer(w.Peer, MaxPeersPerService);
+            if (peer == ServiceRoutes.Other) routes.PeerOverflow.Add(w.Count);
             var key = (routes.Index, route, peer);
             if (!_peerSeries.TryGetValue(key, out var pair))
             {

@@ -19,7 +19,7 @@ internal sealed class ServiceRoutes
     private readonly Dictionary<Sonde.Tracing.Peer, int> _peerIds = new();
     private readonly List<string> _peerLabels = [];
 
-    public ServiceRoutes(int index, string name, CounterSeries overflow, CounterSeries? peerOverflow = null)
+    public ServiceRoutes(int index, string name, CounterSeries overflow, CounterSeries peerOverflow)
     {
         Index = index;
         Name = name;
@@ -52,7 +52,7 @@ internal sealed class ServiceRoutes
     public string Label(int id) => id == Other ? OtherLabel : _labels[id];
 
     /// <summary>This service's <c>sonde_peer_overflow_total</c> series.</summary>
-    public CounterSeries? PeerOverflow { get; }
+    public CounterSeries PeerOverflow { get; }
 
     /// <summary>The id of <paramref name="peer"/>, adding it while fewer than <paramref name="maxPeers"/> exist; else <see cref="Other"/>.</summary>
     public int ResolvePeer(in Sonde.Tracing.Peer peer, int maxPeers)

@@ -963,7 +963,6 @@ static __always_inline bool runtime_sleep(const struct thread *t)
 	return t->sys_start && t->sys_nr == SONDE_NR_FUTEX;
 }
 
-
 /*
  * Syscalls after which Go's netpoller parks the goroutine when they return
  * EAGAIN (internal/poll.FD's Read, Write, ReadFrom, WriteTo, ReadMsg, WriteMsg,

@@ -147,20 +147,20 @@ public sealed class PeerWaitTests(ITestOutputHelper output, PeerServices peers) 
             // Traced once a request shows up in the metrics. Counted from the metrics of requests
             // (http_server_request_duration_seconds), which the consumer records with the waits.
             string requestCount = "http_server_request_duration_seconds_count{service=\"fan\",http_request_method=\"GET\",http_route=\"/fanout\",http_response_status_code=\"200\"}";
-            await UntilAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
-                await http.GetAsync($"{srv.BaseUrl}/fanout?n=1&first={Requests * PerRequest}");
-                return Value(await TryGetAsync(http, metricsUrl) ?? "", requestCount) > 0;
-            }, "the server traced", sonde);
+                await Poll.TryGetAsync(http, $"{srv.BaseUrl}/fanout?n=1&first={Requests * PerRequest}");
+                return Value(await Poll.TryGetAsync(http, metricsUrl) ?? "", requestCount) > 0;
+            }, "the server traced", sonde, TimeSpan.FromSeconds(30));
             // Nothing is in flight now: once two scrapes agree, every traced one is counted.
             string before = "";
-            await UntilAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
-                string a = await TryGetAsync(http, metricsUrl) ?? "";
+                string a = await Poll.TryGetAsync(http, metricsUrl) ?? "";
                 await Task.Delay(300);
-                before = await TryGetAsync(http, metricsUrl) ?? "";
+                before = await Poll.TryGetAsync(http, metricsUrl) ?? "";
                 return Value(a, requestCount) == Value(before, requestCount);
-            }, "the first requests counted", sonde);
+            }, "the first requests counted", sonde, TimeSpan.FromSeconds(30));
             long countedBefore = Value(before, requestCount);
             long waitsBefore = Series(before, "sonde_request_peer_waits_total").Values.Sum();
             long lostBefore = Value(before, "sonde_requests_lost_total{reason=\"peers_beyond_cap\"}");
@@ -170,11 +170,11 @@ public sealed class PeerWaitTests(ITestOutputHelper output, PeerServices peers) 
                 [.. Enumerable.Range(0, Requests).Select(i => ("GET", $"/fanout?n={PerRequest}&first={i * PerRequest}"))], 2);
             Assert.All(load, r => Assert.Equal(200, r.Status));
             string m = "";
-            await UntilAsync(async () =>
+            await Poll.UntilAsync(async () =>
             {
-                m = await TryGetAsync(http, metricsUrl) ?? "";
+                m = await Poll.TryGetAsync(http, metricsUrl) ?? "";
                 return Value(m, requestCount) >= countedBefore + Requests;
-            }, "the requests counted", sonde);
+            }, "the requests counted", sonde, TimeSpan.FromSeconds(30));
 
             var waits = Series(m, "sonde_request_peer_waits_total");
             var peersSeen = waits.Keys.Where(k => k.Contains("service=\"fan\"")).Select(k => Regex.Match(k, "peer=\"([^\"]*)\"").Groups[1].Value).ToHashSet();
@@ -211,24 +211,5 @@ public sealed class PeerWaitTests(ITestOutputHelper output, PeerServices peers) 
     {
         var x = Regex.Match(exposition, "^" + Regex.Escape(series) + @" (\S+)$", RegexOptions.Multiline);
         return x.Success ? (long)double.Parse(x.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-    }
-
-    private static async Task<string?> TryGetAsync(HttpClient http, string url)
-    {
-        try { return await http.GetStringAsync(url); }
-        catch (HttpRequestException) { return null; }
-        catch (TaskCanceledException) { return null; }
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what, SondeRun sonde)
-    {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        while (sw.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            try { if (await condition()) return; }
-            catch (HttpRequestException) { }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{what} did not happen; sonde said:\n{sonde.Stderr}\n{sonde.Stdout}");
     }
 }

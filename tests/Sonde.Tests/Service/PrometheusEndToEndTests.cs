@@ -22,7 +22,7 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output)
         await using var run = await DaemonScraped.StartAsync("gin");
         var (sonde, http, metricsUrl, prometheus) = (run.Sonde, run.Http, run.MetricsUrl, run.Prometheus);
         using var srv = GoServer.Start("gin");
-        await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets 1") == true, "the Go service traced", sonde);
+        await Poll.UntilAsync(async () => (await Poll.TryGetAsync(http, metricsUrl))?.Contains("sonde_targets 1") == true, "the Go service traced", sonde);
 
         // Known traffic: every request sleeps 5 ms in the handler; the client times each
         // one, one at a time, so its time is the handler's plus a loopback round trip
@@ -83,7 +83,7 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output)
         await using var run = await DaemonScraped.StartAsync(server);
         var (sonde, http, metricsUrl, prometheus) = (run.Sonde, run.Http, run.MetricsUrl, run.Prometheus);
         using var srv = GoServer.Start(server);
-        await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets 1") == true, "the Go service traced", sonde);
+        await Poll.UntilAsync(async () => (await Poll.TryGetAsync(http, metricsUrl))?.Contains("sonde_targets 1") == true, "the Go service traced", sonde);
         var plan = new List<(string, string)>();
         for (int i = 0; i < 60; i++) plan.Add(("GET", $"/users/{i}"));
         for (int i = 0; i < 30; i++) plan.Add(("POST", $"/users/{i}/orders"));
@@ -125,7 +125,7 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output)
         await using var run = await DaemonScraped.StartAsync(server);
         var (sonde, http, metricsUrl, prometheus) = (run.Sonde, run.Http, run.MetricsUrl, run.Prometheus);
         using var srv = GoServer.Start(server);
-        await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets 1") == true, "the Go service traced", sonde);
+        await Poll.UntilAsync(async () => (await Poll.TryGetAsync(http, metricsUrl))?.Contains("sonde_targets 1") == true, "the Go service traced", sonde);
         using (var client = new GrpcHealthClient(srv.Port))
         {
             for (int i = 0; i < 40; i++) Assert.Equal(0, (await client.CheckAsync("")).GrpcStatus);
@@ -173,7 +173,7 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output)
             var sonde = SondeRun.Start("run", "--config", config);
             var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
             string metricsUrl = $"http://127.0.0.1:{metricsPort}/metrics";
-            await Until(async () => (await TryGet(http, metricsUrl))?.Contains("sonde_targets") == true, "sonde run ready", sonde);
+            await Poll.UntilAsync(async () => (await Poll.TryGetAsync(http, metricsUrl))?.Contains("sonde_targets") == true, "sonde run ready", sonde);
             var prometheus = await PrometheusServer.StartAsync(metricsPort, nativeHistograms: true);
             return new DaemonScraped { Sonde = sonde, Http = http, MetricsUrl = metricsUrl, Prometheus = prometheus, Dir = dir };
         }
@@ -187,23 +187,5 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output)
             Directory.Delete(Dir, true);
             return ValueTask.CompletedTask;
         }
-    }
-
-    private static async Task<string?> TryGet(HttpClient http, string url)
-    {
-        try { return await http.GetStringAsync(url); }
-        catch (HttpRequestException) { return null; }
-        catch (TaskCanceledException) { return null; }
-    }
-
-    private static async Task Until(Func<Task<bool>> condition, string what, SondeRun sonde)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < TimeSpan.FromSeconds(20))
-        {
-            if (await condition()) return;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{what} did not happen; sonde said:\n{sonde.Stderr}\n{sonde.Stdout}");
     }
 }

@@ -1,14 +1,16 @@
 // peers is the test server of per-peer network waits: its handlers wait on
 // real peers, a PostgreSQL (lib/pq), a Redis (redigo), a TCP echo peer at
 // many addresses, and the request's own client, and say in response
-// headers how long each call took by their own clock:
+// headers how long each call took by their own clock, X-Wait-Name (wall
+// time, ns), and how much of it the goroutine ran, X-Cpu-Name (its thread's
+// CPU time, ns):
 //
-//	GET  /db?ms=N        SELECT pg_sleep(N/1000) on PostgreSQL          X-Wait-Db: ns
-//	GET  /cache?ms=N     BLPOP on a key that never fills, N ms timeout  X-Wait-Cache: ns
+//	GET  /db?ms=N        SELECT pg_sleep(N/1000) on PostgreSQL          Name: Db
+//	GET  /cache?ms=N     BLPOP on a key that never fills, N ms timeout  Name: Cache
 //	GET  /both?db=N&cache=M   both, one after the other
 //	GET  /fanout?n=K&first=F  one round trip each to K echo peers at
-//	                     127.1.0.0 + F ... + F+K-1 (distinct addresses)   X-Wait-Fanout: ns
-//	POST /upload         reads the whole body                          X-Wait-Body: ns
+//	                     127.1.0.0 + F ... + F+K-1 (distinct addresses)   Name: Fanout
+//	POST /upload         reads the whole body                          Name: Body
 //
 // Every call runs on the handler's goroutine, as these clients do their I/O.
 package main
@@ -22,9 +24,12 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/gomodule/redigo/redis"
 	_ "github.com/lib/pq"
@@ -46,30 +51,52 @@ func intArg(r *http.Request, name string, def int) int {
 	return def
 }
 
-func since(t time.Time) string { return strconv.FormatInt(int64(time.Since(t)), 10) }
+// clock reads a POSIX clock with a raw syscall, so the reading costs no
+// scheduler transition: CLOCK_MONOTONIC (1), or CLOCK_THREAD_CPUTIME_ID (3),
+// the calling thread's CPU time (user and kernel).
+func clock(id uintptr) int64 {
+	var ts syscall.Timespec
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, id, uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
+}
 
-// query sleeps ms in PostgreSQL, and says how long the call took in header X-Wait-Db.
-func query(w http.ResponseWriter, ms int) error {
-	t := time.Now()
-	var one int
-	if err := db.QueryRow("SELECT 1 FROM pg_sleep($1)", float64(ms)/1000).Scan(&one); err != nil {
+// timed runs call and, unless it fails, sets headers X-Wait-name to its wall
+// time and X-Cpu-name to the CPU time it ran. Locked to its thread, the
+// thread's CPU clock is the goroutine's; the wall clock is read outside the
+// CPU clock at both ends, so the CPU time lies within the wall time.
+func timed(w http.ResponseWriter, name string, call func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	w0, c0 := clock(1), clock(3)
+	if err := call(); err != nil {
 		return err
 	}
-	w.Header().Set("X-Wait-Db", since(t))
+	c1, w1 := clock(3), clock(1)
+	w.Header().Set("X-Wait-"+name, strconv.FormatInt(w1-w0, 10))
+	w.Header().Set("X-Cpu-"+name, strconv.FormatInt(c1-c0, 10))
 	return nil
 }
 
+// query sleeps ms in PostgreSQL, timed as Db.
+func query(w http.ResponseWriter, ms int) error {
+	return timed(w, "Db", func() error {
+		var one int
+		return db.QueryRow("SELECT 1 FROM pg_sleep($1)", float64(ms)/1000).Scan(&one)
+	})
+}
+
 // blpop waits ms on a Redis key that never fills (Redis 6+ takes a fractional
-// timeout), and says how long the call took in header X-Wait-Cache.
+// timeout), timed as Cache.
 func blpop(w http.ResponseWriter, ms int) error {
 	c := pool.Get()
 	defer c.Close()
-	t := time.Now()
-	if _, err := c.Do("BLPOP", "sonde:never", strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)); err != nil && err != redis.ErrNil {
+	return timed(w, "Cache", func() error {
+		_, err := c.Do("BLPOP", "sonde:never", strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64))
+		if err == redis.ErrNil {
+			return nil
+		}
 		return err
-	}
-	w.Header().Set("X-Wait-Cache", since(t))
-	return nil
+	})
 }
 
 var (
@@ -154,36 +181,40 @@ func main() {
 	mux.HandleFunc("/fanout", func(w http.ResponseWriter, r *http.Request) {
 		start()
 		n, first := intArg(r, "n", 1), intArg(r, "first", 0)
-		t := time.Now()
-		for i := 0; i < n; i++ {
-			var ip [4]byte
-			binary.BigEndian.PutUint32(ip[:], 127<<24|1<<16|uint32(first+i))
-			c, err := net.Dial("tcp", fmt.Sprintf("%d.%d.%d.%d:%d", ip[0], ip[1], ip[2], ip[3], *echoPort))
-			if err != nil {
-				http.Error(w, err.Error(), 500)
-				return
+		err := timed(w, "Fanout", func() error {
+			for i := 0; i < n; i++ {
+				var ip [4]byte
+				binary.BigEndian.PutUint32(ip[:], 127<<24|1<<16|uint32(first+i))
+				c, err := net.Dial("tcp", fmt.Sprintf("%d.%d.%d.%d:%d", ip[0], ip[1], ip[2], ip[3], *echoPort))
+				if err != nil {
+					return err
+				}
+				var b [1]byte
+				_, err = c.Write([]byte{'x'})
+				if err == nil {
+					_, err = io.ReadFull(c, b[:])
+				}
+				c.Close()
+				if err != nil {
+					return err
+				}
 			}
-			var b [1]byte
-			_, err = c.Write([]byte{'x'})
-			if err == nil {
-				_, err = io.ReadFull(c, b[:])
-			}
-			c.Close()
-			if err != nil {
-				http.Error(w, err.Error(), 500)
-				return
-			}
+			return nil
+		})
+		if err != nil {
+			http.Error(w, err.Error(), 500)
 		}
-		w.Header().Set("X-Wait-Fanout", since(t))
 	})
 	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
-		t := time.Now()
-		n, err := io.Copy(io.Discard, r.Body)
+		var n int64
+		err := timed(w, "Body", func() (err error) {
+			n, err = io.Copy(io.Discard, r.Body)
+			return err
+		})
 		if err != nil {
 			http.Error(w, err.Error(), 400)
 			return
 		}
-		w.Header().Set("X-Wait-Body", since(t))
 		fmt.Fprintf(w, "%d\n", n)
 	})
 

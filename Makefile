@@ -102,7 +102,7 @@ endef
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
-CS_SRCS  := $(shell find daemon interop -name '*.cs' -o -name '*.csproj' -o -name '*.proto' 2>/dev/null | grep -v /obj/ | grep -v /bin/)
+CS_SRCS  := $(shell find daemon interop -name '*.cs' -o -name '*.csproj' -o -name '*.proto' -o -name '*.tsv' 2>/dev/null | grep -v /obj/ | grep -v /bin/)
 
 .DELETE_ON_ERROR:
 .PHONY: all deps bpf goservers test demo clean deb layouts

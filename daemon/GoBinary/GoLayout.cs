@@ -30,6 +30,9 @@ namespace Sonde.GoBinary;
 /// <param name="H2WriterState">the HTTP/2 server's responseWriter.rws: *responseWriterState (net/http.http2responseWriter,
 /// net/http/internal/http2.responseWriter from go1.27). Its pointer is the ResponseWriter's data word.</param>
 /// <param name="H2StateStatus">responseWriterState.status: int, 0 until WriteHeader.</param>
+/// <param name="UrlScheme">net/url.URL.Scheme: string ("https" for an outgoing call over TLS).</param>
+/// <param name="UrlHost">net/url.URL.Host: string, an outgoing call's host[:port].</param>
+/// <param name="ResponseStatusCode">net/http.Response.StatusCode: int, an outgoing call's status.</param>
 public sealed record GoLayout(
     int GGoid,
     int GAtomicStatus,
@@ -53,7 +56,10 @@ public sealed record GoLayout(
     int RequestPattern,
     int RequestProtoMajor,
     int H2WriterState,
-    int H2StateStatus)
+    int H2StateStatus,
+    int UrlScheme,
+    int UrlHost,
+    int ResponseStatusCode)
 {
     /// <summary>The offset of a field that the Go version does not have.</summary>
     public const int Absent = -1;
@@ -74,6 +80,7 @@ public sealed record GoLayout(
         ("net/http.response", "req"), ("net/http.response", "status"), ("net/http.response", "wroteHeader"), ("net/http.response", "written"),
         ("net/url.URL", "RawPath"), ("net/http.Request", "Pattern"),
         RequestProtoMajorField, H2WriterStateField, H2StateStatusField,
+        ("net/url.URL", "Scheme"), ("net/url.URL", "Host"), ("net/http.Response", "StatusCode"),
     ];
 
     /// <summary>One field's offset from DWARF; a struct named "A|B" is A in some Go versions, B in others.</summary>
@@ -92,6 +99,7 @@ public sealed record GoLayout(
         GGoid, GAtomicStatus, GWaitReason, GM, MProcid, MCurg, RequestMethod, RequestUrl, RequestHeader,
         RequestContentLength, RequestHost, RequestRemoteAddr, UrlPath, UrlRawQuery, ResponseReq, ResponseStatus,
         ResponseWroteHeader, ResponseWritten, UrlRawPath, RequestPattern, RequestProtoMajor, H2WriterState, H2StateStatus,
+        UrlScheme, UrlHost, ResponseStatusCode,
     ];
 
     public static GoLayout FromOffsets(IReadOnlyList<int> o)
@@ -100,7 +108,7 @@ public sealed record GoLayout(
         if (o.Count != DwarfFields.Count)
             throw new ArgumentException($"{o.Count} offsets, not {DwarfFields.Count}", nameof(o));
         return new(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15], o[16], o[17], o[18], o[19],
-            o[20], o[21], o[22]);
+            o[20], o[21], o[22], o[23], o[24], o[25]);
     }
 
     /// <summary>The layout read from a binary's DWARF; null when a field is missing from it.</summary>

@@ -121,22 +121,25 @@ public static class KnownLayouts
     //   ({res *response; header Header; wroteHeader, chunking bool}: 24 bytes),
     //   handlerHeader 88, calledHeader 96, written 104, contentLength 112,
     //   status 120.
-    // Columns in GoLayout's parameter order (the last three: ProtoMajor, h2 rws,
-    // h2 status); CLen = ContentLength,
+    // net/http.Response — src/net/http/response.go, type Response struct, at
+    //   every tag go1.0 .. go1.27: Status string 0, StatusCode int 16.
+    //
+    // Columns in GoLayout's parameter order (after Pattern: ProtoMajor, h2 rws,
+    // h2 status, then URL.Scheme, URL.Host, Response.StatusCode); CLen = ContentLength,
     // Remote = RemoteAddr, wrote = wroteHeader. Row i is go1.(17 + i).
     private static readonly GoLayout[] GoRows =
     [
         //   runtime.g                         runtime.m         net/http.Request                                  net/url.URL       net/http.response
         //     goid  status    wait       m    procid    curg    Method     URL  Header    CLen    Host  Remote      Path   Query       req  status   wrote written  RawPath Pattern
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80), // go1.17
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80), // go1.18
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80), // go1.19
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72), // go1.20
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72), // go1.21.0
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72), // go1.22.0
-        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72), // go1.23.0: g.syscallbp added
-        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72), // go1.24.0
-        new(    152,    144,    176,     48,       64,    184,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72), // go1.25.0: gobuf.ret removed
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80,      0,     40,     16), // go1.17
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80,      0,     40,     16), // go1.18
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80,      0,     40,     16), // go1.19
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72,      0,     40,     16), // go1.20
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72,      0,     40,     16), // go1.21.0
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72,      0,     40,     16), // go1.22.0
+        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72,      0,     40,     16), // go1.23.0: g.syscallbp added
+        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72,      0,     40,     16), // go1.24.0
+        new(    152,    144,    176,     48,       64,    184,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72,      0,     40,     16), // go1.25.0: gobuf.ret removed
     ];
 
     /// <summary>

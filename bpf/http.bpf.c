@@ -94,8 +94,11 @@ struct inflight {
 	char grpc_path[SONDE_PATH_MAX]; /* the call's full method, copied at its start */
 	__u32 tid;      /* as Sonde sees it (its pid namespace) */
 	__u32 _pad2;
-	/* Last, and not cleared at a start (too big to clear at once): only the first npeers are read. */
+	__u32 ncalls;    /* outgoing calls started, kept or not */
+	__u32 open_call; /* calls[] index + 1 of the round trip in progress (0: none) */
+	/* Last, and not cleared at a start (too big to clear at once): only the first npeers and ncalls are read. */
 	struct sonde_peer_wait peers[SONDE_MAX_PEERS];
+	struct sonde_call calls[SONDE_MAX_CALLS];
 };
 
 struct {
@@ -193,6 +196,7 @@ struct sonde_http_event _sonde_http_event_btf = {};
 struct sonde_http_breakdown _sonde_http_breakdown_btf = {};
 struct sonde_go_config _sonde_go_config_btf = {};
 struct sonde_peer_wait _sonde_peer_wait_btf = {};
+struct sonde_call _sonde_call_btf = {};
 /* And the enums user space mirrors (daemon/Tracing/HttpTracer.cs Stat, PeerKind). */
 enum sonde_stat _sonde_stat_btf = SONDE_STAT_MAX;
 enum sonde_peer_kind _sonde_peer_kind_btf = SONDE_PEER_NONE;
@@ -747,7 +751,7 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 	__u64 size = sizeof(r->e);
 	if (cfg->breakdown) {
 		account(f, key.tgid, now, SONDE_CAT_ON_CPU);
-		fill_event(&r->e, (char *)&r->b, f, cfg, now, end_flags | SONDE_F_BREAKDOWN);
+		fill_event(&r->e, (char *)&r->b, f, cfg, now, end_flags | SONDE_F_BREAKDOWN | (cfg->resp_status_code ? SONDE_F_CALLS : 0));
 		__builtin_memcpy(r->b.breakdown_ns, f->cat_ns, sizeof(r->b.breakdown_ns));
 		__u32 n = f->nsyscalls;
 		if (n > SONDE_MAX_SYSCALLS)
@@ -768,6 +772,24 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 			    len <= sizeof(r->b.peers) &&
 			    bpf_probe_read_kernel((char *)r->b.syscalls + at, len, f->peers) == 0) {
 				r->b.peer_count = m;
+				size += len;
+			}
+		}
+		/* The calls right after the peers. */
+		__u32 k = f->ncalls;
+		if (k > SONDE_MAX_CALLS)
+			k = SONDE_MAX_CALLS;
+		r->b.call_count = 0;
+		r->b._pad = 0;
+		if (k > 0) {
+			__u64 at = (__u64)n * sizeof(struct sonde_syscall_stat) + (__u64)r->b.peer_count * sizeof(struct sonde_peer_wait);
+			__u64 len = (__u64)k * sizeof(struct sonde_call);
+			asm volatile("%0 &= 1023" : "+r"(at));
+			asm volatile("%0 &= 1023" : "+r"(len));
+			if (at <= SONDE_MAX_SYSCALLS * sizeof(struct sonde_syscall_stat) + sizeof(r->b.peers) && len > 0 &&
+			    len <= sizeof(r->b.calls) &&
+			    bpf_probe_read_kernel((char *)r->b.syscalls + at, len, f->calls) == 0) {
+				r->b.call_count = k;
 				size += len;
 			}
 		}
@@ -795,6 +817,138 @@ SEC("uprobe")
 int sonde_http_end_ret(struct pt_regs *ctx)
 {
 	return request_end(ctx, SONDE_F_END_AT_RET);
+}
+
+/*
+ * ---- outgoing HTTP calls: net/http's client, on a request's goroutine ----
+ *
+ * start: (*Transport).roundTrip(t, req) at its prologue jcc (req in RBX): the
+ *        method and the URL's scheme, host and path. Every request a Client
+ *        sends, redirects included, goes through it once; its retries on a
+ *        fresh connection stay inside it, so they belong to the same call.
+ * dial:  (*Transport).queueForDial(t, w) at its prologue jcc: getConn found no
+ *        idle connection and a new one is dialed for the call.
+ * conn:  the first emulated instruction after roundTrip's call of getConn
+ *        (the jcc on its error, RAX/RBX still its results): the call has a
+ *        connection, or failed to get one (err's itab in RBX).
+ * end:   the same after roundTrip's call of (*persistConn).roundTrip: the
+ *        response's head was read (resp in RAX) or the attempt failed.
+ * A call ends at the next start (a failed attempt may be retried).
+ */
+static __always_inline struct inflight *client_request(struct pt_regs *ctx, struct sonde_call **c)
+{
+	count(SONDE_STAT_CLIENT_HITS);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight_key key = { .g = GO_G(ctx), .tgid = id >> 32 };
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	*c = 0;
+	if (f && f->open_call > 0 && f->open_call <= SONDE_MAX_CALLS)
+		*c = &f->calls[(f->open_call - 1) & (SONDE_MAX_CALLS - 1)];
+	return f;
+}
+
+SEC("uprobe")
+int sonde_client_start(struct pt_regs *ctx)
+{
+	struct sonde_call *c;
+	struct inflight *f = client_request(ctx, &c);
+	if (!f)
+		return 0;
+	f->open_call = 0;
+	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->head.config);
+	if (!cfg || cfg->resp_status_code == 0)
+		return 0;
+	__u32 n = f->ncalls;
+	f->ncalls = n + 1;
+	if (n >= SONDE_MAX_CALLS) {
+		count(SONDE_STAT_CALLS_LOST);
+		return 0;
+	}
+	c = &f->calls[n & (SONDE_MAX_CALLS - 1)];
+	__builtin_memset(c, 0, __builtin_offsetof(struct sonde_call, method));
+	c->start_ns = bpf_ktime_get_ns();
+	__u64 req = GO_ARG2(ctx), url = 0;
+	int trunc = 0;
+	struct go_string method = {};
+	bpf_probe_read_user(&method, sizeof(method), (void *)(req + cfg->req_method));
+	bpf_probe_read_user(&url, sizeof(url), (void *)(req + cfg->req_url));
+	c->method_len = go_copy_string(c->method, SONDE_METHOD_MAX, method.ptr, method.len, &trunc);
+	if (url) {
+		struct go_string scheme = {};
+		char https[5] = {};
+		if (bpf_probe_read_user(&scheme, sizeof(scheme), (void *)(url + cfg->url_scheme)) == 0 && scheme.len == 5 &&
+		    bpf_probe_read_user(https, sizeof(https), (void *)scheme.ptr) == 0 &&
+		    https[0] == 'h' && https[1] == 't' && https[2] == 't' && https[3] == 'p' && https[4] == 's')
+			c->flags |= SONDE_CALL_F_TLS;
+		trunc = 0;
+		c->host_len = go_read_string(c->host, SONDE_CALL_HOST_MAX, url + cfg->url_host, &trunc);
+		if (trunc)
+			c->flags |= SONDE_CALL_F_HOST_TRUNCATED;
+		trunc = 0;
+		c->path_len = go_read_string(c->path, SONDE_CALL_PATH_MAX, url + cfg->url_path, &trunc);
+		if (trunc)
+			c->flags |= SONDE_CALL_F_PATH_TRUNCATED;
+	}
+	f->open_call = n + 1;
+	return 0;
+}
+
+SEC("uprobe")
+int sonde_client_dial(struct pt_regs *ctx)
+{
+	struct sonde_call *c;
+	client_request(ctx, &c);
+	if (c)
+		c->flags |= SONDE_CALL_F_NEW_CONN;
+	return 0;
+}
+
+/* A failed attempt: done with an error, unless a retry in the same round trip gets further. */
+static __always_inline void call_failed(struct sonde_call *c, __u64 now)
+{
+	c->head_ns = now - c->start_ns;
+	c->status = 0;
+	c->flags |= SONDE_CALL_F_DONE | SONDE_CALL_F_ERROR;
+}
+
+SEC("uprobe")
+int sonde_client_conn(struct pt_regs *ctx)
+{
+	struct sonde_call *c;
+	client_request(ctx, &c);
+	if (!c)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	if (GO_ARG2(ctx) != 0) {
+		call_failed(c, now);
+		return 0;
+	}
+	c->conn_ns = now - c->start_ns;
+	c->flags |= SONDE_CALL_F_CONN;
+	return 0;
+}
+
+SEC("uprobe")
+int sonde_client_end(struct pt_regs *ctx)
+{
+	struct sonde_call *c;
+	struct inflight *f = client_request(ctx, &c);
+	if (!c)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	if (GO_ARG2(ctx) != 0) {
+		call_failed(c, now);
+		return 0;
+	}
+	/* A status it can't read (or not an HTTP one) stays 0: unknown. */
+	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->head.config);
+	__u64 status = 0;
+	if (!cfg || bpf_probe_read_user(&status, sizeof(status), (void *)(GO_ARG1(ctx) + cfg->resp_status_code)) != 0 || status > 999)
+		status = 0;
+	c->head_ns = now - c->start_ns;
+	c->status = (__u16)status;
+	c->flags = (c->flags & ~SONDE_CALL_F_ERROR) | SONDE_CALL_F_DONE;
+	return 0;
 }
 
 /* ---- breakdown: Go's scheduler ---- */

@@ -16,6 +16,9 @@
 #define SONDE_ROUTE_PARTS 4     /* pieces of a route joined at the end (chi's RoutePatterns) */
 #define SONDE_MAX_PEERS 8       /* distinct peers whose waits are kept per request */
 #define SONDE_PEER_ADDR_MAX 40  /* an IPv4/IPv6 address, or a Unix socket's path (cut at this length) */
+#define SONDE_MAX_CALLS 4       /* outgoing HTTP calls kept per request */
+#define SONDE_CALL_HOST_MAX 64  /* a call's URL host (cut at this length) */
+#define SONDE_CALL_PATH_MAX 64  /* a call's URL path (cut at this length) */
 
 /* Where a request's time went (the JSON record's breakdown_ns keys, in order). */
 enum sonde_category {
@@ -40,6 +43,7 @@ enum sonde_category {
 #define SONDE_F_BREAKDOWN       (1 << 4) /* breakdown_ns and syscalls are filled in */
 #define SONDE_F_GRPC            (1 << 5) /* a gRPC call served by grpc-go: path is the full method */
 #define SONDE_F_GRPC_STATUS     (1 << 6) /* grpc_status holds the call's status code */
+#define SONDE_F_CALLS           (1 << 7) /* the outgoing calls were traced (the client's probes are attached): call_count holds them all */
 
 /* Counters in the `stats` per-CPU array. */
 enum sonde_stat {
@@ -58,6 +62,8 @@ enum sonde_stat {
 	SONDE_STAT_STATE_FULL,      /* breakdown: a thread or process not followed, the threads or stws map was full */
 	SONDE_STAT_RUNTIME_REQUEST_HITS, /* Go scheduler probe hits that moved a request's state (the rest served none) */
 	SONDE_STAT_PEERS_LOST,      /* network waits on peers past SONDE_MAX_PEERS distinct ones (their time stays in net_io) */
+	SONDE_STAT_CLIENT_HITS,     /* net/http client probes (round trip, dial, connection, response head) */
+	SONDE_STAT_CALLS_LOST,      /* outgoing calls past SONDE_MAX_CALLS in one request */
 	SONDE_STAT_MAX,
 };
 
@@ -87,6 +93,9 @@ struct sonde_go_config {
 	__u32 grpc_proto_code;    /* spb.Status.Code (int32) */
 	__u32 grpc_status_stream_arg; /* WriteStatus: the argument (1-4) holding the stream; 0: not checked */
 	__u32 grpc_status_arg;    /* WriteStatus: the argument (1-4) holding the *status.Status; 0: no gRPC status */
+	__u32 url_scheme;      /* net/url.URL.Scheme (string) */
+	__u32 url_host;        /* net/url.URL.Host (string) */
+	__u32 resp_status_code;/* net/http.Response.StatusCode (int); 0: no outgoing calls */
 	__u32 valid;           /* 1 once user space filled this slot */
 	__u32 breakdown;       /* 1: the scheduler probes and tracepoints are attached */
 	__u32 filter_tgids;    /* 1: probes cover every process of the file; trace only tgids in `tgids` */
@@ -134,6 +143,29 @@ struct sonde_peer_wait {
 	__u64 ns;
 };
 
+/* struct sonde_call.flags */
+#define SONDE_CALL_F_TLS       (1 << 0) /* an https URL */
+#define SONDE_CALL_F_NEW_CONN  (1 << 1) /* no idle connection: one was dialed for it */
+#define SONDE_CALL_F_CONN      (1 << 2) /* conn_ns is set: it had a connection */
+#define SONDE_CALL_F_DONE      (1 << 3) /* the round trip returned: head_ns, and status or SONDE_CALL_F_ERROR */
+#define SONDE_CALL_F_ERROR     (1 << 4) /* it returned an error, no response */
+#define SONDE_CALL_F_HOST_TRUNCATED (1 << 5)
+#define SONDE_CALL_F_PATH_TRUNCATED (1 << 6)
+/* An outgoing HTTP call of net/http's client, made on the request's goroutine (176 bytes). */
+struct sonde_call {
+	__u64 start_ns; /* CLOCK_MONOTONIC at the round trip's start */
+	__u64 conn_ns;  /* from the start until it had a connection (SONDE_CALL_F_CONN) */
+	__u64 head_ns;  /* from the start until the round trip returned, the response's head read (SONDE_CALL_F_DONE) */
+	__u16 status;   /* the response's status code (SONDE_CALL_F_DONE without SONDE_CALL_F_ERROR) */
+	__u16 flags;    /* SONDE_CALL_F_* */
+	__u8 method_len;
+	__u8 host_len;
+	__u8 path_len;
+	__u8 _pad;
+	char method[SONDE_METHOD_MAX];
+	char host[SONDE_CALL_HOST_MAX];
+	char path[SONDE_CALL_PATH_MAX];
+};
 /* One syscall's totals within a request. */
 struct sonde_syscall_stat {
 	__u32 nr;
@@ -169,14 +201,18 @@ struct sonde_http_event {
 /*
  * Where a request's time went: after the event, with SONDE_F_BREAKDOWN. In a
  * record, the peer_count peer waits come right after the syscall_count
- * syscalls (peers[] here is only the room for them).
+ * syscalls, and the call_count calls right after them (peers[] and calls[]
+ * here are only the room for them).
  */
 struct sonde_http_breakdown {
 	__u64 breakdown_ns[SONDE_CAT_MAX];
 	__u32 syscall_count;                /* entries of syscalls[] in the record */
 	__u32 peer_count;                   /* struct sonde_peer_wait entries after them */
+	__u32 call_count;                   /* struct sonde_call entries after those */
+	__u32 _pad;
 	struct sonde_syscall_stat syscalls[SONDE_MAX_SYSCALLS];
 	struct sonde_peer_wait peers[SONDE_MAX_PEERS];
+	struct sonde_call calls[SONDE_MAX_CALLS];
 };
 
 /* The longest record. */

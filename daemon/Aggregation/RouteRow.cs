@@ -57,6 +57,6 @@ public sealed class RouteRow
         }
         else if (r.Status is >= 500 and <= 599) Errors++;
         Latency.Record(r.DurationNs);
-        Breakdown.Add(r.BreakdownNs, r.Syscalls, r.Peers);
+        Breakdown.Add(r.BreakdownNs, r.Syscalls, r.Peers, r.Calls);
     }
 }

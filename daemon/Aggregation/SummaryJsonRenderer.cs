@@ -150,10 +150,11 @@ public static class SummaryJsonRenderer
             json.WriteEndObject();
             WriteTotals(json, "syscalls", b.Syscalls());
             WriteTotals(json, "waits", b.Peers());
+            WriteTotals(json, "calls", b.Hosts());
         }
     }
 
-    /// <summary>"name": {"NAME": {"count", "ns", "requests"}, ...}: syscalls, or the peers waited on.</summary>
+    /// <summary>"name": {"NAME": {"count", "ns", "requests"}, ...}: syscalls, the peers waited on, or the hosts called.</summary>
     private static void WriteTotals(Utf8JsonWriter json, string name, IEnumerable<(string Name, long Count, ulong Ns, long Requests)> totals)
     {
         json.WriteStartObject(name);

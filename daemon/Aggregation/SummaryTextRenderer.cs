@@ -224,6 +224,9 @@ public sealed class SummaryTextRenderer
         var peers = b.Peers().Take(5).ToList();
         if (peers.Count > 0)
             output.WriteLine(Fit("  waited on, per request: " + string.Join(", ", peers.Select(s => SyscallText(s, b.Requests)))));
+        var hosts = b.Hosts().Take(5).ToList();
+        if (hosts.Count > 0)
+            output.WriteLine(Fit("  called, per request: " + string.Join(", ", hosts.Select(s => SyscallText(s, b.Requests)))));
     }
 
     /// <summary>

@@ -13,6 +13,11 @@ public sealed class TimeBreakdown
     private readonly Dictionary<uint, (long Count, ulong Ns, long Requests)> _syscalls = new();
     private readonly Dictionary<Peer, (long Count, ulong Ns, long Requests)> _peers = new();
     private (long Count, ulong Ns, long Requests) _otherPeers;
+    private readonly Dictionary<byte[], (long Count, ulong Ns, long Requests)> _hosts = new(Sonde.Metrics.Utf8BytesComparer.Instance);
+    private readonly Dictionary<byte[], (long Count, ulong Ns, long Requests)>.AlternateLookup<ReadOnlySpan<byte>> _hostsBySpan;
+    private (long Count, ulong Ns, long Requests) _otherHosts;
+
+    public TimeBreakdown() => _hostsBySpan = _hosts.GetAlternateLookup<ReadOnlySpan<byte>>();
 
     /// <summary>Distinct peers kept; waits on further ones add up as "other".</summary>
     public const int MaxPeers = 256;
@@ -42,8 +47,21 @@ public sealed class TimeBreakdown
         return list.OrderByDescending(p => p.Ns).ThenBy(p => p.Item1, StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>Adds one request; no allocation unless it brings a syscall or peer this set hasn't seen.</summary>
-    public void Add(ReadOnlySpan<ulong> breakdownNs, ReadOnlySpan<SyscallStat> syscalls, ReadOnlySpan<PeerWait> peers = default)
+    /// <summary>
+    /// The hosts the requests called (outgoing HTTP calls), by total time to their
+    /// responses' heads, largest first: (host, calls, total ns, requests that called
+    /// it); past <see cref="MaxPeers"/> distinct ones, the rest as "other".
+    /// </summary>
+    public IReadOnlyList<(string Name, long Count, ulong Ns, long Requests)> Hosts()
+    {
+        var list = _hosts.Select(h => (TracedBytes.Text(h.Key), h.Value.Count, h.Value.Ns, h.Value.Requests)).ToList();
+        if (_otherHosts.Count > 0) list.Add(("other", _otherHosts.Count, _otherHosts.Ns, _otherHosts.Requests));
+        return list.OrderByDescending(p => p.Ns).ThenBy(p => p.Item1, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Adds one request; no allocation unless it brings a syscall, peer or host this set hasn't seen.</summary>
+    public void Add(ReadOnlySpan<ulong> breakdownNs, ReadOnlySpan<SyscallStat> syscalls, ReadOnlySpan<PeerWait> peers = default,
+        ReadOnlySpan<HttpCall> calls = default)
     {
         if (breakdownNs.IsEmpty) return;
         Requests++;
@@ -63,6 +81,21 @@ public sealed class TimeBreakdown
                 _otherPeers = (_otherPeers.Count + w.Count, _otherPeers.Ns + w.Ns, _otherPeers.Requests + (other ? 0 : 1));
                 other = true;
             }
+        }
+        for (int i = 0; i < calls.Length; i++)
+        {
+            ref readonly var c = ref calls[i];
+            var host = c.Host;
+            ulong ns = c.Done ? c.HeadNs : 0;
+            // A request counts once per host, however many calls it made to it.
+            bool again = false;
+            for (int j = 0; j < i && !again; j++) again = calls[j].Host.SequenceEqual(host);
+            if (_hostsBySpan.TryGetValue(host, out var t))
+                _hostsBySpan[host] = (t.Count + 1, t.Ns + ns, t.Requests + (again ? 0 : 1));
+            else if (_hosts.Count < MaxPeers)
+                _hosts[host.ToArray()] = (1, ns, 1);
+            else
+                _otherHosts = (_otherHosts.Count + 1, _otherHosts.Ns + ns, _otherHosts.Requests + (again ? 0 : 1));
         }
     }
 }

@@ -67,6 +67,7 @@ public sealed class CaptureWriter : IDisposable
     /// <summary>Appends one request record.</summary>
     private readonly List<SyscallTotal> _syscallPool = new();
     private readonly List<PeerWaitTotal> _waitPool = new();
+    private readonly List<OutgoingCall> _callPool = new();
 
     public void Write(in RequestView request)
     {
@@ -119,6 +120,23 @@ public sealed class CaptureWriter : IDisposable
             w.Count = p.Count;
             w.Ns = p.Ns;
             _request.Waits.Add(w);
+        }
+        _request.CallsTraced = request.CallsTraced;
+        _request.Calls.Clear();
+        for (int i = 0; i < request.Calls.Length; i++)
+        {
+            if (_callPool.Count <= i) _callPool.Add(new OutgoingCall());
+            var o = _callPool[i];
+            ref readonly var c = ref request.Calls[i];
+            o.Method = ByteString.CopyFrom(c.Method);
+            o.Host = ByteString.CopyFrom(c.Host);
+            o.Path = ByteString.CopyFrom(c.Path);
+            o.Status = c.Status;
+            o.Flags = c.Flags;
+            o.StartNs = c.StartNs;
+            o.ConnNs = c.ConnNs;
+            o.DurationNs = c.HeadNs;
+            _request.Calls.Add(o);
         }
         WriteRecord(_requestRecord);
         RequestCount++;

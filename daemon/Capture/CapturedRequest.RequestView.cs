@@ -7,6 +7,7 @@ public sealed partial class CapturedRequest
     private ulong[]? _breakdown;
     private SyscallStat[]? _syscalls;
     private PeerWait[]? _waits;
+    private HttpCall[]? _calls;
 
     /// <summary>This record as the view aggregators and sinks consume; the spans point into this message.</summary>
     public RequestView AsView()
@@ -19,7 +20,9 @@ public sealed partial class CapturedRequest
             Count = w.Count,
             Ns = w.Ns,
         }).ToArray();
+        _calls ??= Calls.Take(HttpEvent.MaxCalls).Select(c => HttpCall.From(c.Method.Span, c.Host.Span, c.Path.Span,
+            (ushort)Math.Min(c.Status, 999), (ushort)(c.Flags & 0x7f), c.StartNs, c.ConnNs, c.DurationNs)).ToArray();
         return new(Pid, Tid, Goid, StartNs, DurationNs, Status, Method.Span, Path.Span, Route.Span, _breakdown, _syscalls,
-            !HasGrpcStatus ? RequestView.NotGrpc : GrpcStatus >= 0 ? GrpcStatus : RequestView.GrpcStatusUnknown, _waits);
+            !HasGrpcStatus ? RequestView.NotGrpc : GrpcStatus >= 0 ? GrpcStatus : RequestView.GrpcStatusUnknown, _waits, _calls, CallsTraced);
     }
 }

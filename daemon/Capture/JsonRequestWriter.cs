@@ -38,9 +38,11 @@ public sealed class JsonRequestWriter : IDisposable
     /// <summary>Room for everything but the strings: field names, nine numbers, braces.</summary>
     private const int FixedPartMax = 256;
     // breakdown_ns: 10 names + 20-digit numbers; syscalls: 16 entries of name + two numbers;
-    // waits: 8 entries of a peer's name (escaped) + two numbers.
+    // waits: 8 entries of a peer's name (escaped) + two numbers; calls: 4 of their strings
+    // (escaped), eleven field names, five numbers and two booleans.
     private const int BreakdownPartMax = 16 + BreakdownCategories.Count * 36 + 16 + 16 * 80
-        + 16 + HttpEvent.MaxPeers * (Peer.NameMax * MaxBytesPerInputByte + 64);
+        + 16 + HttpEvent.MaxPeers * (Peer.NameMax * MaxBytesPerInputByte + 64)
+        + 16 + HttpEvent.MaxCalls * ((HttpCall.MethodMax + HttpCall.HostMax + HttpCall.PathMax) * MaxBytesPerInputByte + 320);
     /// <summary>A string byte becomes at most 6 output bytes (<c>\u00XX</c>, or U+FFFD escaped).</summary>
     private const int MaxBytesPerInputByte = 6;
 
@@ -196,6 +198,43 @@ public sealed class JsonRequestWriter : IDisposable
             Append(line, ref n, "}"u8);
         }
         Append(line, ref n, "}"u8);
+        if (!request.CallsTraced) return;
+        Append(line, ref n, ",\"calls\":["u8);
+        var calls = request.Calls;
+        for (int i = 0; i < calls.Length; i++)
+        {
+            ref readonly var c = ref calls[i];
+            if (i > 0) Append(line, ref n, ","u8);
+            Append(line, ref n, "{\"method\":"u8);
+            AppendString(line, ref n, c.Method);
+            Append(line, ref n, ",\"host\":"u8);
+            AppendString(line, ref n, c.Host);
+            Append(line, ref n, ",\"path\":"u8);
+            AppendString(line, ref n, c.Path);
+            Append(line, ref n, ",\"status\":"u8);
+            if (c.Done && !c.Failed && c.Status != 0) AppendNumber(line, ref n, (ulong)c.Status);
+            else Append(line, ref n, "null"u8);
+            Append(line, ref n, ",\"error\":"u8);
+            Append(line, ref n, c.Failed ? "true"u8 : "false"u8);
+            Append(line, ref n, ",\"tls\":"u8);
+            Append(line, ref n, c.Tls ? "true"u8 : "false"u8);
+            Append(line, ref n, ",\"new_conn\":"u8);
+            Append(line, ref n, c.NewConnection ? "true"u8 : "false"u8);
+            Append(line, ref n, ",\"start_ns\":"u8);
+            AppendNumber(line, ref n, c.StartNs);
+            AppendOptional(line, ref n, ",\"duration_ns\":"u8, c.Done, c.HeadNs);
+            AppendOptional(line, ref n, ",\"conn_ns\":"u8, c.HasConn, c.ConnNs);
+            AppendOptional(line, ref n, ",\"response_ns\":"u8, c.Done && c.HasConn && !c.Failed, c.ResponseNs);
+            Append(line, ref n, "}"u8);
+        }
+        Append(line, ref n, "]"u8);
+    }
+
+    private static void AppendOptional(Span<byte> line, ref int n, ReadOnlySpan<byte> name, bool known, ulong value)
+    {
+        Append(line, ref n, name);
+        if (known) AppendNumber(line, ref n, value);
+        else Append(line, ref n, "null"u8);
     }
 
     private static void Append(Span<byte> line, ref int n, ReadOnlySpan<byte> literal)

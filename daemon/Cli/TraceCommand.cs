@@ -47,6 +47,15 @@ internal static class TraceCommand
                              "udp:127.0.0.53:53", "client"); the summary gains a
                              mean breakdown and the top peers per route. Off:
                              fewer probes, lowest overhead.
+          --calls on|off     with the breakdown, each request's outgoing HTTP
+                             calls (net/http's client, on the request's
+                             goroutine; default off: 3-4 more probe hits per
+                             call): records gain "calls" ([{"method","host",
+                             "path","status","error","tls","new_conn",
+                             "start_ns","duration_ns" (to the response's head),
+                             "conn_ns" (getting a connection: DNS, connect and
+                             TLS when new),"response_ns" (the rest)}], 4 at
+                             most) and the summary the hosts called per route
 
         Probes:
           --end-probe MODE   auto (default): catch a request's end at the call
@@ -91,6 +100,13 @@ internal static class TraceCommand
             "off" => false,
             var b => throw new UsageException($"--breakdown must be on or off, not '{b}'"),
         };
+        bool calls = (a.Value("--calls") ?? "off") switch
+        {
+            "on" => true,
+            "off" => false,
+            var c => throw new UsageException($"--calls must be on or off, not '{c}'"),
+        };
+        if (calls && !breakdown) throw new UsageException("--calls on needs the breakdown: the calls ride in its records (drop --breakdown off)");
         if ((ringMiB & (ringMiB - 1)) != 0) throw new UsageException($"--ringbuf-mib must be a power of two, not {ringMiB}");
         if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}'");
         a.RejectUnknown();
@@ -127,7 +143,7 @@ internal static class TraceCommand
             }
         }
 
-        var resolved = groups.Select(g => (g, Analysis: TargetAnalysis.For(g.Exe, endMode, breakdown))).ToList();
+        var resolved = groups.Select(g => (g, Analysis: TargetAnalysis.For(g.Exe, endMode, breakdown, calls))).ToList();
         var targets = groups.SelectMany(g => (g.Pids.Count == 0 ? [0] : g.Pids).Select(pid =>
             new TargetInfo(pid, g.Path, g.Exe.BuildInfo.GoVersion) { Modules = g.Exe.BuildInfo.Modules })).ToList();
 
@@ -146,7 +162,7 @@ internal static class TraceCommand
             // Loose loading: the kernel refused the breakdown's programs; trace latency without them.
             Console.Error.WriteLine($"sonde: warning: {why}: tracing latency only, with the breakdown off");
             breakdown = false;
-            resolved = groups.Select(g => (g, Analysis: TargetAnalysis.For(g.Exe, endMode, breakdown))).ToList();
+            resolved = groups.Select(g => (g, Analysis: TargetAnalysis.For(g.Exe, endMode, breakdown, calls))).ToList();
         }
         int probes = 0, tracepoints = 0;
         if (breakdown) { tracer.AttachKernelEvents(); tracepoints = HttpTracer.KernelTracepoints; }

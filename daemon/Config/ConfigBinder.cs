@@ -153,7 +153,7 @@ internal sealed class ConfigBinder(Dictionary<JsonNode, string> fromEnvironment)
 
     private TracingConfig Tracing(JsonObject o, string path)
     {
-        Known(o, path, "ringbuf_mib", "end_probe", "breakdown", "max_in_flight", "max_executables");
+        Known(o, path, "ringbuf_mib", "end_probe", "breakdown", "calls", "max_in_flight", "max_executables");
         var t = new TracingConfig();
         if (Integer(o, "ringbuf_mib", path, 1, 1024) is { } mib)
         {
@@ -174,6 +174,8 @@ internal sealed class ConfigBinder(Dictionary<JsonNode, string> fromEnvironment)
             };
         }
         if (Bool(o, "breakdown", path) is { } breakdown) t = t with { Breakdown = breakdown };
+        if (Bool(o, "calls", path) is { } calls) t = t with { Calls = calls };
+        if (t.Calls && !t.Breakdown) throw new ConfigException(Child(path, "calls"), "true needs tracing.breakdown true: the calls ride in the breakdown's records");
         if (Integer(o, "max_in_flight", path, 64, 1 << 18) is { } inflight) t = t with { MaxInFlight = (int)inflight };
         if (Integer(o, "max_executables", path, 1, ushort.MaxValue) is { } exes) t = t with { MaxExecutables = (int)exes };
         return t;

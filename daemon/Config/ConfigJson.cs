@@ -63,6 +63,7 @@ public static class ConfigJson
             w.WriteNumber("ringbuf_mib", c.Tracing.RingbufMib);
             w.WriteString("end_probe", c.Tracing.EndProbe switch { EndProbeMode.CallSite => "callsite", EndProbeMode.Ret => "ret", _ => "auto" });
             w.WriteBoolean("breakdown", c.Tracing.Breakdown);
+            w.WriteBoolean("calls", c.Tracing.Calls);
             w.WriteNumber("max_in_flight", c.Tracing.MaxInFlight);
             w.WriteNumber("max_executables", c.Tracing.MaxExecutables);
             w.WriteEndObject();

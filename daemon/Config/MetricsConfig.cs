@@ -24,7 +24,7 @@ public sealed record MetricsConfig
     /// <summary>Distinct routes kept per service before the rest fold into one <c>other</c> route (bounds label cardinality).</summary>
     public int MaxRoutesPerService { get; init; } = 100;
 
-    /// <summary>Distinct peers (the <c>peer</c> label of the wait metrics) kept per service before the rest fold into <c>other</c>.</summary>
+    /// <summary>Distinct peers (the <c>peer</c> label of the wait metrics), and distinct called hosts (<c>server_address</c> of the client metric), kept per service before the rest fold into <c>other</c>.</summary>
     public int MaxPeersPerService { get; init; } = 32;
 
     /// <summary>

@@ -19,4 +19,7 @@ public sealed record TracingConfig
 
     /// <summary>Split each request's latency by cause (on CPU, runqueue, network, disk, lock, GC...).</summary>
     public bool Breakdown { get; init; } = true;
+
+    /// <summary>With the breakdown, each request's outgoing HTTP calls (net/http's client): 3-4 more probe hits per call, so off by default.</summary>
+    public bool Calls { get; init; }
 }

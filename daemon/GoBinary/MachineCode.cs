@@ -166,6 +166,44 @@ public static class MachineCode
     }
 
     /// <summary>
+    /// The first emulated instruction at or after <paramref name="address"/> that
+    /// straight-line code reaches with every register of <paramref name="intact"/>
+    /// as it was at <paramref name="address"/> (a call's results, right after it:
+    /// Go returns them in RAX, RBX, ...). Null when a call, a branch, a write to
+    /// one of them, the function's end or <see cref="StraightLineLimit"/>
+    /// instructions come first.
+    /// </summary>
+    public static ulong? FirstEmulatableKeeping(GoFunction f, ReadOnlySpan<byte> code, ulong address, params Register[] intact)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(intact);
+        var keep = new HashSet<Register>();
+        foreach (var register in intact)
+            keep.Add(register.GetFullRegister());
+        var bytes = FunctionBytes(f, code);
+        ulong end = f.Entry + (ulong)bytes.Length;
+        if (address < f.Entry || address >= end)
+            return null;
+        int start = (int)(address - f.Entry);
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(bytes, start, bytes.Length - start), address, DecoderOptions.None);
+        var factory = new InstructionInfoFactory();
+        for (int n = 0; n < StraightLineLimit && decoder.IP < end; n++)
+        {
+            decoder.Decode(out var instruction);
+            if (instruction.IsInvalid)
+                return null;
+            if (IsEmulatedAt(instruction, bytes, f.Entry))
+                return instruction.IP;
+            if (instruction.FlowControl != FlowControl.Next)
+                return null;
+            foreach (var used in factory.GetInfo(instruction).GetUsedRegisters())
+                if (IsWrite(used.Access) && keep.Contains(used.Register.GetFullRegister()))
+                    return null;
+        }
+        return null;
+    }
+
+    /// <summary>
     /// Whether the kernel emulates <paramref name="i"/> when a uprobe hits it
     /// (see the type's summary for the source). Judged conservatively from
     /// the decoded form: a branch must have its plain length (no prefixes at

@@ -32,7 +32,7 @@ public static class CheckConfigCommand
           metrics.listen               "127.0.0.1:9464"  (IPv4, [IPv6], localhost or *)
           metrics.path                 "/metrics"
           metrics.max_routes_per_service  100
-          metrics.max_peers_per_service   32   (peer label values; the rest are "other")
+          metrics.max_peers_per_service   32   (peer and called-host label values; the rest are "other")
           otlp.enabled                 false
           otlp.endpoint                none; required when enabled (http:// or https://)
           otlp.interval                "15s"  (1s..1h)
@@ -41,6 +41,7 @@ public static class CheckConfigCommand
           tracing.ringbuf_mib          8      (power of two, 1..1024)
           tracing.end_probe            "auto" (auto, callsite or ret)
           tracing.breakdown            true
+          tracing.calls                false  (outgoing HTTP calls, with the breakdown)
           tracing.max_in_flight        16384  (64..262144; more are counted lost)
           tracing.max_executables      1024   (1..65535 traced at the same time)
           log.level                    "information" (trace, debug, information,

@@ -39,6 +39,10 @@ public sealed class HttpServerMetrics
 {
     public const string DurationName = "http_server_request_duration_seconds";
     public const string RpcDurationName = "rpc_server_call_duration_seconds";
+    public const string ClientDurationName = "http_client_request_duration_seconds";
+
+    private static readonly OtlpNaming s_clientOtlp = new("http.client.request.duration", "s",
+        ["service", "http.request.method", "server.address", "server.port", "http.response.status_code", "error.type"]);
 
     private static readonly OtlpNaming s_rpcOtlp = new("rpc.server.call.duration", "s",
         ["service", "rpc.system.name", "rpc.method", "rpc.response.status_code", "error.type"]);
@@ -92,6 +96,58 @@ public sealed class HttpServerMetrics
             ["service"]);
         ArgumentOutOfRangeException.ThrowIfNegative(options.MaxPeersPerService);
         MaxPeersPerService = options.MaxPeersPerService;
+        ClientDuration = registry.AddHistogram(ClientDurationName,
+            "Duration of the outgoing HTTP calls the traced services made with net/http's client while serving a request, from the round trip's start " +
+            "to the response's head (OpenTelemetry's http.client.request.duration); server_address and server_port are the URL's.",
+            options.Histogram, ["service", "http_request_method", "server_address", "server_port", "http_response_status_code", "error_type"],
+            maxSeries: options.MaxSeries, otlp: s_clientOtlp);
+        HostOverflow = registry.AddCounter("sonde_host_overflow",
+            "Outgoing calls recorded with server_address=\"other\" because their service already had the maximum number of distinct hosts (max_peers_per_service).",
+            ["service"]);
+        CallsUnfinished = registry.AddCounter("sonde_client_calls_unfinished",
+            "Outgoing calls whose round trip had not returned when their request ended (HTTP/2 calls, whose end Sonde does not see), not in " + ClientDurationName + ".",
+            ["service"]);
+    }
+
+    /// <summary><c>http_client_request_duration_seconds{service, http_request_method, server_address, server_port, http_response_status_code, error_type}</c>.</summary>
+    public HistogramFamily ClientDuration { get; }
+
+    /// <summary><c>sonde_host_overflow_total{service}</c>.</summary>
+    public CounterFamily HostOverflow { get; }
+
+    /// <summary><c>sonde_client_calls_unfinished_total{service}</c>.</summary>
+    public CounterFamily CallsUnfinished { get; }
+
+    private readonly Dictionary<(int Service, int Host, int Method, int Status), HistogramSeries> _clientSeries = new();
+
+    /// <summary>
+    /// A request's outgoing calls, by host (capped per service like peers), method and
+    /// status; a failed call has status -1 (error_type "_OTHER"), a status of 400 or more
+    /// is its own error_type, as OpenTelemetry's HTTP client conventions say.
+    /// </summary>
+    private void RecordCalls(ServiceRoutes routes, in RequestView request)
+    {
+        foreach (ref readonly var c in request.Calls)
+        {
+            if (!c.Done)
+            {
+                routes.CallsUnfinished.Increment();
+                continue;
+            }
+            int host = routes.ResolveHost(c.Host, MaxPeersPerService);
+            if (host == ServiceRoutes.Other) routes.HostOverflow.Increment();
+            int status = c.Failed ? -1 : c.Status;
+            var key = (routes.Index, host, HttpMethodLabel.Index(c.Method), status);
+            if (!_clientSeries.TryGetValue(key, out var series))
+            {
+                var (address, port) = routes.HostLabel(host);
+                string code = status > 0 ? StatusLabel(status) : "";
+                series = ClientDuration.WithLabels(routes.Name, HttpMethodLabel.Labels[key.Item3], address, port, code,
+                    status < 0 ? "_OTHER" : status >= 400 ? code : "");
+                if (!ClientDuration.IsOverflow(series) || _clientSeries.Count < _cacheLimit) _clientSeries[key] = series;
+            }
+            series.Observe(c.HeadNs);
+        }
     }
 
     /// <summary><c>sonde_request_peer_waits_total{service, http_route, peer}</c>.</summary>
@@ -160,6 +216,7 @@ public sealed class HttpServerMetrics
             pair.Count.Add(w.Count);
             pair.Ns.Add((long)w.Ns);
         }
+        if (!request.Calls.IsEmpty) RecordCalls(routes, request);
     }
 
     public HistogramFamily Duration { get; }
@@ -221,7 +278,8 @@ public sealed class HttpServerMetrics
     {
         if (!_services.TryGetValue(name, out var routes))
         {
-            routes = new ServiceRoutes(_services.Count, name, RouteOverflow.WithLabels(name), PeerOverflow.WithLabels(name));
+            routes = new ServiceRoutes(_services.Count, name, RouteOverflow.WithLabels(name), PeerOverflow.WithLabels(name),
+                HostOverflow.WithLabels(name), CallsUnfinished.WithLabels(name));
             _services.Add(name, routes);
         }
         _lastServiceName = name;

@@ -40,7 +40,8 @@ public sealed class SelfMetrics
         RingBufferFillRatio = registry.AddGauge("sonde_ringbuf_fill_ratio",
             "Share of the ring buffer holding records not yet read (0..1).", unit: "ratio").WithLabels();
         _probeHits = registry.AddCounter("sonde_probe_hits", "Uprobe hits, by probe: start and end of requests, route (router probes), scheduler (the breakdown's Go " +
-            "scheduler probes, for all goroutines), scheduler_on_requests (those of them that moved a traced request's state).", ["probe"], maxSeries: 50);
+            "scheduler probes, for all goroutines), scheduler_on_requests (those of them that moved a traced request's state), client (net/http's client: " +
+            "a round trip's start, dial, connection and end, on any goroutine).", ["probe"], maxSeries: 50);
         BpfRunTime = registry.AddCounter("sonde_bpf_run_time_seconds",
             "Time the kernel spent running each Sonde BPF program (counted only while kernel.bpf_stats_enabled=1).",
             ["program"], unit: "seconds", valueDivisor: 1_000_000_000, maxSeries: 100);
@@ -97,11 +98,13 @@ public sealed class SelfMetrics
         _probeHits.WithLabels("route").SetTotal(Clamp(stats.RouteHits));
         _probeHits.WithLabels("scheduler").SetTotal(Clamp(stats.RuntimeHits));
         _probeHits.WithLabels("scheduler_on_requests").SetTotal(Clamp(stats.RuntimeRequestHits));
+        _probeHits.WithLabels("client").SetTotal(Clamp(stats.ClientHits));
         RequestsLost.WithLabels("ring_full").SetTotal(Clamp(stats.Drops));
         RequestsLost.WithLabels("unmatched_end").SetTotal(Clamp(stats.UnmatchedEnds));
         RequestsLost.WithLabels("no_config").SetTotal(Clamp(stats.StartNoConfig));
         RequestsLost.WithLabels("syscalls_beyond_cap").SetTotal(Clamp(stats.SyscallsLost));
         RequestsLost.WithLabels("peers_beyond_cap").SetTotal(Clamp(stats.PeersLost));
+        RequestsLost.WithLabels("calls_beyond_cap").SetTotal(Clamp(stats.CallsLost));
         RequestsLost.WithLabels("inflight_full").SetTotal(Clamp(stats.InflightFull));
         RequestsLost.WithLabels("abandoned").SetTotal(Clamp(stats.Abandoned));
         RequestsLost.WithLabels("process_exit").SetTotal(Clamp(stats.ExitedInFlight));

@@ -19,13 +19,21 @@ internal sealed class ServiceRoutes
     private readonly Dictionary<Sonde.Tracing.Peer, int> _peerIds = new();
     private readonly List<string> _peerLabels = [];
 
-    public ServiceRoutes(int index, string name, CounterSeries overflow, CounterSeries peerOverflow)
+    private readonly Dictionary<byte[], int> _hostIds = new(Utf8BytesComparer.Instance);
+    private readonly Dictionary<byte[], int>.AlternateLookup<ReadOnlySpan<byte>> _hostIdsBySpan;
+    private readonly List<(string Address, string Port)> _hostLabels = [];
+
+    public ServiceRoutes(int index, string name, CounterSeries overflow, CounterSeries peerOverflow, CounterSeries hostOverflow,
+        CounterSeries callsUnfinished)
     {
+        CallsUnfinished = callsUnfinished;
         Index = index;
         Name = name;
         Overflow = overflow;
         PeerOverflow = peerOverflow;
+        HostOverflow = hostOverflow;
         _idsBySpan = _ids.GetAlternateLookup<ReadOnlySpan<byte>>();
+        _hostIdsBySpan = _hostIds.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
     /// <summary>The service's number in its <see cref="HttpServerMetrics"/>.</summary>
@@ -66,4 +74,34 @@ internal sealed class ServiceRoutes
     }
 
     public string PeerLabel(int id) => id == Other ? OtherLabel : _peerLabels[id];
+
+    /// <summary>This service's <c>sonde_client_calls_unfinished_total</c> series.</summary>
+    public CounterSeries CallsUnfinished { get; }
+
+    /// <summary>This service's <c>sonde_host_overflow_total</c> series.</summary>
+    public CounterSeries HostOverflow { get; }
+
+    /// <summary>The id of an outgoing call's URL host (UTF-8 "host[:port]"), adding it while fewer than <paramref name="maxHosts"/> exist; else <see cref="Other"/>.</summary>
+    public int ResolveHost(ReadOnlySpan<byte> host, int maxHosts)
+    {
+        if (_hostIdsBySpan.TryGetValue(host, out int id)) return id;
+        if (_hostLabels.Count >= maxHosts) return Other;
+        id = _hostLabels.Count;
+        _hostIds.Add(host.ToArray(), id);
+        _hostLabels.Add(SplitHost(Sonde.Tracing.TracedBytes.Text(host)));
+        return id;
+    }
+
+    /// <summary>OpenTelemetry's server.address and server.port of a host id: ("other", "") past the cap.</summary>
+    public (string Address, string Port) HostLabel(int id) => id == Other ? (OtherLabel, "") : _hostLabels[id];
+
+    /// <summary>"api:8080" is ("api", "8080"), "[::1]:443" ("::1", "443"), "api" ("api", ""): the port only when the URL names one.</summary>
+    internal static (string Address, string Port) SplitHost(string host)
+    {
+        int colon = host.LastIndexOf(':');
+        if (colon > 0 && colon < host.Length - 1 && host.AsSpan(colon + 1).IndexOfAnyExceptInRange('0', '9') < 0
+            && (host[0] != '[' || host[colon - 1] == ']'))
+            return (host[..colon].Trim('[', ']'), host[(colon + 1)..]);
+        return (host.Trim('[', ']'), "");
+    }
 }

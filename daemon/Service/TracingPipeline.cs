@@ -382,7 +382,7 @@ public sealed partial class TracingPipeline : ISondePipeline, IRequestSink
         {
             var go = GoExecutable.Open($"/proc/{pid}/exe");
             bool breakdown = _config.Tracing.Breakdown && _tracer!.Breakdown;
-            var analysis = TargetAnalysis.For(go, _config.Tracing.EndProbe, breakdown);
+            var analysis = TargetAnalysis.For(go, _config.Tracing.EndProbe, breakdown, _config.Tracing.Calls);
             foreach (var w in analysis.Warnings) LogBreakdownUnavailable(_log, pid, w);
             var (plan, config, source) = (analysis.Plan, analysis.Config, analysis.Source);
             config.FilterTgids = 1;

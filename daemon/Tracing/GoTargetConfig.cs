@@ -45,6 +45,12 @@ public unsafe struct GoTargetConfig
     public uint GrpcStatusStreamArg;
     /// <summary>The argument of grpc-go's WriteStatus (1–4) that holds the *status.Status; 0: no gRPC status.</summary>
     public uint GrpcStatusArg;
+    /// <summary>net/url.URL.Scheme (string).</summary>
+    public uint UrlScheme;
+    /// <summary>net/url.URL.Host (string).</summary>
+    public uint UrlHost;
+    /// <summary>net/http.Response.StatusCode (int); 0: outgoing calls are not read.</summary>
+    public uint ResponseStatusCode;
     public uint Valid;
     /// <summary>1 when the scheduler probes and tracepoints are attached.</summary>
     public uint Breakdown;

@@ -14,7 +14,7 @@ internal unsafe struct HttpEvent
 {
     public const int MethodMax = 16, PathMax = 128, RouteMax = 128;
     public const ushort FlagPathTruncated = 1, FlagRouteTruncated = 2, FlagStatusUnknown = 4, FlagEndAtRet = 8, FlagBreakdown = 16,
-        FlagGrpc = 32, FlagGrpcStatus = 64;
+        FlagGrpc = 32, FlagGrpcStatus = 64, FlagCalls = 128;
 
     public ulong StartNs;
     public ulong DurationNs;
@@ -33,7 +33,7 @@ internal unsafe struct HttpEvent
     public fixed byte Path[PathMax];
     public fixed byte Route[RouteMax];
 
-    public const int MaxSyscalls = 16, MaxPeers = 8;
+    public const int MaxSyscalls = 16, MaxPeers = 8, MaxCalls = 4;
 
     /// <summary>
     /// A view of a record's payload: no copy, no allocation. Lengths from the
@@ -52,6 +52,7 @@ internal unsafe struct HttpEvent
         ReadOnlySpan<ulong> breakdown = default;
         ReadOnlySpan<SyscallStat> syscalls = default;
         ReadOnlySpan<PeerWait> peers = default;
+        ReadOnlySpan<HttpCall> calls = default;
         if ((e.Flags & FlagBreakdown) != 0)
         {
             var tail = payload[sizeof(HttpEvent)..];
@@ -65,19 +66,24 @@ internal unsafe struct HttpEvent
             var rest = tail[(sizeof(HttpBreakdownHead) + n * sizeof(SyscallStat))..];
             int m = Math.Min((int)Math.Min(b.PeerCount, MaxPeers), rest.Length / sizeof(PeerWait));
             peers = MemoryMarshal.Cast<byte, PeerWait>(rest[..(m * sizeof(PeerWait))]);
+            // And the calls right after the peers.
+            rest = rest[(m * sizeof(PeerWait))..];
+            int k = Math.Min((int)Math.Min(b.CallCount, MaxCalls), rest.Length / sizeof(HttpCall));
+            calls = MemoryMarshal.Cast<byte, HttpCall>(rest[..(k * sizeof(HttpCall))]);
         }
         return new RequestView((int)e.Pid, (int)e.Tid, e.Goid, e.StartNs, e.DurationNs, e.Status,
             payload.Slice(methodAt, Math.Min((int)e.MethodLen, MethodMax)),
             payload.Slice(methodAt + MethodMax, Math.Min((int)e.PathLen, PathMax)),
             route, breakdown, syscalls,
             (e.Flags & FlagGrpc) == 0 ? RequestView.NotGrpc : (e.Flags & FlagGrpcStatus) != 0 ? e.GrpcStatus : RequestView.GrpcStatusUnknown,
-            peers);
+            peers, calls, (e.Flags & FlagCalls) != 0);
     }
 }
 
 /// <summary>
 /// The fixed start of struct sonde_http_breakdown (bpf/http.h): nanoseconds per
-/// category, then how many syscall entries follow, and how many peer waits after them.
+/// category, then how many syscall entries follow, how many peer waits after them,
+/// and how many outgoing calls after those.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct HttpBreakdownHead
@@ -85,4 +91,6 @@ internal unsafe struct HttpBreakdownHead
     public fixed ulong BreakdownNs[BreakdownCategories.Count];
     public uint SyscallCount;
     public uint PeerCount;
+    public uint CallCount;
+    public uint Pad;
 }

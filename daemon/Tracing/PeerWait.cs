@@ -1,7 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace Sonde.Tracing;
 
@@ -123,12 +122,7 @@ public unsafe struct Peer : IEquatable<Peer>
     public readonly string Name()
     {
         Span<byte> utf8 = stackalloc byte[NameMax];
-        var s = Encoding.UTF8.GetString(utf8[..FormatName(utf8)]);
-        return string.Create(s.Length, s, (span, src) =>
-        {
-            for (int i = 0; i < src.Length; i++)
-                span[i] = char.IsControl(src[i]) ? '\uFFFD' : src[i];
-        });
+        return TracedBytes.Text(utf8[..FormatName(utf8)]);
     }
 }
 

@@ -20,6 +20,8 @@ namespace Sonde.Tracing;
 /// <item>routes: one probe per router linked in, at a call inside its ServeHTTP
 /// (<see cref="Router"/>): gin, echo and chi where their context goes back to
 /// its pool, gorilla/mux where the matched route is attached to the request.</item>
+/// <item>outgoing calls, with the breakdown, when net/http's client is linked in
+/// (<see cref="AddClient"/>): four probes that fire only for calls.</item>
 /// </list>
 /// </summary>
 public sealed class ProbePlan
@@ -41,7 +43,7 @@ public sealed class ProbePlan
     /// <summary>Whether the Go scheduler probes for the breakdown are part of the plan.</summary>
     public bool Breakdown { get; private init; }
 
-    /// <summary>Why a router's routes can't be read from this binary, one line per router; empty when they can.</summary>
+    /// <summary>Why a router's routes, or the outgoing calls, can't be read from this binary, one line each; empty when they can.</summary>
     public IReadOnlyList<string> RouteProblems { get; }
 
     /// <summary>The routers whose routes are read, each with its probe in <see cref="Sites"/>.</summary>
@@ -72,7 +74,7 @@ public sealed class ProbePlan
         ("runtime.startTheWorldWithSema", "sonde_go_stw_end", []),
     ];
 
-    public static ProbePlan For(GoExecutable exe, EndProbeMode mode, bool breakdown = false)
+    public static ProbePlan For(GoExecutable exe, EndProbeMode mode, bool breakdown = false, bool calls = false)
     {
         var serve = exe.Functions.Find(ServeHttp);
         var handleStream = exe.Functions.Find(GrpcServer.HandleStream);
@@ -97,9 +99,20 @@ public sealed class ProbePlan
                 sites.Add(Site(exe, program, f, code, MachineCode.ChooseEntryProbe(f, code, reads)));
             }
         }
+        bool client = false;
+        if (breakdown && calls && exe.Functions.Find(ClientRoundTrip) is not null)
+        {
+            var (clientSites, problem) = ClientSites(exe);
+            if (clientSites is not null)
+            {
+                sites.AddRange(clientSites);
+                client = true;
+            }
+            else routeProblems.Add($"outgoing HTTP calls will be unknown: {problem}");
+        }
         return new ProbePlan(sites, chosen, routers, routeProblems)
         {
-            Breakdown = breakdown, Http = serve is not null, Grpc = handleStream is not null, GrpcStatus = grpcStatus,
+            Breakdown = breakdown, Http = serve is not null, Grpc = handleStream is not null, GrpcStatus = grpcStatus, Client = client,
         };
     }
 
@@ -109,11 +122,51 @@ public sealed class ProbePlan
         if (!Http) throw new TraceException($"{GrpcServer.HandleStream}'s stream layout is not known and the binary serves no net/http: nothing to trace") { Reason = "unknown_grpc_layout" };
         bool isGrpc(ProbeSite s) => s.Function.StartsWith(GrpcServer.Package + ".", StringComparison.Ordinal)
             || s.Function.StartsWith(GrpcServer.Transport + ".", StringComparison.Ordinal);
-        return new ProbePlan([.. Sites.Where(s => !isGrpc(s))], EndMode, Routers, RouteProblems) { Breakdown = Breakdown, Http = true };
+        return new ProbePlan([.. Sites.Where(s => !isGrpc(s))], EndMode, Routers, RouteProblems) { Breakdown = Breakdown, Http = true, Client = Client };
     }
 
     /// <summary>Whether net/http's server is probed.</summary>
     public bool Http { get; private init; }
+    /// <summary>Whether net/http's client is probed: the requests' outgoing calls (<see cref="ClientSites"/>).</summary>
+    public bool Client { get; private init; }
+
+    public const string ClientRoundTrip = "net/http.(*Transport).roundTrip";
+    public const string ClientQueueForDial = "net/http.(*Transport).queueForDial";
+    public const string ClientGetConn = "net/http.(*Transport).getConn";
+    public const string ClientPersistConnRoundTrip = "net/http.(*persistConn).roundTrip";
+
+    /// <summary>
+    /// net/http's client probes (bpf/http.bpf.c, "outgoing HTTP calls"), the same in
+    /// Go 1.19–1.27 (transport.go): the start at (*Transport).roundTrip's prologue jcc
+    /// (req in RBX); the dial at queueForDial's, which getConn calls when no idle
+    /// connection is there; and, in roundTrip, the first emulated instruction after
+    /// its one call of getConn and its one call of (*persistConn).roundTrip, with
+    /// RAX and RBX still their results (every toolchain here: <c>test rbx,rbx</c>,
+    /// then the jcc on the error). They fire only for outgoing calls. Null, and
+    /// why, when the code is not that shape.
+    /// </summary>
+    public static (List<ProbeSite>? Sites, string? Problem) ClientSites(GoExecutable exe)
+    {
+        ArgumentNullException.ThrowIfNull(exe);
+        var sites = new List<ProbeSite>();
+        GoFunction? Find(string name) => exe.Functions.Find(name);
+        if (Find(ClientRoundTrip) is not { } roundTrip) return (null, $"{ClientRoundTrip} is not in the binary");
+        if (Find(ClientQueueForDial) is not { } dial) return (null, $"{ClientQueueForDial} is not in the binary (inlined?)");
+        var code = exe.Code(roundTrip);
+        sites.Add(Site(exe, "sonde_client_start", roundTrip, code, MachineCode.ChooseEntryProbe(roundTrip, code, Register.RBX, Register.R14)));
+        var dialCode = exe.Code(dial);
+        sites.Add(Site(exe, "sonde_client_dial", dial, dialCode, MachineCode.ChooseEntryProbe(dial, dialCode, Register.R14)));
+        foreach (var (callee, program) in new[] { (ClientGetConn, "sonde_client_conn"), (ClientPersistConnRoundTrip, "sonde_client_end") })
+        {
+            if (Find(callee) is not { } target) return (null, $"{callee} is not in the binary (inlined?)");
+            var calls = MachineCode.FindCallsTo(roundTrip, code, target.Entry);
+            if (calls.Count != 1) return (null, $"{ClientRoundTrip} calls {callee} {calls.Count} times, not once");
+            ulong? after = MachineCode.FirstEmulatableKeeping(roundTrip, code, calls[0] + 5, Register.RAX, Register.RBX);
+            if (after is null) return (null, $"no emulated instruction follows {ClientRoundTrip}'s call of {callee} with its results intact");
+            sites.Add(Site(exe, program, roundTrip, code, after.Value));
+        }
+        return (sites, null);
+    }
     /// <summary>Whether grpc-go's server is probed (<see cref="GrpcServer"/>).</summary>
     public bool Grpc { get; private init; }
     /// <summary>Whether grpc-go's status writer is probed.</summary>

@@ -11,11 +11,11 @@ public readonly ref struct RequestView
     public RequestView(int pid, int tid, long goid, ulong startNs, ulong durationNs, int status,
         ReadOnlySpan<byte> method, ReadOnlySpan<byte> path, ReadOnlySpan<byte> route,
         ReadOnlySpan<ulong> breakdownNs = default, ReadOnlySpan<SyscallStat> syscalls = default, int grpcStatus = NotGrpc,
-        ReadOnlySpan<PeerWait> peers = default)
+        ReadOnlySpan<PeerWait> peers = default, ReadOnlySpan<HttpCall> calls = default, bool callsTraced = false)
     {
         Pid = pid; Tid = tid; Goid = goid; StartNs = startNs; DurationNs = durationNs; Status = status;
         Method = method; Path = path; Route = route; BreakdownNs = breakdownNs; Syscalls = syscalls;
-        GrpcStatus = grpcStatus; Peers = peers;
+        GrpcStatus = grpcStatus; Peers = peers; Calls = calls; CallsTraced = callsTraced || !calls.IsEmpty;
     }
 
     /// <summary><see cref="GrpcStatus"/> of a request that is not a gRPC call.</summary>
@@ -43,6 +43,16 @@ public readonly ref struct RequestView
     /// on (part of its net_io); empty when the breakdown is off.
     /// </summary>
     public ReadOnlySpan<PeerWait> Peers { get; }
+
+    /// <summary>
+    /// The outgoing HTTP calls net/http's client made on the request's goroutine,
+    /// in the order they started (at most <see cref="HttpEvent.MaxCalls"/>); empty
+    /// unless <see cref="CallsTraced"/>.
+    /// </summary>
+    public ReadOnlySpan<HttpCall> Calls { get; }
+
+    /// <summary>Whether the outgoing calls were traced (<c>--calls on</c>): an empty <see cref="Calls"/> then means none.</summary>
+    public bool CallsTraced { get; }
 
     public int Pid { get; }
     /// <summary>Thread that entered the handler.</summary>

@@ -17,6 +17,8 @@ public static class StructOffsets
     {
         ArgumentNullException.ThrowIfNull(plan);
         var (config, source) = Resolve(exe, plan.Routers, breakdown);
+        // Without the client's probes, no call is read: records say so (SONDE_F_CALLS).
+        if (!plan.Client) config.ResponseStatusCode = 0;
         if (plan.Grpc)
             source += ", " + GrpcServer.Resolve(exe, ref config, plan.GrpcStatus);
         return (config, source);
@@ -203,6 +205,9 @@ public static class StructOffsets
             H2StateStatus = U(layout.H2StateStatus),
             ResponseReq = U(layout.ResponseReq),
             ResponseStatus = U(layout.ResponseStatus),
+            UrlScheme = U(layout.UrlScheme),
+            UrlHost = U(layout.UrlHost),
+            ResponseStatusCode = U(layout.ResponseStatusCode),
         };
         return (config, $"offsets table for go1.{v.Minor} ({rowSource}){unverified}");
     }
@@ -279,6 +284,14 @@ public static class StructOffsets
             UrlRawPath = (uint)rawPath, ResponseReq = (uint)respReq, ResponseStatus = (uint)status,
             RequestPattern = d.FieldOffset("net/http.Request", "Pattern") is int pattern ? (uint)pattern : 0,
         };
+        // Outgoing calls: without net/http's client in the binary's DWARF, none are read.
+        if (d.FieldOffset("net/url.URL", "Scheme") is int scheme && d.FieldOffset("net/url.URL", "Host") is int host
+            && d.FieldOffset("net/http.Response", "StatusCode") is int statusCode)
+        {
+            c.UrlScheme = (uint)scheme;
+            c.UrlHost = (uint)host;
+            c.ResponseStatusCode = (uint)statusCode;
+        }
         // HTTP/2 status: the fields the layout table holds (net/http's bundled server up
         // to go1.26, net/http/internal/http2 from go1.27); without them, no HTTP/2 status.
         if (GoLayout.DwarfOffset(d, GoLayout.RequestProtoMajorField) is int protoMajor

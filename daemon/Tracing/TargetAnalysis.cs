@@ -11,7 +11,7 @@ namespace Sonde.Tracing;
 /// </summary>
 public sealed record TargetAnalysis(ProbePlan Plan, GoTargetConfig Config, string Source, bool Breakdown, bool LayoutUnverified, IReadOnlyList<string> Warnings)
 {
-    public static TargetAnalysis For(GoExecutable exe, EndProbeMode endMode, bool breakdown)
+    public static TargetAnalysis For(GoExecutable exe, EndProbeMode endMode, bool breakdown, bool calls = false)
     {
         ArgumentNullException.ThrowIfNull(exe);
         var warnings = new List<string>();
@@ -23,13 +23,13 @@ public sealed record TargetAnalysis(ProbePlan Plan, GoTargetConfig Config, strin
         ProbePlan plan;
         try
         {
-            plan = ProbePlan.For(exe, endMode, breakdown);
+            plan = ProbePlan.For(exe, endMode, breakdown, calls);
         }
         catch (TraceException e) when (breakdown && e.Reason == "breakdown_unavailable")
         {
             warnings.Add($"{e.Message.Replace(" (use --breakdown off)", "", StringComparison.Ordinal)}: tracing its latency with the breakdown off");
             breakdown = false;
-            plan = ProbePlan.For(exe, endMode, breakdown);
+            plan = ProbePlan.For(exe, endMode, breakdown, calls);
         }
         var (config, source) = StructOffsets.Resolve(exe, plan, breakdown);
         if (plan.Grpc && config.GrpcStreamMethod == 0)

@@ -10,6 +10,10 @@ public readonly record struct TracerStats(
     public ulong SyscallsLost { get; init; }
     /// <summary>Network waits whose peer was not kept because a request waited on more than <see cref="HttpEvent.MaxPeers"/> distinct ones (their time stays in net_io).</summary>
     public ulong PeersLost { get; init; }
+    /// <summary>Hits of the net/http client's probes (a round trip's start, dial, connection and end), on any goroutine.</summary>
+    public ulong ClientHits { get; init; }
+    /// <summary>Outgoing calls not kept because a request made more than <see cref="HttpEvent.MaxCalls"/>.</summary>
+    public ulong CallsLost { get; init; }
     /// <summary>grpc-go WriteStatus probe hits.</summary>
     public ulong GrpcStatusHits { get; init; }
     /// <summary>Requests not recorded because the in-flight map was full at their start.</summary>
@@ -51,11 +55,12 @@ public readonly record struct TracerStats(
             if (StartNoConfig > 0) parts.Add($"{StartNoConfig} started before their binary's offsets were stored");
             if (SyscallsLost > 0) parts.Add($"{SyscallsLost} syscalls beyond the 16 kept per request");
             if (PeersLost > 0) parts.Add($"{PeersLost} network waits on peers beyond the {HttpEvent.MaxPeers} kept per request");
+            if (CallsLost > 0) parts.Add($"{CallsLost} outgoing calls beyond the {HttpEvent.MaxCalls} kept per request");
             if (StateFull > 0) parts.Add($"{StateFull} threads not followed by the breakdown (its maps full)");
             return parts.Count == 0 ? "none" : string.Join(", ", parts);
         }
     }
 
     /// <summary>Uprobe hits per captured request.</summary>
-    public double HitsPerRequest => Events == 0 ? 0 : (double)(StartHits + EndHits + RouteHits + GrpcStatusHits) / Events;
+    public double HitsPerRequest => Events == 0 ? 0 : (double)(StartHits + EndHits + RouteHits + GrpcStatusHits + ClientHits) / Events;
 }

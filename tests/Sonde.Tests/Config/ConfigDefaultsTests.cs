@@ -48,7 +48,7 @@ public sealed class ConfigDefaultsTests
               "targets": [ { "exe": "/usr/bin/shop*" }, { "unit": "pay" }, { "port": 8080, "service": "cart" }, { "pids": [3, 4] }, { "process": "api" } ],
               "metrics": { "listen": "[::1]:9500", "path": "/m", "max_routes_per_service": 7 },
               "otlp": { "enabled": true, "endpoint": "https://otel:4318", "interval": "1m", "timeout": "500ms", "headers": { "authorization": "Bearer x" } },
-              "tracing": { "ringbuf_mib": 16, "end_probe": "ret", "breakdown": false },
+              "tracing": { "ringbuf_mib": 16, "end_probe": "ret", "breakdown": true, "calls": true },
               "log": { "level": "debug" }
             }
             """);

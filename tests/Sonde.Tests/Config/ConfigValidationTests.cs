@@ -40,7 +40,7 @@ public sealed class ConfigValidationTests
         Assert.Equal((TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2)), (c.Otlp.Interval, c.Otlp.Timeout));
         Assert.Equal("Bearer t", c.Otlp.Headers["authorization"]);
         Assert.Equal("a", c.Otlp.Headers["X-Tenant"]);
-        Assert.Equal((32, EndProbeMode.CallSite, false), (c.Tracing.RingbufMib, c.Tracing.EndProbe, c.Tracing.Breakdown));
+        Assert.Equal((32, EndProbeMode.CallSite, false, false), (c.Tracing.RingbufMib, c.Tracing.EndProbe, c.Tracing.Breakdown, c.Tracing.Calls));
         Assert.Equal((100000, 40), (c.Tracing.MaxInFlight, c.Tracing.MaxExecutables));
         Assert.Equal(LogLevel.Warning, c.Log.Level);
     }
@@ -107,6 +107,8 @@ public sealed class ConfigValidationTests
     [InlineData("""{"tracing":{"max_executables":0}}""", "tracing.max_executables: must be 1..65535, got 0")]
     [InlineData("""{"tracing":{"end_probe":"entry"}}""", "tracing.end_probe: must be auto, callsite or ret, got 'entry'")]
     [InlineData("""{"tracing":{"breakdown":1}}""", "tracing.breakdown: must be true or false, got a number (1)")]
+    [InlineData("""{"tracing":{"calls":true,"breakdown":false}}""", "tracing.calls: true needs tracing.breakdown true: the calls ride in the breakdown's records")]
+    [InlineData("""{"tracing":{"calls":"on"}}""", "tracing.calls: must be true or false, got a string (\"on\")")]
     [InlineData("""{"log":{"level":"verbose"}}""", "log.level: must be trace, debug, information, warning, error, critical or none, got 'verbose'")]
     public void Each_mistake_names_its_key_and_the_problem(string json, string expected)
     {

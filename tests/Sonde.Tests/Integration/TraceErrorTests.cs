@@ -22,6 +22,12 @@ public sealed class TraceErrorTests
         r = SondeRun.Run("trace", "--pid", "1", "--frobnicate", "x");
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("unknown option '--frobnicate'", r.Stderr);
+        r = SondeRun.Run("trace", "--pid", "1", "--calls", "yes");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--calls must be on or off, not 'yes'", r.Stderr);
+        r = SondeRun.Run("trace", "--pid", "1", "--breakdown", "off", "--calls", "on");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--calls on needs the breakdown", r.Stderr);
         r = SondeRun.Run("bogus");
         Assert.Equal(2, r.ExitCode);
     }
@@ -31,7 +37,7 @@ public sealed class TraceErrorTests
     {
         var r = SondeRun.Run("trace", "--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (var opt in new[] { "--pid", "--exe", "--duration", "--json", "--out", "--max-routes", "--end-probe", "--ringbuf-mib" })
+        foreach (var opt in new[] { "--pid", "--exe", "--duration", "--json", "--out", "--max-routes", "--end-probe", "--ringbuf-mib", "--breakdown", "--calls" })
             Assert.Contains(opt, r.Stdout);
     }
 

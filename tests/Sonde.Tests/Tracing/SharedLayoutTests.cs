@@ -17,11 +17,12 @@ public sealed class SharedLayoutTests
     [InlineData("sonde_go_config", typeof(GoTargetConfig))]
     [InlineData("sonde_inflight_head", typeof(InflightHead))]
     [InlineData("inflight_key", typeof(InflightKey))]
-    // Its fixed start: the syscalls and peer waits that follow are counted, and read as SyscallStat and PeerWait.
-    [InlineData("sonde_http_breakdown", typeof(HttpBreakdownHead), 2)]
+    // Its fixed start: the syscalls, peer waits and calls that follow are counted, and read as SyscallStat, PeerWait and HttpCall.
+    [InlineData("sonde_http_breakdown", typeof(HttpBreakdownHead), 3)]
     [InlineData("sonde_syscall_stat", typeof(SyscallStat))]
     [InlineData("sonde_peer_wait", typeof(PeerWait))]
     [InlineData("sonde_peer", typeof(Peer))]
+    [InlineData("sonde_call", typeof(HttpCall))]
     public void Csharp_struct_matches_BTF(string cStruct, Type csType, int lastMembersNotInCsharp = 0)
     {
         var btf = BtfMembers(cStruct);

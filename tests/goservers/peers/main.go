@@ -12,18 +12,30 @@
 //	                     127.1.0.0 + F ... + F+K-1 (distinct addresses)   Name: Fanout
 //	POST /upload         reads the whole body                          Name: Body
 //
+// and, for outgoing HTTP calls, with another peers server as the upstream
+// (-upstream URL, http:// or https://, whose certificate is not checked):
+//
+//	GET  /delay?ms=N&status=S  answers S (default 200) after N ms
+//	GET  /call?ms=N&n=K&close=C&status=S  K calls, one after the other, of
+//	                     the upstream's /delay?ms=N&status=S (C=1: each on a
+//	                     connection of its own); answers their timings by its
+//	                     own clock and httptrace, one JSON object per line
+//
 // Every call runs on the handler's goroutine, as these clients do their I/O.
 package main
 
 import (
+	"crypto/tls"
 	"database/sql"
 	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"runtime"
 	"strconv"
 	"sync"
@@ -42,7 +54,65 @@ var (
 	redisAddr = flag.String("redis", "", "Redis address: host:port, or a Unix socket's path; empty: no /cache")
 	echoPort  = flag.Int("echo-port", 0, "port of the echo peer this server runs on 0.0.0.0 (answers each byte after -echo-delay); 0: no /fanout")
 	echoDelay = flag.Duration("echo-delay", 300*time.Microsecond, "the echo peer's delay")
+	upstream  = flag.String("upstream", "", "base URL of the upstream /call calls (http:// or https://, certificate not checked); empty: no /call")
 )
+
+// client calls the upstream: HTTP/1.1 (a TLS config of its own turns off
+// net/http's HTTP/2), keeping idle connections.
+var client = &http.Client{Transport: &http.Transport{
+	TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
+	MaxIdleConnsPerHost: 4,
+}}
+
+// callTiming is one outgoing call as its handler saw it, ns from the call's
+// start by the monotonic clock: until the connection was had (GotConn), its
+// DNS, connect and TLS handshake when it was new, the first response byte,
+// and Do's return (the response's head read).
+type callTiming struct {
+	Status    int   `json:"status"`
+	Reused    bool  `json:"reused"`
+	StartNs   int64 `json:"start_ns"`
+	ConnNs    int64 `json:"conn_ns"`
+	ConnectNs int64 `json:"connect_ns"`
+	TLSNs     int64 `json:"tls_ns"`
+	FirstNs   int64 `json:"first_byte_ns"`
+	HeadNs    int64 `json:"head_ns"`
+	BodyNs    int64 `json:"body_ns"`
+}
+
+// call GETs url once, timed by the handler's clock and httptrace.
+func call(url string, close bool) (callTiming, error) {
+	var t callTiming
+	var connectAt, tlsAt time.Time
+	start := time.Now()
+	trace := &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) {
+			t.ConnNs, t.Reused = int64(time.Since(start)), i.Reused
+		},
+		ConnectStart:         func(string, string) { connectAt = time.Now() },
+		ConnectDone:          func(string, string, error) { t.ConnectNs = int64(time.Since(connectAt)) },
+		TLSHandshakeStart:    func() { tlsAt = time.Now() },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.TLSNs = int64(time.Since(tlsAt)) },
+		GotFirstResponseByte: func() { t.FirstNs = int64(time.Since(start)) },
+	}
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return t, err
+	}
+	req.Close = close
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	t.StartNs = clock(1)
+	resp, err := client.Do(req)
+	if err != nil {
+		return t, err
+	}
+	t.HeadNs = int64(time.Since(start))
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	t.BodyNs = int64(time.Since(start))
+	t.Status = resp.StatusCode
+	return t, err
+}
 
 func intArg(r *http.Request, name string, def int) int {
 	if v, err := strconv.Atoi(r.URL.Query().Get(name)); err == nil {
@@ -216,6 +286,30 @@ func main() {
 			return
 		}
 		fmt.Fprintf(w, "%d\n", n)
+	})
+
+	mux.HandleFunc("/delay", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Duration(intArg(r, "ms", 1)) * time.Millisecond)
+		w.WriteHeader(intArg(r, "status", 200))
+		fmt.Fprintln(w, "delayed")
+	})
+	mux.HandleFunc("/call", func(w http.ResponseWriter, r *http.Request) {
+		if *upstream == "" {
+			http.Error(w, "no -upstream", 500)
+			return
+		}
+		url := fmt.Sprintf("%s/delay?ms=%d&status=%d", *upstream, intArg(r, "ms", 1), intArg(r, "status", 200))
+		var out []byte
+		for i := 0; i < intArg(r, "n", 1); i++ {
+			t, err := call(url, intArg(r, "close", 0) == 1)
+			if err != nil {
+				http.Error(w, err.Error(), 502)
+				return
+			}
+			line, _ := json.Marshal(t)
+			out = append(append(out, line...), '\n')
+		}
+		w.Write(out)
 	})
 
 	sondetest.Main("127.0.0.1:18090", mux)

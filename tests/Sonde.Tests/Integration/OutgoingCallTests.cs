@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text.Json;
+using Sonde.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Sonde.Tests.Integration;
+
+/// <summary>
+/// Outgoing HTTP calls: a traced Go server (tests/goservers/peers, /call) calls a real
+/// Go upstream (another peers server, untraced) over plain HTTP and over TLS (its
+/// self-signed certificate, made at its start), with a known delay, on kept-alive
+/// connections and on fresh ones. The handler times each call itself, by its clock
+/// and httptrace (GotConn and whether the connection was reused, ConnectStart/Done,
+/// TLSHandshakeStart/Done, GotFirstResponseByte, Do's return); every call of every
+/// request's <c>calls</c> is held against that.
+/// </summary>
+[Collection(KernelCollection.Name)]
+public sealed class OutgoingCallTests(ITestOutputHelper output)
+{
+    /// <summary>The issue's bound: within max(10%, 200 µs) of the handler's clock.</summary>
+    private static long Tol(long truth) => Math.Max(truth / 10, 200_000);
+
+    private sealed record Truth(int Status, bool Reused, long StartNs, long ConnNs, long ConnectNs, long TlsNs, long FirstNs, long HeadNs);
+
+    private sealed record Call(string Method, string Host, string Path, int? Status, bool Error, bool Tls, bool NewConn,
+        long StartNs, long? DurationNs, long? ConnNs, long? ResponseNs);
+
+    private static List<Call> Calls(JsonElement r) => r.GetProperty("calls").EnumerateArray().Select(c => new Call(
+        c.GetProperty("method").GetString()!, c.GetProperty("host").GetString()!, c.GetProperty("path").GetString()!,
+        c.GetProperty("status").ValueKind == JsonValueKind.Null ? null : c.GetProperty("status").GetInt32(),
+        c.GetProperty("error").GetBoolean(), c.GetProperty("tls").GetBoolean(), c.GetProperty("new_conn").GetBoolean(),
+        c.GetProperty("start_ns").GetInt64(), Nullable(c, "duration_ns"), Nullable(c, "conn_ns"), Nullable(c, "response_ns"))).ToList();
+
+    private static long? Nullable(JsonElement e, string name) =>
+        e.GetProperty(name).ValueKind == JsonValueKind.Null ? null : e.GetProperty(name).GetInt64();
+
+    [RootTheory]
+    [InlineData("peers")]
+    [InlineData("go1.27/peers-stripped")]
+    public async Task Each_call_s_phases_agree_with_the_handler_s_httptrace(string server)
+    {
+        using var plain = GoServer.Start("peers");
+        using var secure = GoServer.Start("peers", extraArgs: ["-tls"]);
+        using var viaPlain = GoServer.Start(server, extraArgs: ["-upstream", plain.BaseUrl]);
+        using var viaTls = GoServer.Start(server, extraArgs: ["-upstream", secure.BaseUrl]);
+        string json = Path.Combine(Path.GetTempPath(), $"sonde-calls-{viaPlain.Port}.jsonl");
+        using var sonde = SondeRun.Start("trace", "--pid", viaPlain.Pid.ToString(CultureInfo.InvariantCulture),
+            "--pid", viaTls.Pid.ToString(CultureInfo.InvariantCulture), "--calls", "on", "--json", json);
+        sonde.WaitAttached();
+
+        // Per request: 1-3 calls of 2..6 ms each; a third of each server's requests on fresh connections,
+        // one in 5 answered 503. Kept-alive connections are reused by the next calls.
+        var sent = new List<(GoServer Via, bool Tls, int Ms, int Status, List<Truth> Truth)>();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        for (int i = 0; i < 60; i++)
+        {
+            var via = i % 2 == 0 ? viaPlain : viaTls;
+            int ms = 2 + i % 5, n = 1 + i % 3, status = i % 5 == 4 ? 503 : 200;
+            string url = $"{via.BaseUrl}/call?ms={ms}&n={n}&status={status}&close={(i / 2 % 3 == 1 ? 1 : 0)}";
+            using var resp = await http.GetAsync(url);
+            string body = await resp.Content.ReadAsStringAsync();
+            Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
+            var truth = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).Select(t => new Truth(
+                t.GetProperty("status").GetInt32(), t.GetProperty("reused").GetBoolean(), t.GetProperty("start_ns").GetInt64(),
+                t.GetProperty("conn_ns").GetInt64(), t.GetProperty("connect_ns").GetInt64(), t.GetProperty("tls_ns").GetInt64(),
+                t.GetProperty("first_byte_ns").GetInt64(), t.GetProperty("head_ns").GetInt64())).ToList();
+            Assert.Equal(n, truth.Count);
+            sent.Add((via, via == viaTls, ms, status, truth));
+        }
+        await Task.Delay(300);
+        Assert.Equal(0, sonde.Interrupt());
+        var recs = File.ReadLines(json).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        File.Delete(json);
+
+        // One record per request, per server in the order sent (one at a time).
+        var byPid = recs.GroupBy(r => r.GetProperty("pid").GetInt32()).ToDictionary(g => g.Key, g => g.ToList());
+        var durationErr = new List<(long Err, long Truth)>();
+        var connErr = new List<(long Err, long Truth)>();
+        int newConns = 0, newTls = 0, reused = 0;
+        foreach (var via in new[] { viaPlain, viaTls })
+        {
+            var mine = sent.Where(s => s.Via == via).ToList();
+            var records = byPid[via.Pid];
+            Assert.Equal(mine.Count, records.Count);
+            var upstream = via == viaTls ? secure : plain;
+            for (int i = 0; i < mine.Count; i++)
+            {
+                var (_, tls, ms, status, truth) = mine[i];
+                var r = records[i];
+                var calls = Calls(r);
+                Assert.Equal("/call", r.GetProperty("path").GetString());
+                Assert.Equal(truth.Count, calls.Count);
+                long sum = 0;
+                for (int k = 0; k < calls.Count; k++)
+                {
+                    var (c, t) = (calls[k], truth[k]);
+                    string what = $"{(tls ? "https" : "http")} request {i} call {k}";
+                    Assert.Equal(("GET", $"127.0.0.1:{upstream.Port}", "/delay"), (c.Method, c.Host, c.Path));
+                    Assert.Equal(status, t.Status);
+                    Assert.Equal(status, c.Status);
+                    Assert.False(c.Error, what);
+                    Assert.Equal(tls, c.Tls);
+                    // A new connection exactly when httptrace says it was not reused; connect and
+                    // TLS handshake only then, the handshake only on https.
+                    Assert.True(c.NewConn == !t.Reused, $"{what}: new_conn {c.NewConn}, httptrace reused {t.Reused}");
+                    Assert.True(t.Reused ? t.ConnectNs == 0 && t.TlsNs == 0 : t.ConnectNs > 0, $"{what}: httptrace connect {t.ConnectNs} ns, TLS {t.TlsNs} ns, reused {t.Reused}");
+                    Assert.True(tls || t.TlsNs == 0, $"{what}: a TLS handshake on http");
+                    if (c.NewConn) { newConns++; if (tls) newTls++; } else reused++;
+                    // The round trip lies inside the handler's Do, and has its connection before the
+                    // response's head; the head takes at least the upstream's delay.
+                    Assert.True(c.StartNs >= t.StartNs, $"{what}: started {c.StartNs - t.StartNs} ns before the handler's Do");
+                    long duration = c.DurationNs ?? throw new Xunit.Sdk.XunitException($"{what}: no duration");
+                    long conn = c.ConnNs ?? throw new Xunit.Sdk.XunitException($"{what}: no conn_ns");
+                    Assert.True(duration <= t.HeadNs, $"{what}: {duration} ns, longer than the handler's Do ({t.HeadNs} ns)");
+                    Assert.True(conn <= duration && c.ResponseNs == duration - conn, $"{what}: conn {conn} ns, response {c.ResponseNs} ns, duration {duration} ns");
+                    Assert.True(c.ResponseNs >= ms * 1_000_000L, $"{what}: response {c.ResponseNs} ns, under the upstream's {ms} ms");
+                    // A new TLS connection's handshake is inside its conn phase.
+                    Assert.True(conn >= t.TlsNs + t.ConnectNs || !c.NewConn, $"{what}: conn {conn} ns < connect {t.ConnectNs} + TLS {t.TlsNs} ns");
+                    durationErr.Add((duration - t.HeadNs, t.HeadNs));
+                    connErr.Add((conn - t.ConnNs, t.ConnNs));
+                    sum += duration;
+                }
+                Assert.True(sum <= r.GetProperty("duration_ns").GetInt64(), $"request {i}: its calls took {sum} ns, more than it did");
+            }
+        }
+        // Plain and TLS connections both dialed and both reused.
+        output.WriteLine($"{newConns} calls on new connections ({newTls} TLS), {reused} on reused ones");
+        Assert.True(newTls >= 5 && newConns - newTls >= 5 && reused >= 20, $"{newConns} new ({newTls} TLS), {reused} reused");
+        foreach (var (name, errs) in new[] { ("duration (to the head)", durationErr), ("conn", connErr) })
+        {
+            var sorted = errs.Select(e => e.Err).Order().ToList();
+            int outside = errs.Count(e => Math.Abs(e.Err) > Tol(e.Truth));
+            output.WriteLine($"{name}: {errs.Count} calls, median error {sorted[sorted.Count / 2] / 1000.0:0.0} µs, " +
+                $"min {sorted[0] / 1000.0:0.0} µs, max {sorted[^1] / 1000.0:0.0} µs; {outside} beyond max(10%, 200 µs)");
+            Assert.True(outside <= errs.Count / 50, $"{name}: {outside} of {errs.Count} calls off the handler's clock by more than max(10%, 200 µs)");
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using Sonde.GoBinary;
+using Sonde.Tests.Support;
+using Sonde.Tracing;
+
+namespace Sonde.Tests.Tracing;
+
+/// <summary>
+/// net/http's client probes (outgoing calls) on tests/goservers/peers, which calls
+/// an upstream with net/http's Transport, built by the system's Go 1.19 and by
+/// every toolchain of the matrix (stripped): each probe once, where
+/// <see cref="ProbePlan.ClientSites"/> says, on an instruction the kernel emulates.
+/// </summary>
+public sealed class ClientPlanTests
+{
+    public static TheoryData<string> Servers()
+    {
+        var data = new TheoryData<string> { "peers" };
+        foreach (var v in GoMatrix.Versions) data.Add(GoMatrix.Server(v, "peers-stripped"));
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Servers))]
+    public void Every_client_probe_sits_once_on_an_emulated_instruction(string server)
+    {
+        var exe = GoExecutable.Open(Repo.GoServer(server));
+        var plan = ProbePlan.For(exe, EndProbeMode.Auto, breakdown: true, calls: true);
+        Assert.True(plan.Client, $"{server}: {string.Join("; ", plan.RouteProblems)}");
+        var sites = plan.Sites.Where(s => s.Program.StartsWith("sonde_client_", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["sonde_client_start", "sonde_client_dial", "sonde_client_conn", "sonde_client_end"], sites.Select(s => s.Program));
+        Assert.Equal([ProbePlan.ClientRoundTrip, ProbePlan.ClientQueueForDial, ProbePlan.ClientRoundTrip, ProbePlan.ClientRoundTrip],
+            sites.Select(s => s.Function));
+        foreach (var s in sites)
+            Assert.True(s.Kind == ProbeKind.Emulated, $"{server}: {s.Program} in {s.Function} at '{s.Instruction}' is single-stepped");
+        // The ends read the calls' results right after them: the nop that pads the call, or the jcc on its error.
+        Assert.All(sites.Skip(2), s => Assert.Matches("^(j|nop|xchg ax,ax)", s.Instruction));
+    }
+
+    [Theory]
+    [MemberData(nameof(Servers))]
+    public void Client_offsets_are_the_layout_table_s(string server)
+    {
+        var exe = GoExecutable.Open(Repo.GoServer(server));
+        var plan = ProbePlan.For(exe, EndProbeMode.Auto, breakdown: true, calls: true);
+        var (config, _) = StructOffsets.Resolve(exe, plan, breakdown: true);
+        Assert.NotEqual(0u, config.ResponseStatusCode);
+        Assert.NotEqual(0u, config.UrlHost);
+        if (exe.Dwarf is { } dwarf)
+        {
+            Assert.Equal(dwarf.FieldOffset("net/http.Response", "StatusCode"), (int)config.ResponseStatusCode);
+            Assert.Equal(dwarf.FieldOffset("net/url.URL", "Host"), (int)config.UrlHost);
+            Assert.Equal(dwarf.FieldOffset("net/url.URL", "Scheme"), (int)config.UrlScheme);
+        }
+    }
+
+    [Fact]
+    public void A_server_without_net_http_s_client_gets_no_client_probes()
+    {
+        var exe = GoExecutable.Open(Repo.GoServer("nethttp"));
+        var plan = ProbePlan.For(exe, EndProbeMode.Auto, breakdown: true, calls: true);
+        Assert.False(plan.Client);
+        Assert.DoesNotContain(plan.Sites, s => s.Program.StartsWith("sonde_client_", StringComparison.Ordinal));
+        Assert.Empty(plan.RouteProblems);
+    }
+
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void Without_the_breakdown_or_calls_on_there_are_no_client_probes_and_no_call_is_read(bool breakdown, bool calls)
+    {
+        var exe = GoExecutable.Open(Repo.GoServer("peers"));
+        var plan = ProbePlan.For(exe, EndProbeMode.Auto, breakdown, calls);
+        Assert.False(plan.Client);
+        Assert.DoesNotContain(plan.Sites, s => s.Program.StartsWith("sonde_client_", StringComparison.Ordinal));
+        Assert.Equal(0u, StructOffsets.Resolve(exe, plan, breakdown).Config.ResponseStatusCode);
+    }
+}

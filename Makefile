@@ -39,7 +39,7 @@ GOSERVERS := $(addprefix $(GO_OUT)/,nethttp nethttp-stripped nethttp-pie nethttp
 # system's Go 1.19 (golang-go). Each server is built once per toolchain into
 # $(GO_OUT)/go1.NN/ and shared by every test: stripped for every version, and
 # the unstripped Gin server whose DWARF `make layouts` reads, and the peers
-# server (the client probes' sites are checked on each); for the newest
+# server (the client probes' sites and offsets are checked on each); for the newest
 # also unstripped, static and PIE, and the breakdown server (the oldest, 1.19,
 # has all of them above); for both, a static build with no .go.buildinfo. Go 1.20 and 1.25 are packaged in no
 # Debian suite.
@@ -55,7 +55,7 @@ GOSERVERS += $(foreach v,$(GO_MATRIX),$(addprefix $(GO_OUT)/go$(v)/,nethttp-stri
 	$(GO_OUT)/go1.24/breakdown-stripped \
 	$(GO_OUT)/nethttp-nobuildinfo $(addprefix $(GO_OUT)/go$(GO_NEWEST)/,nethttp-nobuildinfo gin-static gin-nobuildinfo) \
 	$(foreach v,$(GO_PATTERNS),$(GO_OUT)/go$(v)/mux-stripped) $(GO_OUT)/go$(GO_NEWEST)/mux \
-	$(GO_OUT)/peers $(foreach v,$(GO_MATRIX),$(GO_OUT)/go$(v)/peers-stripped)
+	$(GO_OUT)/peers $(foreach v,$(GO_MATRIX),$(GO_OUT)/go$(v)/peers) $(GO_OUT)/go$(GO_NEWEST)/peers-stripped
 # Servers on Debian's routers and grpc-go (tests/goservers/<name>), with the
 # oldest Go and the newest, with and without symbols.
 ROUTERS := chi echo gorillamux httprouter grpc

@@ -832,7 +832,9 @@ int sonde_http_end_ret(struct pt_regs *ctx)
  *        (the jcc on its error, RAX/RBX still its results): the call has a
  *        connection, or failed to get one (err's itab in RBX).
  * end:   the same after roundTrip's call of (*persistConn).roundTrip: the
- *        response's head was read (resp in RAX) or the attempt failed.
+ *        response's head was read (resp in RAX) or the attempt failed; for
+ *        HTTP/2, after net/http's calls of its client stream's round trip,
+ *        whose entry (h2_conn) says it has its connection (ProbePlan.cs).
  * A call ends at the next start (a failed attempt may be retried).
  */
 static __always_inline struct inflight *client_request(struct pt_regs *ctx, struct sonde_call **c)
@@ -900,6 +902,19 @@ int sonde_client_dial(struct pt_regs *ctx)
 	client_request(ctx, &c);
 	if (c)
 		c->flags |= SONDE_CALL_F_NEW_CONN;
+	return 0;
+}
+
+/* An HTTP/2 stream's round trip starts: the call has its connection (unless getConn said so already). */
+SEC("uprobe")
+int sonde_client_h2_conn(struct pt_regs *ctx)
+{
+	struct sonde_call *c;
+	client_request(ctx, &c);
+	if (c && !(c->flags & SONDE_CALL_F_CONN)) {
+		c->conn_ns = bpf_ktime_get_ns() - c->start_ns;
+		c->flags |= SONDE_CALL_F_CONN;
+	}
 	return 0;
 }
 

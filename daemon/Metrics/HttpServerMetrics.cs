@@ -105,7 +105,7 @@ public sealed class HttpServerMetrics
             "Outgoing calls recorded with server_address=\"other\" because their service already had the maximum number of distinct hosts (max_peers_per_service).",
             ["service"]);
         CallsUnfinished = registry.AddCounter("sonde_client_calls_unfinished",
-            "Outgoing calls whose round trip had not returned when their request ended (HTTP/2 calls, whose end Sonde does not see), not in " + ClientDurationName + ".",
+            "Outgoing calls whose round trip had not returned when their request ended (left running by a handler that returned), not in " + ClientDurationName + ".",
             ["service"]);
     }
 

@@ -66,7 +66,7 @@ public unsafe struct HttpCall
     [UnscopedRef]
     public readonly ReadOnlySpan<byte> Path => Bytes(this).Slice(PathAt, Math.Min((int)PathLen, PathMax));
 
-    /// <summary>Whether the round trip returned before the request ended (HTTP/2 calls never do: see the README's Limits).</summary>
+    /// <summary>Whether the round trip returned before the request ended.</summary>
     public readonly bool Done => (Flags & FlagDone) != 0;
 
     /// <summary>Whether it returned an error instead of a response.</summary>

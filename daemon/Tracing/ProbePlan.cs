@@ -165,7 +165,49 @@ public sealed class ProbePlan
             if (after is null) return (null, $"no emulated instruction follows {ClientRoundTrip}'s call of {callee} with its results intact");
             sites.Add(Site(exe, program, roundTrip, code, after.Value));
         }
+        sites.AddRange(Http2ClientSites(exe));
         return (sites, null);
+    }
+
+    /// <summary>
+    /// The function each HTTP/2 client stream's round trip runs in, on the caller's
+    /// goroutine, newest first: net/http/internal/http2's (go1.27), the bundled
+    /// h2_bundle.go's roundTrip (go1.23-1.26, under a RoundTrip that only calls it)
+    /// and RoundTrip (go1.19-1.22).
+    /// </summary>
+    public static IReadOnlyList<string> Http2ClientRoundTrips { get; } =
+    [
+        "net/http/internal/http2.(*ClientConn).roundTrip",
+        "net/http.(*http2ClientConn).roundTrip",
+        "net/http.(*http2ClientConn).RoundTrip",
+    ];
+
+    /// <summary>
+    /// HTTP/2 calls: their round trip ends in net/http's HTTP/2 client, not in
+    /// (*persistConn).roundTrip. The stream's round trip (the first of
+    /// <see cref="Http2ClientRoundTrips"/> in the binary): at its prologue jcc the
+    /// call has its connection (sonde_client_h2_conn); after each call of it from
+    /// net/http with an emulated instruction before its results in RAX and RBX
+    /// change, its response's head (sonde_client_end; the response's StatusCode is
+    /// where net/http.Response has it, which ClientPlanTests checks on each
+    /// toolchain's DWARF). Empty when the binary has no HTTP/2 client.
+    /// </summary>
+    private static List<ProbeSite> Http2ClientSites(GoExecutable exe)
+    {
+        var sites = new List<ProbeSite>();
+        var stream = Http2ClientRoundTrips.Select(exe.Functions.Find).FirstOrDefault(f => f is not null);
+        if (stream is null) return sites;
+        var code = exe.Code(stream);
+        sites.Add(Site(exe, "sonde_client_h2_conn", stream, code, MachineCode.ChooseEntryProbe(stream, code, Register.R14)));
+        foreach (var f in exe.Functions.Functions)
+        {
+            if (!f.Name.StartsWith("net/http", StringComparison.Ordinal) || f == stream) continue;
+            var fcode = exe.Code(f);
+            foreach (ulong call in MachineCode.FindCallsTo(f, fcode, stream.Entry))
+                if (MachineCode.FirstEmulatableKeeping(f, fcode, call + 5, Register.RAX, Register.RBX) is { } after)
+                    sites.Add(Site(exe, "sonde_client_end", f, fcode, after));
+        }
+        return sites.Count > 1 ? sites : [];
     }
     /// <summary>Whether grpc-go's server is probed (<see cref="GrpcServer"/>).</summary>
     public bool Grpc { get; private init; }

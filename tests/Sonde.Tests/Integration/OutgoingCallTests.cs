@@ -7,8 +7,8 @@ namespace Sonde.Tests.Integration;
 
 /// <summary>
 /// Outgoing HTTP calls: a traced Go server (tests/goservers/peers, /call) calls a real
-/// Go upstream (another peers server, untraced) over plain HTTP and over TLS (its
-/// self-signed certificate, made at its start), with a known delay, on kept-alive
+/// Go upstream (another peers server, untraced) over plain HTTP, and over TLS (its
+/// self-signed certificate, made at its start) with HTTP/1.1 and HTTP/2, with a known delay, on kept-alive
 /// connections and on fresh ones. The handler times each call itself, by its clock
 /// and httptrace (GotConn and whether the connection was reused, ConnectStart/Done,
 /// TLSHandshakeStart/Done, GotFirstResponseByte, Do's return); every call of every
@@ -20,7 +20,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
     /// <summary>The issue's bound: within max(10%, 200 µs) of the handler's clock.</summary>
     private static long Tol(long truth) => Math.Max(truth / 10, 200_000);
 
-    private sealed record Truth(int Status, bool Reused, long StartNs, long ConnNs, long ConnectNs, long TlsNs, long FirstNs, long HeadNs);
+    private sealed record Truth(int Status, int Proto, bool Reused, long StartNs, long ConnNs, long ConnectNs, long TlsNs, long FirstNs, long HeadNs);
 
     private sealed record Call(string Method, string Host, string Path, int? Status, bool Error, bool Tls, bool NewConn,
         long StartNs, long? DurationNs, long? ConnNs, long? ResponseNs);
@@ -50,22 +50,25 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
 
         // Per request: 1-3 calls of 2..6 ms each; a third of each server's requests on fresh connections,
         // one in 5 answered 503. Kept-alive connections are reused by the next calls.
-        var sent = new List<(GoServer Via, bool Tls, int Ms, int Status, List<Truth> Truth)>();
+        var sent = new List<(GoServer Via, bool Tls, bool H2, int Ms, int Status, List<Truth> Truth)>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        for (int i = 0; i < 60; i++)
+        for (int i = 0; i < 90; i++)
         {
-            var via = i % 2 == 0 ? viaPlain : viaTls;
-            int ms = 2 + i % 5, n = 1 + i % 3, status = i % 5 == 4 ? 503 : 200;
-            string url = $"{via.BaseUrl}/call?ms={ms}&n={n}&status={status}&close={(i / 2 % 3 == 1 ? 1 : 0)}";
+            // Plain, TLS and HTTP/2 in turn; a third of each on fresh connections.
+            var via = i % 3 == 0 ? viaPlain : viaTls;
+            bool h2 = i % 3 == 2;
+            int ms = 2 + i % 5, n = 1 + i % 4 % 3, status = i % 5 == 4 ? 503 : 200;
+            string url = $"{via.BaseUrl}/call?ms={ms}&n={n}&status={status}&close={(i / 3 % 3 == 1 ? 1 : 0)}&h2={(h2 ? 1 : 0)}";
             using var resp = await http.GetAsync(url);
             string body = await resp.Content.ReadAsStringAsync();
             Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
             var truth = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).Select(t => new Truth(
-                t.GetProperty("status").GetInt32(), t.GetProperty("reused").GetBoolean(), t.GetProperty("start_ns").GetInt64(),
+                t.GetProperty("status").GetInt32(), t.GetProperty("proto").GetInt32(), t.GetProperty("reused").GetBoolean(), t.GetProperty("start_ns").GetInt64(),
                 t.GetProperty("conn_ns").GetInt64(), t.GetProperty("connect_ns").GetInt64(), t.GetProperty("tls_ns").GetInt64(),
                 t.GetProperty("first_byte_ns").GetInt64(), t.GetProperty("head_ns").GetInt64())).ToList();
             Assert.Equal(n, truth.Count);
-            sent.Add((via, via == viaTls, ms, status, truth));
+            Assert.All(truth, t => Assert.Equal(h2 ? 2 : 1, t.Proto));
+            sent.Add((via, via == viaTls, h2, ms, status, truth));
         }
         await Task.Delay(300);
         Assert.Equal(0, sonde.Interrupt());
@@ -76,7 +79,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
         var byPid = recs.GroupBy(r => r.GetProperty("pid").GetInt32()).ToDictionary(g => g.Key, g => g.ToList());
         var durationErr = new List<(long Err, long Truth)>();
         var connErr = new List<(long Err, long Truth)>();
-        int newConns = 0, newTls = 0, reused = 0;
+        int newConns = 0, newTls = 0, newH2 = 0, reused = 0, reusedH2 = 0;
         foreach (var via in new[] { viaPlain, viaTls })
         {
             var mine = sent.Where(s => s.Via == via).ToList();
@@ -85,7 +88,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
             var upstream = via == viaTls ? secure : plain;
             for (int i = 0; i < mine.Count; i++)
             {
-                var (_, tls, ms, status, truth) = mine[i];
+                var (_, tls, h2, ms, status, truth) = mine[i];
                 var r = records[i];
                 var calls = Calls(r);
                 Assert.Equal("/call", r.GetProperty("path").GetString());
@@ -94,7 +97,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
                 for (int k = 0; k < calls.Count; k++)
                 {
                     var (c, t) = (calls[k], truth[k]);
-                    string what = $"{(tls ? "https" : "http")} request {i} call {k}";
+                    string what = $"{(h2 ? "h2" : tls ? "https" : "http")} request {i} call {k}";
                     Assert.Equal(("GET", $"127.0.0.1:{upstream.Port}", "/delay"), (c.Method, c.Host, c.Path));
                     Assert.Equal(status, t.Status);
                     Assert.Equal(status, c.Status);
@@ -105,7 +108,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
                     Assert.True(c.NewConn == !t.Reused, $"{what}: new_conn {c.NewConn}, httptrace reused {t.Reused}");
                     Assert.True(t.Reused ? t.ConnectNs == 0 && t.TlsNs == 0 : t.ConnectNs > 0, $"{what}: httptrace connect {t.ConnectNs} ns, TLS {t.TlsNs} ns, reused {t.Reused}");
                     Assert.True(tls || t.TlsNs == 0, $"{what}: a TLS handshake on http");
-                    if (c.NewConn) { newConns++; if (tls) newTls++; } else reused++;
+                    if (c.NewConn) { newConns++; if (h2) newH2++; else if (tls) newTls++; } else { reused++; if (h2) reusedH2++; }
                     // The round trip lies inside the handler's Do, and has its connection before the
                     // response's head; the head takes at least the upstream's delay.
                     Assert.True(c.StartNs >= t.StartNs, $"{what}: started {c.StartNs - t.StartNs} ns before the handler's Do");
@@ -123,9 +126,10 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
                 Assert.True(sum <= r.GetProperty("duration_ns").GetInt64(), $"request {i}: its calls took {sum} ns, more than it did");
             }
         }
-        // Plain and TLS connections both dialed and both reused.
-        output.WriteLine($"{newConns} calls on new connections ({newTls} TLS), {reused} on reused ones");
-        Assert.True(newTls >= 5 && newConns - newTls >= 5 && reused >= 20, $"{newConns} new ({newTls} TLS), {reused} reused");
+        // Plain, TLS and HTTP/2 connections all dialed, and reused.
+        output.WriteLine($"{newConns} calls on new connections ({newTls} TLS, {newH2} HTTP/2), {reused} on reused ones ({reusedH2} HTTP/2)");
+        Assert.True(newTls >= 5 && newH2 >= 5 && newConns - newTls - newH2 >= 5 && reused >= 30 && reusedH2 >= 10,
+            $"{newConns} new ({newTls} TLS, {newH2} HTTP/2), {reused} reused ({reusedH2} HTTP/2)");
         foreach (var (name, errs) in new[] { ("duration (to the head)", durationErr), ("conn", connErr) })
         {
             var sorted = errs.Select(e => e.Err).Order().ToList();

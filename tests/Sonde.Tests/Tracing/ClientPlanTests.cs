@@ -6,16 +6,18 @@ namespace Sonde.Tests.Tracing;
 
 /// <summary>
 /// net/http's client probes (outgoing calls) on tests/goservers/peers, which calls
-/// an upstream with net/http's Transport, built by the system's Go 1.19 and by
-/// every toolchain of the matrix (stripped): each probe once, where
-/// <see cref="ProbePlan.ClientSites"/> says, on an instruction the kernel emulates.
+/// an upstream with net/http's Transport (HTTP/1 and HTTP/2), built by the system's
+/// Go 1.19 and by every toolchain of the matrix (and stripped by the newest): each
+/// probe where <see cref="ProbePlan.ClientSites"/> says, on an instruction the kernel
+/// emulates; and the offsets the probes read, as each toolchain's DWARF has them.
 /// </summary>
 public sealed class ClientPlanTests
 {
     public static TheoryData<string> Servers()
     {
         var data = new TheoryData<string> { "peers" };
-        foreach (var v in GoMatrix.Versions) data.Add(GoMatrix.Server(v, "peers-stripped"));
+        foreach (var v in GoMatrix.Versions) data.Add(GoMatrix.Server(v, "peers"));
+        data.Add(GoMatrix.Server(GoMatrix.Newest, "peers-stripped"));
         return data;
     }
 
@@ -27,13 +29,19 @@ public sealed class ClientPlanTests
         var plan = ProbePlan.For(exe, EndProbeMode.Auto, breakdown: true, calls: true);
         Assert.True(plan.Client, $"{server}: {string.Join("; ", plan.RouteProblems)}");
         var sites = plan.Sites.Where(s => s.Program.StartsWith("sonde_client_", StringComparison.Ordinal)).ToList();
-        Assert.Equal(["sonde_client_start", "sonde_client_dial", "sonde_client_conn", "sonde_client_end"], sites.Select(s => s.Program));
+        Assert.Equal(["sonde_client_start", "sonde_client_dial", "sonde_client_conn", "sonde_client_end"], sites.Take(4).Select(s => s.Program));
         Assert.Equal([ProbePlan.ClientRoundTrip, ProbePlan.ClientQueueForDial, ProbePlan.ClientRoundTrip, ProbePlan.ClientRoundTrip],
-            sites.Select(s => s.Function));
+            sites.Take(4).Select(s => s.Function));
+        // HTTP/2: the stream's round trip, and at least one end after a call of it.
+        var h2 = sites.Skip(4).ToList();
+        var stream = Assert.Single(h2, s => s.Program == "sonde_client_h2_conn");
+        Assert.Equal(ProbePlan.Http2ClientRoundTrips.First(n => exe.Functions.Find(n) is not null), stream.Function);
+        Assert.Contains(h2, s => s.Program == "sonde_client_end");
+        Assert.All(h2, s => Assert.True(s.Program is "sonde_client_h2_conn" or "sonde_client_end", s.Program));
         foreach (var s in sites)
             Assert.True(s.Kind == ProbeKind.Emulated, $"{server}: {s.Program} in {s.Function} at '{s.Instruction}' is single-stepped");
         // The ends read the calls' results right after them: the nop that pads the call, or the jcc on its error.
-        Assert.All(sites.Skip(2), s => Assert.Matches("^(j|nop|xchg ax,ax)", s.Instruction));
+        Assert.All(sites.Where(s => s.Program is "sonde_client_conn" or "sonde_client_end"), s => Assert.Matches("^(j|nop|xchg ax,ax)", s.Instruction));
     }
 
     [Theory]
@@ -50,6 +58,10 @@ public sealed class ClientPlanTests
             Assert.Equal(dwarf.FieldOffset("net/http.Response", "StatusCode"), (int)config.ResponseStatusCode);
             Assert.Equal(dwarf.FieldOffset("net/url.URL", "Host"), (int)config.UrlHost);
             Assert.Equal(dwarf.FieldOffset("net/url.URL", "Scheme"), (int)config.UrlScheme);
+            // The HTTP/2 client's end reads its response's status at the same offset: go1.27's
+            // net/http/internal/http2 answers a ClientResponse of its own, older ones a *Response.
+            if (exe.Functions.Find(ProbePlan.Http2ClientRoundTrips[0]) is not null)
+                Assert.Equal(dwarf.FieldOffset("net/http/internal/http2.ClientResponse", "StatusCode"), (int?)config.ResponseStatusCode);
         }
     }
 

@@ -49,7 +49,7 @@ public sealed class OutgoingCallsTests
     public void A_failed_call_and_an_unfinished_one_say_so_with_no_made_up_times()
     {
         var r = Record(C("down:80", status: 0, flags: HttpCall.FlagDone | HttpCall.FlagError, conn: 0, head: 1_500_000),
-            C("h2:443", status: 0, flags: HttpCall.FlagTls, conn: 0, head: 0));
+            C("still-running:443", status: 0, flags: HttpCall.FlagTls, conn: 0, head: 0));
         var calls = r.GetProperty("calls").EnumerateArray().ToList();
         Assert.True(calls[0].GetProperty("error").GetBoolean());
         Assert.Equal(JsonValueKind.Null, calls[0].GetProperty("status").ValueKind);
@@ -115,7 +115,7 @@ public sealed class OutgoingCallsTests
         var registry = new MetricsRegistry();
         var http = new HttpServerMetrics(registry, new HttpServerMetricsOptions { MaxPeersPerService = 32 });
         http.Record("shop", View([C("api.example:8443"), C("[::1]:9000", status: 503), C("down", status: 0, flags: HttpCall.FlagDone | HttpCall.FlagError),
-            C("h2:443", status: 0, flags: HttpCall.FlagTls, head: 0)]));
+            C("still-running:443", status: 0, flags: HttpCall.FlagTls, head: 0)]));
         for (int i = 0; i < 10_000; i++) http.Record("shop", View([C($"10.3.{i >> 8}.{i & 255}:80")]));
         http.Record("cart", View([C("cart-db:80")])); // its own cap
 

@@ -16,10 +16,11 @@
 // (-upstream URL, http:// or https://, whose certificate is not checked):
 //
 //	GET  /delay?ms=N&status=S  answers S (default 200) after N ms
-//	GET  /call?ms=N&n=K&close=C&status=S  K calls, one after the other, of
-//	                     the upstream's /delay?ms=N&status=S (C=1: each on a
-//	                     connection of its own); answers their timings by its
-//	                     own clock and httptrace, one JSON object per line
+//	GET  /call?ms=N&n=K&close=C&status=S&h2=H  K calls, one after the other,
+//	                     of the upstream's /delay?ms=N&status=S (C=1: each on a
+//	                     connection of its own; H=1: over HTTP/2, an https
+//	                     upstream); answers their timings by its own clock
+//	                     and httptrace, one JSON object per line
 //
 // Every call runs on the handler's goroutine, as these clients do their I/O.
 package main
@@ -58,11 +59,18 @@ var (
 )
 
 // client calls the upstream: HTTP/1.1 (a TLS config of its own turns off
-// net/http's HTTP/2), keeping idle connections.
-var client = &http.Client{Transport: &http.Transport{
-	TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
-	MaxIdleConnsPerHost: 4,
-}}
+// net/http's HTTP/2), keeping idle connections; h2client over HTTP/2.
+var (
+	client = &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
+		MaxIdleConnsPerHost: 4,
+	}}
+	h2client = &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 4,
+	}}
+)
 
 // callTiming is one outgoing call as its handler saw it, ns from the call's
 // start by the monotonic clock: until the connection was had (GotConn), its
@@ -70,6 +78,7 @@ var client = &http.Client{Transport: &http.Transport{
 // and Do's return (the response's head read).
 type callTiming struct {
 	Status    int   `json:"status"`
+	Proto     int   `json:"proto"`
 	Reused    bool  `json:"reused"`
 	StartNs   int64 `json:"start_ns"`
 	ConnNs    int64 `json:"conn_ns"`
@@ -80,8 +89,8 @@ type callTiming struct {
 	BodyNs    int64 `json:"body_ns"`
 }
 
-// call GETs url once, timed by the handler's clock and httptrace.
-func call(url string, close bool) (callTiming, error) {
+// call GETs url once with c, timed by the handler's clock and httptrace.
+func call(c *http.Client, url string, close bool) (callTiming, error) {
 	var t callTiming
 	var connectAt, tlsAt time.Time
 	start := time.Now()
@@ -102,7 +111,7 @@ func call(url string, close bool) (callTiming, error) {
 	req.Close = close
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	t.StartNs = clock(1)
-	resp, err := client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return t, err
 	}
@@ -110,7 +119,7 @@ func call(url string, close bool) (callTiming, error) {
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	t.BodyNs = int64(time.Since(start))
-	t.Status = resp.StatusCode
+	t.Status, t.Proto = resp.StatusCode, resp.ProtoMajor
 	return t, err
 }
 
@@ -301,7 +310,11 @@ func main() {
 		url := fmt.Sprintf("%s/delay?ms=%d&status=%d", *upstream, intArg(r, "ms", 1), intArg(r, "status", 200))
 		var out []byte
 		for i := 0; i < intArg(r, "n", 1); i++ {
-			t, err := call(url, intArg(r, "close", 0) == 1)
+			c := client
+			if intArg(r, "h2", 0) == 1 {
+				c = h2client
+			}
+			t, err := call(c, url, intArg(r, "close", 0) == 1)
 			if err != nil {
 				http.Error(w, err.Error(), 502)
 				return

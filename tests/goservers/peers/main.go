@@ -16,11 +16,12 @@
 // (-upstream URL, http:// or https://, whose certificate is not checked):
 //
 //	GET  /delay?ms=N&status=S  answers S (default 200) after N ms
-//	GET  /call?ms=N&n=K&close=C&status=S&h2=H  K calls, one after the other,
-//	                     of the upstream's /delay?ms=N&status=S (C=1: each on a
-//	                     connection of its own; H=1: over HTTP/2, an https
-//	                     upstream); answers their timings by its own clock
-//	                     and httptrace, one JSON object per line
+//	GET  /call?ms=N&n=K&close=C&status=S&h2=H&db=D  K calls, one after the
+//	                     other, of the upstream's /delay?ms=N&status=S (C=1:
+//	                     each on a connection of its own; H=1: over HTTP/2, an
+//	                     https upstream), after a D ms query when D > 0;
+//	                     answers the calls' timings by its own clock and
+//	                     httptrace, one JSON object per line
 //
 // Every call runs on the handler's goroutine, as these clients do their I/O.
 package main
@@ -306,6 +307,13 @@ func main() {
 		if *upstream == "" {
 			http.Error(w, "no -upstream", 500)
 			return
+		}
+		if d := intArg(r, "db", 0); d > 0 {
+			start()
+			if err := query(w, d); err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
 		}
 		url := fmt.Sprintf("%s/delay?ms=%d&status=%d", *upstream, intArg(r, "ms", 1), intArg(r, "status", 200))
 		var out []byte

@@ -138,14 +138,8 @@ public static class MachineCode
     {
         ArgumentNullException.ThrowIfNull(f);
         var bytes = FunctionBytes(f, code);
-        ulong end = f.Entry + (ulong)bytes.Length;
-        if (address < f.Entry || address >= end)
-            return null;
-        int start = (int)(address - f.Entry);
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(bytes, start, bytes.Length - start), address, DecoderOptions.None);
-        for (int n = 0; n < StraightLineLimit && decoder.IP < end; n++)
+        foreach (var instruction in StraightLine(f, bytes, address))
         {
-            decoder.Decode(out var instruction);
             if (instruction.IsInvalid)
                 return null;
             if (IsEmulatedAt(instruction, bytes, f.Entry))
@@ -181,15 +175,9 @@ public static class MachineCode
         foreach (var register in intact)
             keep.Add(register.GetFullRegister());
         var bytes = FunctionBytes(f, code);
-        ulong end = f.Entry + (ulong)bytes.Length;
-        if (address < f.Entry || address >= end)
-            return null;
-        int start = (int)(address - f.Entry);
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(bytes, start, bytes.Length - start), address, DecoderOptions.None);
         var factory = new InstructionInfoFactory();
-        for (int n = 0; n < StraightLineLimit && decoder.IP < end; n++)
+        foreach (var instruction in StraightLine(f, bytes, address))
         {
-            decoder.Decode(out var instruction);
             if (instruction.IsInvalid)
                 return null;
             if (IsEmulatedAt(instruction, bytes, f.Entry))
@@ -201,6 +189,26 @@ public static class MachineCode
                     return null;
         }
         return null;
+    }
+
+    /// <summary>
+    /// The instructions of <paramref name="f"/> (its <paramref name="bytes"/>) from
+    /// <paramref name="address"/> on, in address order, at most
+    /// <see cref="StraightLineLimit"/> and none past its end; none when the address
+    /// is not in it.
+    /// </summary>
+    private static IEnumerable<Instruction> StraightLine(GoFunction f, byte[] bytes, ulong address)
+    {
+        ulong end = f.Entry + (ulong)bytes.Length;
+        if (address < f.Entry || address >= end)
+            yield break;
+        int start = (int)(address - f.Entry);
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(bytes, start, bytes.Length - start), address, DecoderOptions.None);
+        for (int n = 0; n < StraightLineLimit && decoder.IP < end; n++)
+        {
+            decoder.Decode(out var instruction);
+            yield return instruction;
+        }
     }
 
     /// <summary>

@@ -243,7 +243,28 @@ public sealed class InterferenceTrace : IDisposable
     /// </summary>
     public long UnchargedNs(int tid, long from, long to) => Prorated(tid, from, to, v => v.Exec >= 0 ? Math.Max(0, v.Out - v.In - v.Steal - v.Exec) : 0);
 
-    /// <summary>The CPU time the scheduler charged thread <paramref name="tid"/> within [from, to] (with detail).</summary>
+    /// <summary>
+    /// Bounds of the CPU time the scheduler charged thread <paramref name="tid"/> within
+    /// [from, to], without prorating: a stint on a CPU that straddles from or to has its
+    /// charge (Exec) somewhere in it, not spread evenly (the steal clock moves in lumps,
+    /// and what the hypervisor took is charged to no one). Inside lies at least Exec less
+    /// the part outside, at most Exec and at most the part inside.
+    /// </summary>
+    public (long Least, long Most) ChargedBoundsNs(int tid, long from, long to)
+    {
+        long least = 0, most = 0;
+        foreach (var v in Stopped(_onCpu).GetValueOrDefault(tid) ?? [])
+        {
+            if (v.Out <= v.In || Math.Min(v.Out, to) <= Math.Max(v.In, from)) continue;
+            long exec = v.Exec >= 0 ? v.Exec : v.Out - v.In - v.Steal;
+            long inside = Math.Min(v.Out, to) - Math.Max(v.In, from), outside = v.Out - v.In - inside;
+            least += Math.Max(0, exec - outside);
+            most += Math.Min(exec, inside);
+        }
+        return (least, most);
+    }
+
+    /// <summary>The CPU time the scheduler charged thread <paramref name="tid"/> within [from, to] (with detail), prorated over each stint.</summary>
     public long ChargedNs(int tid, long from, long to) => Prorated(tid, from, to, v => v.Exec >= 0 ? v.Exec : v.Out - v.In - v.Steal);
 
     private long Prorated(int tid, long from, long to, Func<OnCpu, long> amount)

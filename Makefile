@@ -25,7 +25,7 @@ APT_PACKAGES := clang llvm libbpf-dev libbpf1 bpftool golang-go curl linux-libc-
 	dpkg-dev lintian bpftrace \
 	golang-github-gorilla-mux-dev golang-github-go-chi-chi-dev golang-github-labstack-echo-dev \
 	golang-github-julienschmidt-httprouter-dev golang-google-grpc-dev \
-	postgresql redis-server golang-github-lib-pq-dev golang-github-gomodule-redigo-dev
+	postgresql redis-server golang-github-lib-pq-dev golang-github-gomodule-redigo-dev dnsmasq-base
 
 # Go builds come from Debian's packages only: GOPATH mode, no module download.
 # tests/goservers/gopath holds what the test servers share (package sondetest).

@@ -895,13 +895,133 @@ int sonde_client_start(struct pt_regs *ctx)
 	return 0;
 }
 
+/*
+ * A dial runs on a goroutine of its own (dialConnFor), for the wantConn w
+ * getConn made: queueForDial(t, w) on the request's goroutine ties w to the
+ * call, dialConnFor(t, w) ties the dial's goroutine to it, and the dial's
+ * steps (ProbePlan.cs) time its phases there. LRU maps: an entry whose dial
+ * never ran or never ended (a process that exited) ages out; a dial that ends
+ * after its request is dropped and counted (SONDE_STAT_DIALS_UNMATCHED).
+ */
+struct dial_key {
+	__u64 ptr;  /* the wantConn, or the dial's goroutine */
+	__u32 tgid;
+	__u32 _pad;
+};
+
+struct dial {
+	struct inflight_key req; /* the request whose call it is */
+	__u64 call_start;        /* its start_ns, to know the same call */
+	__u32 call;              /* calls[] index */
+	__u32 tls;               /* 1 once the TLS handshake began */
+	__u64 at;                /* when the dial began */
+	__u64 resolved;          /* when the host was resolved */
+	__u64 handshake;         /* when the TLS handshake began */
+	__u64 handshaken;        /* when it was over (addTLS returned) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct dial_key);
+	__type(value, struct dial);
+} dials SEC(".maps");
+
 SEC("uprobe")
 int sonde_client_dial(struct pt_regs *ctx)
 {
 	struct sonde_call *c;
-	client_request(ctx, &c);
-	if (c)
-		c->flags |= SONDE_CALL_F_NEW_CONN;
+	struct inflight *f = client_request(ctx, &c);
+	if (!c)
+		return 0;
+	c->flags |= SONDE_CALL_F_NEW_CONN;
+	struct dial_key w = { .ptr = GO_ARG2(ctx), .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct dial d = { .req = { .g = GO_G(ctx), .tgid = w.tgid }, .call_start = c->start_ns, .call = f->open_call - 1 };
+	bpf_map_update_elem(&dials, &w, &d, BPF_ANY);
+	return 0;
+}
+
+/* The dial's goroutine's entry, or 0. */
+static __always_inline struct dial *dial_of(struct pt_regs *ctx)
+{
+	count(SONDE_STAT_CLIENT_HITS);
+	struct dial_key k = { .ptr = GO_G(ctx), .tgid = bpf_get_current_pid_tgid() >> 32 };
+	return bpf_map_lookup_elem(&dials, &k);
+}
+
+/* (*Transport).dialConnFor(t, w) on the dial's goroutine: w in RBX. */
+SEC("uprobe")
+int sonde_dial_start(struct pt_regs *ctx)
+{
+	count(SONDE_STAT_CLIENT_HITS);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct dial_key w = { .ptr = GO_ARG2(ctx), .tgid = tgid };
+	struct dial *d = bpf_map_lookup_elem(&dials, &w);
+	if (!d)
+		return 0;
+	struct dial copy = *d;
+	bpf_map_delete_elem(&dials, &w);
+	copy.at = bpf_ktime_get_ns();
+	struct dial_key g = { .ptr = GO_G(ctx), .tgid = tgid };
+	bpf_map_update_elem(&dials, &g, &copy, BPF_ANY);
+	return 0;
+}
+
+/* After net.(*Dialer).DialContext's call of resolveAddrList: the host is resolved. */
+SEC("uprobe")
+int sonde_dial_resolved(struct pt_regs *ctx)
+{
+	struct dial *d = dial_of(ctx);
+	if (d && d->resolved == 0)
+		d->resolved = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* (*persistConn).addTLS's entry: connected, the handshake begins. */
+SEC("uprobe")
+int sonde_dial_tls(struct pt_regs *ctx)
+{
+	struct dial *d = dial_of(ctx);
+	if (d && !d->tls) {
+		d->handshake = bpf_ktime_get_ns();
+		d->tls = 1;
+	}
+	return 0;
+}
+
+/* After dialConn's call of addTLS: the handshake is over (an HTTP/2 connection's setup follows). */
+SEC("uprobe")
+int sonde_dial_tls_done(struct pt_regs *ctx)
+{
+	struct dial *d = dial_of(ctx);
+	if (d && d->tls && d->handshaken == 0)
+		d->handshaken = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* After dialConnFor's call of dialConn: the dial is over; its phases go to the call, if its request is still in flight. */
+SEC("uprobe")
+int sonde_dial_end(struct pt_regs *ctx)
+{
+	struct dial *d = dial_of(ctx);
+	if (!d)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	struct dial_key g = { .ptr = GO_G(ctx), .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &d->req);
+	struct sonde_call *c = f && d->call < SONDE_MAX_CALLS ? &f->calls[d->call & (SONDE_MAX_CALLS - 1)] : 0;
+	if (!c || c->start_ns != d->call_start || d->resolved == 0 || d->resolved < d->at) {
+		count(SONDE_STAT_DIALS_UNMATCHED);
+		goto out;
+	}
+	__u64 connected = d->tls && d->handshake >= d->resolved ? d->handshake : now;
+	__u64 handshaken = d->tls && d->handshaken >= connected ? d->handshaken : now;
+	c->dns_ns = d->resolved - d->at;
+	c->connect_ns = connected - d->resolved;
+	c->tls_ns = handshaken - connected;
+	c->flags |= SONDE_CALL_F_DIAL;
+out:
+	bpf_map_delete_elem(&dials, &g);
 	return 0;
 }
 

@@ -64,6 +64,7 @@ enum sonde_stat {
 	SONDE_STAT_PEERS_LOST,      /* network waits on peers past SONDE_MAX_PEERS distinct ones (their time stays in net_io) */
 	SONDE_STAT_CLIENT_HITS,     /* net/http client probes (round trip, dial, connection, response head) */
 	SONDE_STAT_CALLS_LOST,      /* outgoing calls past SONDE_MAX_CALLS in one request */
+	SONDE_STAT_DIALS_UNMATCHED, /* dials that ended with their call's request gone (or not seen whole): phases dropped */
 	SONDE_STAT_MAX,
 };
 
@@ -151,11 +152,15 @@ struct sonde_peer_wait {
 #define SONDE_CALL_F_ERROR     (1 << 4) /* it returned an error, no response */
 #define SONDE_CALL_F_HOST_TRUNCATED (1 << 5)
 #define SONDE_CALL_F_PATH_TRUNCATED (1 << 6)
-/* An outgoing HTTP call of net/http's client, made on the request's goroutine (176 bytes). */
+#define SONDE_CALL_F_DIAL      (1 << 7) /* dns_ns, connect_ns and tls_ns are set: the dial made for it finished */
+/* An outgoing HTTP call of net/http's client, made on the request's goroutine (200 bytes). */
 struct sonde_call {
 	__u64 start_ns; /* CLOCK_MONOTONIC at the round trip's start */
 	__u64 conn_ns;  /* from the start until it had a connection (SONDE_CALL_F_CONN) */
 	__u64 head_ns;  /* from the start until the round trip returned, the response's head read (SONDE_CALL_F_DONE) */
+	__u64 dns_ns;   /* the dial made for it (SONDE_CALL_F_DIAL), on its own goroutine: resolving the host, */
+	__u64 connect_ns; /* connecting, */
+	__u64 tls_ns;   /* and the TLS handshake (0 for http) */
 	__u16 status;   /* the response's status code (SONDE_CALL_F_DONE without SONDE_CALL_F_ERROR) */
 	__u16 flags;    /* SONDE_CALL_F_* */
 	__u8 method_len;

@@ -136,6 +136,9 @@ public sealed class CaptureWriter : IDisposable
             o.StartNs = c.StartNs;
             o.ConnNs = c.ConnNs;
             o.DurationNs = c.HeadNs;
+            o.DnsNs = c.DnsNs;
+            o.ConnectNs = c.ConnectNs;
+            o.TlsNs = c.TlsNs;
             _request.Calls.Add(o);
         }
         WriteRecord(_requestRecord);

@@ -39,10 +39,10 @@ public sealed class JsonRequestWriter : IDisposable
     private const int FixedPartMax = 256;
     // breakdown_ns: 10 names + 20-digit numbers; syscalls: 16 entries of name + two numbers;
     // waits: 8 entries of a peer's name (escaped) + two numbers; calls: 4 of their strings
-    // (escaped), eleven field names, five numbers and two booleans.
+    // (escaped), fourteen field names, eight numbers and three booleans.
     private const int BreakdownPartMax = 16 + BreakdownCategories.Count * 36 + 16 + 16 * 80
         + 16 + HttpEvent.MaxPeers * (Peer.NameMax * MaxBytesPerInputByte + 64)
-        + 16 + HttpEvent.MaxCalls * ((HttpCall.MethodMax + HttpCall.HostMax + HttpCall.PathMax) * MaxBytesPerInputByte + 320);
+        + 16 + HttpEvent.MaxCalls * ((HttpCall.MethodMax + HttpCall.HostMax + HttpCall.PathMax) * MaxBytesPerInputByte + 440);
     /// <summary>A string byte becomes at most 6 output bytes (<c>\u00XX</c>, or U+FFFD escaped).</summary>
     private const int MaxBytesPerInputByte = 6;
 
@@ -225,6 +225,9 @@ public sealed class JsonRequestWriter : IDisposable
             AppendOptional(line, ref n, ",\"duration_ns\":"u8, c.Done, c.HeadNs);
             AppendOptional(line, ref n, ",\"conn_ns\":"u8, c.HasConn, c.ConnNs);
             AppendOptional(line, ref n, ",\"response_ns\":"u8, c.Done && c.HasConn && !c.Failed, c.ResponseNs);
+            AppendOptional(line, ref n, ",\"dns_ns\":"u8, c.HasDial, c.DnsNs);
+            AppendOptional(line, ref n, ",\"connect_ns\":"u8, c.HasDial, c.ConnectNs);
+            AppendOptional(line, ref n, ",\"tls_ns\":"u8, c.HasDial, c.TlsNs);
             Append(line, ref n, "}"u8);
         }
         Append(line, ref n, "]"u8);

@@ -49,13 +49,15 @@ internal static class TraceCommand
                              fewer probes, lowest overhead.
           --calls on|off     with the breakdown, each request's outgoing HTTP
                              calls (net/http's client, on the request's
-                             goroutine; default off: 3-4 more probe hits per
-                             call): records gain "calls" ([{"method","host",
+                             goroutine; default off: 3 more probe hits per
+                             call, 8 on a new https connection): records gain
+                             "calls" ([{"method","host",
                              "path","status","error","tls","new_conn",
                              "start_ns","duration_ns" (to the response's head),
-                             "conn_ns" (getting a connection: DNS, connect and
-                             TLS when new),"response_ns" (the rest)}], 4 at
-                             most) and the summary the hosts called per route
+                             "conn_ns" (getting a connection),"response_ns"
+                             (the rest), and for a new connection "dns_ns",
+                             "connect_ns","tls_ns"}], 4 at most) and the
+                             summary the hosts called per route
 
         Probes:
           --end-probe MODE   auto (default): catch a request's end at the call

@@ -20,6 +20,6 @@ public sealed record TracingConfig
     /// <summary>Split each request's latency by cause (on CPU, runqueue, network, disk, lock, GC...).</summary>
     public bool Breakdown { get; init; } = true;
 
-    /// <summary>With the breakdown, each request's outgoing HTTP calls (net/http's client): 3-4 more probe hits per call, so off by default.</summary>
+    /// <summary>With the breakdown, each request's outgoing HTTP calls (net/http's client): 3 more probe hits per call, up to 8 on a new connection, so off by default.</summary>
     public bool Calls { get; init; }
 }

@@ -105,6 +105,7 @@ public sealed class SelfMetrics
         RequestsLost.WithLabels("syscalls_beyond_cap").SetTotal(Clamp(stats.SyscallsLost));
         RequestsLost.WithLabels("peers_beyond_cap").SetTotal(Clamp(stats.PeersLost));
         RequestsLost.WithLabels("calls_beyond_cap").SetTotal(Clamp(stats.CallsLost));
+        RequestsLost.WithLabels("dial_unmatched").SetTotal(Clamp(stats.DialsUnmatched));
         RequestsLost.WithLabels("inflight_full").SetTotal(Clamp(stats.InflightFull));
         RequestsLost.WithLabels("abandoned").SetTotal(Clamp(stats.Abandoned));
         RequestsLost.WithLabels("process_exit").SetTotal(Clamp(stats.ExitedInFlight));

@@ -13,7 +13,7 @@ public unsafe struct HttpCall
 {
     public const int MethodMax = 16, HostMax = 64, PathMax = 64;
     public const ushort FlagTls = 1, FlagNewConn = 2, FlagConn = 4, FlagDone = 8, FlagError = 16,
-        FlagHostTruncated = 32, FlagPathTruncated = 64;
+        FlagHostTruncated = 32, FlagPathTruncated = 64, FlagDial = 128;
 
     /// <summary>CLOCK_MONOTONIC ns at the round trip's start.</summary>
     public ulong StartNs;
@@ -21,6 +21,12 @@ public unsafe struct HttpCall
     public ulong ConnNs;
     /// <summary>From the start until the round trip returned: the response's head read (with <see cref="FlagDone"/>).</summary>
     public ulong HeadNs;
+    /// <summary>The dial made for it (with <see cref="FlagDial"/>), on the dial's goroutine: resolving the host,</summary>
+    public ulong DnsNs;
+    /// <summary>connecting,</summary>
+    public ulong ConnectNs;
+    /// <summary>and the TLS handshake (0 for http).</summary>
+    public ulong TlsNs;
     /// <summary>The response's status code; 0 when unknown.</summary>
     public ushort Status;
     public ushort Flags;
@@ -77,6 +83,9 @@ public unsafe struct HttpCall
 
     /// <summary>Whether no idle connection was there and one was dialed for it.</summary>
     public readonly bool NewConnection => (Flags & FlagNewConn) != 0;
+
+    /// <summary>Whether the dial made for it was timed: <see cref="DnsNs"/>, <see cref="ConnectNs"/>, <see cref="TlsNs"/>.</summary>
+    public readonly bool HasDial => (Flags & FlagDial) != 0;
 
     /// <summary>Whether <see cref="ConnNs"/> is known.</summary>
     public readonly bool HasConn => (Flags & FlagConn) != 0;

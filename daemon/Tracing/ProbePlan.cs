@@ -107,6 +107,7 @@ public sealed class ProbePlan
             {
                 sites.AddRange(clientSites);
                 client = true;
+                if (problem is not null) routeProblems.Add(problem);
             }
             else routeProblems.Add($"outgoing HTTP calls will be unknown: {problem}");
         }
@@ -138,12 +139,13 @@ public sealed class ProbePlan
     /// <summary>
     /// net/http's client probes (bpf/http.bpf.c, "outgoing HTTP calls"), the same in
     /// Go 1.19–1.27 (transport.go): the start at (*Transport).roundTrip's prologue jcc
-    /// (req in RBX); the dial at queueForDial's, which getConn calls when no idle
+    /// (req in RBX); the dial at queueForDial's (w in RBX), which getConn calls when no idle
     /// connection is there; and, in roundTrip, the first emulated instruction after
     /// its one call of getConn and its one call of (*persistConn).roundTrip, with
     /// RAX and RBX still their results (every toolchain here: <c>test rbx,rbx</c>,
-    /// then the jcc on the error). They fire only for outgoing calls. Null, and
-    /// why, when the code is not that shape.
+    /// then the jcc on the error). They fire only for outgoing calls; the dial's
+    /// (<see cref="DialSites"/>) only for new connections. Null, and why, when the
+    /// code is not that shape; the sites and why, when only the dial's are missing.
     /// </summary>
     public static (List<ProbeSite>? Sites, string? Problem) ClientSites(GoExecutable exe)
     {
@@ -155,7 +157,7 @@ public sealed class ProbePlan
         var code = exe.Code(roundTrip);
         sites.Add(Site(exe, "sonde_client_start", roundTrip, code, MachineCode.ChooseEntryProbe(roundTrip, code, Register.RBX, Register.R14)));
         var dialCode = exe.Code(dial);
-        sites.Add(Site(exe, "sonde_client_dial", dial, dialCode, MachineCode.ChooseEntryProbe(dial, dialCode, Register.R14)));
+        sites.Add(Site(exe, "sonde_client_dial", dial, dialCode, MachineCode.ChooseEntryProbe(dial, dialCode, Register.RBX, Register.R14)));
         foreach (var (callee, program) in new[] { (ClientGetConn, "sonde_client_conn"), (ClientPersistConnRoundTrip, "sonde_client_end") })
         {
             if (Find(callee) is not { } target) return (null, $"{callee} is not in the binary (inlined?)");
@@ -166,6 +168,61 @@ public sealed class ProbePlan
             sites.Add(Site(exe, program, roundTrip, code, after.Value));
         }
         sites.AddRange(Http2ClientSites(exe));
+        var (dialSites, dialProblem) = DialSites(exe);
+        if (dialSites is not null) sites.AddRange(dialSites);
+        return (sites, dialProblem is null ? null : $"calls' dial phases will be unknown: {dialProblem}");
+    }
+
+    public const string DialConnFor = "net/http.(*Transport).dialConnFor";
+    public const string DialConn = "net/http.(*Transport).dialConn";
+    public const string AddTls = "net/http.(*persistConn).addTLS";
+    public const string DialContext = "net.(*Dialer).DialContext";
+    public const string ResolveAddrList = "net.(*Resolver).resolveAddrList";
+
+    /// <summary>
+    /// A new connection's phases, on the dial's own goroutine (bpf/http.bpf.c,
+    /// struct dial), the same in Go 1.19-1.27: dialConnFor(t, w)'s prologue jcc
+    /// (w in RBX, which queueForDial tied to the call); the first emulated
+    /// instruction after net.(*Dialer).DialContext's one call of resolveAddrList
+    /// (resolved); addTLS's prologue jcc (connected, the handshake begins) and the
+    /// first emulated instruction after each of dialConn's calls of it (the handshake
+    /// is over); and the first emulated instruction after dialConnFor's one call of
+    /// dialConn (done).
+    /// Null, and why, when the code is not that shape.
+    /// </summary>
+    public static (List<ProbeSite>? Sites, string? Problem) DialSites(GoExecutable exe)
+    {
+        ArgumentNullException.ThrowIfNull(exe);
+        var sites = new List<ProbeSite>();
+        foreach (var name in new[] { DialConnFor, DialConn, AddTls, DialContext, ResolveAddrList })
+            if (exe.Functions.Find(name) is null) return (null, $"{name} is not in the binary (inlined?)");
+        var dialConnFor = exe.Functions.Find(DialConnFor)!;
+        var code = exe.Code(dialConnFor);
+        sites.Add(Site(exe, "sonde_dial_start", dialConnFor, code, MachineCode.ChooseEntryProbe(dialConnFor, code, Register.RBX, Register.R14)));
+        foreach (var (caller, callee, program) in new[] { (DialContext, ResolveAddrList, "sonde_dial_resolved"), (DialConnFor, DialConn, "sonde_dial_end") })
+        {
+            var f = exe.Functions.Find(caller)!;
+            var fcode = exe.Code(f);
+            var calls = MachineCode.FindCallsTo(f, fcode, exe.Functions.Find(callee)!.Entry);
+            if (calls.Count != 1) return (null, $"{caller} calls {callee} {calls.Count} times, not once");
+            if (MachineCode.FirstEmulatableAfter(f, fcode, calls[0] + 5) is not { } after)
+                return (null, $"no emulated instruction follows {caller}'s call of {callee}");
+            sites.Add(Site(exe, program, f, fcode, after));
+        }
+        var addTls = exe.Functions.Find(AddTls)!;
+        var tcode = exe.Code(addTls);
+        sites.Add(Site(exe, "sonde_dial_tls", addTls, tcode, MachineCode.ChooseEntryProbe(addTls, tcode, Register.R14)));
+        // The handshake's end: after each of dialConn's calls of addTLS (a proxy's CONNECT, and the direct one).
+        var dialConn = exe.Functions.Find(DialConn)!;
+        var dcode = exe.Code(dialConn);
+        var tlsCalls = MachineCode.FindCallsTo(dialConn, dcode, addTls.Entry);
+        if (tlsCalls.Count == 0) return (null, $"{DialConn} calls {AddTls} nowhere");
+        foreach (ulong call in tlsCalls)
+        {
+            if (MachineCode.FirstEmulatableAfter(dialConn, dcode, call + 5) is not { } after)
+                return (null, $"no emulated instruction follows a call of {AddTls} in {DialConn}");
+            sites.Add(Site(exe, "sonde_dial_tls_done", dialConn, dcode, after));
+        }
         return (sites, null);
     }
 

@@ -14,6 +14,8 @@ public readonly record struct TracerStats(
     public ulong ClientHits { get; init; }
     /// <summary>Outgoing calls not kept because a request made more than <see cref="HttpEvent.MaxCalls"/>.</summary>
     public ulong CallsLost { get; init; }
+    /// <summary>Dials for a call that ended after its request did, or were not seen whole: their phases are not in the call.</summary>
+    public ulong DialsUnmatched { get; init; }
     /// <summary>grpc-go WriteStatus probe hits.</summary>
     public ulong GrpcStatusHits { get; init; }
     /// <summary>Requests not recorded because the in-flight map was full at their start.</summary>
@@ -56,6 +58,7 @@ public readonly record struct TracerStats(
             if (SyscallsLost > 0) parts.Add($"{SyscallsLost} syscalls beyond the 16 kept per request");
             if (PeersLost > 0) parts.Add($"{PeersLost} network waits on peers beyond the {HttpEvent.MaxPeers} kept per request");
             if (CallsLost > 0) parts.Add($"{CallsLost} outgoing calls beyond the {HttpEvent.MaxCalls} kept per request");
+            if (DialsUnmatched > 0) parts.Add($"{DialsUnmatched} calls' dial phases (their dial outlived their request)");
             if (StateFull > 0) parts.Add($"{StateFull} threads not followed by the breakdown (its maps full)");
             return parts.Count == 0 ? "none" : string.Join(", ", parts);
         }

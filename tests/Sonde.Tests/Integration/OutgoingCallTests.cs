@@ -12,7 +12,8 @@ namespace Sonde.Tests.Integration;
 /// connections and on fresh ones. The handler times each call itself, by its clock
 /// and httptrace (GotConn and whether the connection was reused, ConnectStart/Done,
 /// TLSHandshakeStart/Done, GotFirstResponseByte, Do's return); every call of every
-/// request's <c>calls</c> is held against that.
+/// request's <c>calls</c> is held against that. One caller names its upstream by a
+/// host name, which a real dnsmasq (started here on loopback) resolves for Go's resolver.
 /// </summary>
 [Collection(KernelCollection.Name)]
 public sealed class OutgoingCallTests(ITestOutputHelper output)
@@ -20,16 +21,53 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
     /// <summary>The issue's bound: within max(10%, 200 µs) of the handler's clock.</summary>
     private static long Tol(long truth) => Math.Max(truth / 10, 200_000);
 
-    private sealed record Truth(int Status, int Proto, bool Reused, long StartNs, long ConnNs, long ConnectNs, long TlsNs, long FirstNs, long HeadNs);
+    private sealed record Truth(int Status, int Proto, bool Reused, long StartNs, long ConnNs, long DnsNs, long ConnectNs, long TlsNs, long FirstNs, long HeadNs);
 
     private sealed record Call(string Method, string Host, string Path, int? Status, bool Error, bool Tls, bool NewConn,
-        long StartNs, long? DurationNs, long? ConnNs, long? ResponseNs);
+        long StartNs, long? DurationNs, long? ConnNs, long? ResponseNs, long? DnsNs, long? ConnectNs, long? TlsNs);
 
     private static List<Call> Calls(JsonElement r) => r.GetProperty("calls").EnumerateArray().Select(c => new Call(
         c.GetProperty("method").GetString()!, c.GetProperty("host").GetString()!, c.GetProperty("path").GetString()!,
         c.GetProperty("status").ValueKind == JsonValueKind.Null ? null : c.GetProperty("status").GetInt32(),
         c.GetProperty("error").GetBoolean(), c.GetProperty("tls").GetBoolean(), c.GetProperty("new_conn").GetBoolean(),
-        c.GetProperty("start_ns").GetInt64(), Nullable(c, "duration_ns"), Nullable(c, "conn_ns"), Nullable(c, "response_ns"))).ToList();
+        c.GetProperty("start_ns").GetInt64(), Nullable(c, "duration_ns"), Nullable(c, "conn_ns"), Nullable(c, "response_ns"),
+        Nullable(c, "dns_ns"), Nullable(c, "connect_ns"), Nullable(c, "tls_ns"))).ToList();
+
+    /// <summary>A real dnsmasq on loopback that answers every name under sonde.test with 127.0.0.1.</summary>
+    private sealed class Dnsmasq : IDisposable
+    {
+        private readonly System.Diagnostics.Process _p;
+        public int Port { get; } = FreePort.Next();
+
+        public Dnsmasq()
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("/usr/sbin/dnsmasq",
+                ["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces",
+                 $"--port={Port}", "--address=/sonde.test/127.0.0.1", "--pid-file=", "--log-facility=-"]) { RedirectStandardError = true };
+            _p = System.Diagnostics.Process.Start(psi) ?? throw new InvalidOperationException("dnsmasq did not start (make deps installs dnsmasq-base)");
+            // Serving once it answers a query.
+            using var udp = new System.Net.Sockets.UdpClient();
+            udp.Client.ReceiveTimeout = 200;
+            byte[] query = [0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, (byte)'a', 5, .. "sonde"u8, 4, .. "test"u8, 0, 0, 1, 0, 1];
+            for (int i = 0; i < 50; i++)
+            {
+                try
+                {
+                    udp.Send(query, query.Length, "127.0.0.1", Port);
+                    var from = new System.Net.IPEndPoint(System.Net.IPAddress.Any, 0);
+                    if (udp.Receive(ref from).Length > 12) return;
+                }
+                catch (System.Net.Sockets.SocketException) { Thread.Sleep(100); }
+            }
+            throw new InvalidOperationException("dnsmasq does not answer: " + _p.StandardError.ReadToEnd());
+        }
+
+        public void Dispose()
+        {
+            try { _p.Kill(); _p.WaitForExit(5000); } catch (InvalidOperationException) { }
+            _p.Dispose();
+        }
+    }
 
     private static long? Nullable(JsonElement e, string name) =>
         e.GetProperty(name).ValueKind == JsonValueKind.Null ? null : e.GetProperty(name).GetInt64();
@@ -43,32 +81,35 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
         using var secure = GoServer.Start("peers", extraArgs: ["-tls"]);
         using var viaPlain = GoServer.Start(server, extraArgs: ["-upstream", plain.BaseUrl]);
         using var viaTls = GoServer.Start(server, extraArgs: ["-upstream", secure.BaseUrl]);
+        using var dns = new Dnsmasq();
+        using var viaName = GoServer.Start(server, extraArgs: ["-upstream", $"https://upstream.sonde.test:{secure.Port}", "-dns", $"127.0.0.1:{dns.Port}"]);
         string json = Path.Combine(Path.GetTempPath(), $"sonde-calls-{viaPlain.Port}.jsonl");
         using var sonde = SondeRun.Start("trace", "--pid", viaPlain.Pid.ToString(CultureInfo.InvariantCulture),
-            "--pid", viaTls.Pid.ToString(CultureInfo.InvariantCulture), "--calls", "on", "--json", json);
+            "--pid", viaTls.Pid.ToString(CultureInfo.InvariantCulture), "--pid", viaName.Pid.ToString(CultureInfo.InvariantCulture),
+            "--calls", "on", "--json", json);
         sonde.WaitAttached();
 
         // Per request: 1-3 calls of 2..6 ms each; a third of each server's requests on fresh connections,
         // one in 5 answered 503. Kept-alive connections are reused by the next calls.
         var sent = new List<(GoServer Via, bool Tls, bool H2, int Ms, int Status, List<Truth> Truth)>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        for (int i = 0; i < 90; i++)
+        for (int i = 0; i < 108; i++)
         {
-            // Plain, TLS and HTTP/2 in turn; a third of each on fresh connections.
-            var via = i % 3 == 0 ? viaPlain : viaTls;
-            bool h2 = i % 3 == 2;
+            // Plain, TLS, HTTP/2, and TLS to a host name in turn; a third of each on fresh connections.
+            var via = (i % 4) switch { 0 => viaPlain, 3 => viaName, _ => viaTls };
+            bool h2 = i % 4 == 2;
             int ms = 2 + i % 5, n = 1 + i % 4 % 3, status = i % 5 == 4 ? 503 : 200;
-            string url = $"{via.BaseUrl}/call?ms={ms}&n={n}&status={status}&close={(i / 3 % 3 == 1 ? 1 : 0)}&h2={(h2 ? 1 : 0)}";
+            string url = $"{via.BaseUrl}/call?ms={ms}&n={n}&status={status}&close={(i / 4 % 3 == 1 ? 1 : 0)}&h2={(h2 ? 1 : 0)}";
             using var resp = await http.GetAsync(url);
             string body = await resp.Content.ReadAsStringAsync();
             Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
             var truth = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).Select(t => new Truth(
                 t.GetProperty("status").GetInt32(), t.GetProperty("proto").GetInt32(), t.GetProperty("reused").GetBoolean(), t.GetProperty("start_ns").GetInt64(),
-                t.GetProperty("conn_ns").GetInt64(), t.GetProperty("connect_ns").GetInt64(), t.GetProperty("tls_ns").GetInt64(),
+                t.GetProperty("conn_ns").GetInt64(), t.GetProperty("dns_ns").GetInt64(), t.GetProperty("connect_ns").GetInt64(), t.GetProperty("tls_ns").GetInt64(),
                 t.GetProperty("first_byte_ns").GetInt64(), t.GetProperty("head_ns").GetInt64())).ToList();
             Assert.Equal(n, truth.Count);
             Assert.All(truth, t => Assert.Equal(h2 ? 2 : 1, t.Proto));
-            sent.Add((via, via == viaTls, h2, ms, status, truth));
+            sent.Add((via, via != viaPlain, h2, ms, status, truth));
         }
         await Task.Delay(300);
         Assert.Equal(0, sonde.Interrupt());
@@ -79,13 +120,16 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
         var byPid = recs.GroupBy(r => r.GetProperty("pid").GetInt32()).ToDictionary(g => g.Key, g => g.ToList());
         var durationErr = new List<(long Err, long Truth)>();
         var connErr = new List<(long Err, long Truth)>();
+        var phaseErr = new Dictionary<string, List<(long Err, long Truth)>> { ["dns"] = [], ["connect"] = [], ["tls"] = [] };
+        int named = 0;
         int newConns = 0, newTls = 0, newH2 = 0, reused = 0, reusedH2 = 0;
-        foreach (var via in new[] { viaPlain, viaTls })
+        foreach (var via in new[] { viaPlain, viaTls, viaName })
         {
             var mine = sent.Where(s => s.Via == via).ToList();
             var records = byPid[via.Pid];
             Assert.Equal(mine.Count, records.Count);
-            var upstream = via == viaTls ? secure : plain;
+            var upstream = via == viaPlain ? plain : secure;
+            string host = via == viaName ? $"upstream.sonde.test:{secure.Port}" : $"127.0.0.1:{upstream.Port}";
             for (int i = 0; i < mine.Count; i++)
             {
                 var (_, tls, h2, ms, status, truth) = mine[i];
@@ -98,7 +142,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
                 {
                     var (c, t) = (calls[k], truth[k]);
                     string what = $"{(h2 ? "h2" : tls ? "https" : "http")} request {i} call {k}";
-                    Assert.Equal(("GET", $"127.0.0.1:{upstream.Port}", "/delay"), (c.Method, c.Host, c.Path));
+                    Assert.Equal(("GET", host, "/delay"), (c.Method, c.Host, c.Path));
                     Assert.Equal(status, t.Status);
                     Assert.Equal(status, c.Status);
                     Assert.False(c.Error, what);
@@ -119,6 +163,20 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
                     Assert.True(c.ResponseNs >= ms * 1_000_000L, $"{what}: response {c.ResponseNs} ns, under the upstream's {ms} ms");
                     // A new TLS connection's handshake is inside its conn phase.
                     Assert.True(conn >= t.TlsNs + t.ConnectNs || !c.NewConn, $"{what}: conn {conn} ns < connect {t.ConnectNs} + TLS {t.TlsNs} ns");
+                    // A new connection's dial, phase by phase: DNS only for a host name (an IP
+                    // address resolves at once), TLS only on https.
+                    if (c.NewConn)
+                    {
+                        long dnsNs = c.DnsNs ?? throw new Xunit.Sdk.XunitException($"{what}: a new connection without its dial's phases");
+                        Assert.True(via == viaName ? t.DnsNs > 0 : t.DnsNs == 0, $"{what}: httptrace DNS {t.DnsNs} ns");
+                        Assert.True(tls ? c.TlsNs > 0 : c.TlsNs == 0, $"{what}: tls_ns {c.TlsNs}");
+                        Assert.True(dnsNs + c.ConnectNs + c.TlsNs <= conn, $"{what}: dial phases {dnsNs} + {c.ConnectNs} + {c.TlsNs} ns > conn {conn} ns");
+                        phaseErr["dns"].Add((dnsNs - t.DnsNs, t.DnsNs));
+                        phaseErr["connect"].Add((c.ConnectNs!.Value - t.ConnectNs, t.ConnectNs));
+                        if (tls) phaseErr["tls"].Add((c.TlsNs!.Value - t.TlsNs, t.TlsNs));
+                        if (via == viaName) named++;
+                    }
+                    else Assert.Null(c.DnsNs);
                     durationErr.Add((duration - t.HeadNs, t.HeadNs));
                     connErr.Add((conn - t.ConnNs, t.ConnNs));
                     sum += duration;
@@ -130,7 +188,9 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
         output.WriteLine($"{newConns} calls on new connections ({newTls} TLS, {newH2} HTTP/2), {reused} on reused ones ({reusedH2} HTTP/2)");
         Assert.True(newTls >= 5 && newH2 >= 5 && newConns - newTls - newH2 >= 5 && reused >= 30 && reusedH2 >= 10,
             $"{newConns} new ({newTls} TLS, {newH2} HTTP/2), {reused} reused ({reusedH2} HTTP/2)");
-        foreach (var (name, errs) in new[] { ("duration (to the head)", durationErr), ("conn", connErr) })
+        Assert.True(named >= 5, $"{named} new connections to the host name");
+        foreach (var (name, errs) in new[] { ("duration (to the head)", durationErr), ("conn", connErr), ("dns", phaseErr["dns"]),
+            ("connect", phaseErr["connect"]), ("tls", phaseErr["tls"]) })
         {
             var sorted = errs.Select(e => e.Err).Order().ToList();
             int outside = errs.Count(e => Math.Abs(e.Err) > Tol(e.Truth));

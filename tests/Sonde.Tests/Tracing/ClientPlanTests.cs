@@ -28,7 +28,9 @@ public sealed class ClientPlanTests
         var exe = GoExecutable.Open(Repo.GoServer(server));
         var plan = ProbePlan.For(exe, EndProbeMode.Auto, breakdown: true, calls: true);
         Assert.True(plan.Client, $"{server}: {string.Join("; ", plan.RouteProblems)}");
-        var sites = plan.Sites.Where(s => s.Program.StartsWith("sonde_client_", StringComparison.Ordinal)).ToList();
+        Assert.Empty(plan.RouteProblems);
+        var all = plan.Sites.Where(s => s.Program.StartsWith("sonde_client_", StringComparison.Ordinal) || s.Program.StartsWith("sonde_dial_", StringComparison.Ordinal)).ToList();
+        var sites = all.Where(s => s.Program.StartsWith("sonde_client_", StringComparison.Ordinal)).ToList();
         Assert.Equal(["sonde_client_start", "sonde_client_dial", "sonde_client_conn", "sonde_client_end"], sites.Take(4).Select(s => s.Program));
         Assert.Equal([ProbePlan.ClientRoundTrip, ProbePlan.ClientQueueForDial, ProbePlan.ClientRoundTrip, ProbePlan.ClientRoundTrip],
             sites.Take(4).Select(s => s.Function));
@@ -38,7 +40,13 @@ public sealed class ClientPlanTests
         Assert.Equal(ProbePlan.Http2ClientRoundTrips.First(n => exe.Functions.Find(n) is not null), stream.Function);
         Assert.Contains(h2, s => s.Program == "sonde_client_end");
         Assert.All(h2, s => Assert.True(s.Program is "sonde_client_h2_conn" or "sonde_client_end", s.Program));
-        foreach (var s in sites)
+        // A new connection's phases, on the dial's goroutine.
+        var dial = all.Where(s => s.Program.StartsWith("sonde_dial_", StringComparison.Ordinal)).ToList();
+        Assert.Equal([("sonde_dial_start", ProbePlan.DialConnFor), ("sonde_dial_resolved", ProbePlan.DialContext), ("sonde_dial_end", ProbePlan.DialConnFor),
+            ("sonde_dial_tls", ProbePlan.AddTls)], dial.Take(4).Select(s => (s.Program, s.Function)));
+        Assert.Equal(2, dial.Skip(4).Count(s => s.Program == "sonde_dial_tls_done" && s.Function == ProbePlan.DialConn));
+        Assert.Equal(6, dial.Count);
+        foreach (var s in all)
             Assert.True(s.Kind == ProbeKind.Emulated, $"{server}: {s.Program} in {s.Function} at '{s.Instruction}' is single-stepped");
         // The ends read the calls' results right after them: the nop that pads the call, or the jcc on its error.
         Assert.All(sites.Where(s => s.Program is "sonde_client_conn" or "sonde_client_end"), s => Assert.Matches("^(j|nop|xchg ax,ax)", s.Instruction));

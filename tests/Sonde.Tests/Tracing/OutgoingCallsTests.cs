@@ -38,11 +38,16 @@ public sealed class OutgoingCallsTests
             C("10.0.0.5", status: 503, conn: 3_000, head: 4_000_000));
         var calls = r.GetProperty("calls").EnumerateArray().ToList();
         Assert.Equal(2, calls.Count);
-        Assert.Equal("""{"method":"GET","host":"api:8443","path":"/v1/x","status":200,"error":false,"tls":true,"new_conn":true,"start_ns":100,"duration_ns":7000000,"conn_ns":2000000,"response_ns":5000000}""",
+        Assert.Equal("""{"method":"GET","host":"api:8443","path":"/v1/x","status":200,"error":false,"tls":true,"new_conn":true,"start_ns":100,"duration_ns":7000000,"conn_ns":2000000,"response_ns":5000000,"dns_ns":null,"connect_ns":null,"tls_ns":null}""",
             calls[0].GetRawText());
         Assert.Equal(503, calls[1].GetProperty("status").GetInt32());
         Assert.False(calls[1].GetProperty("new_conn").GetBoolean());
         Assert.Equal(3_997_000, calls[1].GetProperty("response_ns").GetInt64());
+
+        var dialed = C("api:8443", flags: Done | HttpCall.FlagTls | HttpCall.FlagNewConn | HttpCall.FlagDial, conn: 2_000_000) with
+            { DnsNs = 300_000, ConnectNs = 200_000, TlsNs = 1_100_000 };
+        var d = Record(dialed).GetProperty("calls")[0];
+        Assert.Equal((300_000, 200_000, 1_100_000), (d.GetProperty("dns_ns").GetInt64(), d.GetProperty("connect_ns").GetInt64(), d.GetProperty("tls_ns").GetInt64()));
     }
 
     [Fact]
@@ -80,13 +85,15 @@ public sealed class OutgoingCallsTests
     [Fact]
     public void A_capture_keeps_the_calls()
     {
-        var calls = new[] { C("api:8443", flags: Done | HttpCall.FlagTls, conn: 7, head: 9), C("x", status: 0, flags: HttpCall.FlagDone | HttpCall.FlagError) };
+        var calls = new[] { C("api:8443", flags: Done | HttpCall.FlagTls | HttpCall.FlagDial, conn: 7, head: 9) with { DnsNs = 1, ConnectNs = 2, TlsNs = 3 },
+            C("x", status: 0, flags: HttpCall.FlagDone | HttpCall.FlagError) };
         var output = new MemoryStream();
         using (var w = new CaptureWriter(output, new CaptureHeader { SondeVersion = "t" }, leaveOpen: true)) w.Write(View(calls));
         output.Position = 0;
         using var reader = new CaptureReader(output);
         var view = Assert.Single(reader.ReadRequests()).AsView();
-        static object Key(in HttpCall c) => (Encoding.UTF8.GetString(c.Host), Encoding.UTF8.GetString(c.Path), c.Status, c.Flags, c.StartNs, c.ConnNs, c.HeadNs);
+        static object Key(in HttpCall c) => (Encoding.UTF8.GetString(c.Host), Encoding.UTF8.GetString(c.Path), c.Status, c.Flags, c.StartNs, c.ConnNs, c.HeadNs,
+            (c.DnsNs, c.ConnectNs, c.TlsNs));
         Assert.Equal(calls.Select(c => Key(c)), view.Calls.ToArray().Select(c => Key(c)));
     }
 

@@ -27,6 +27,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"database/sql"
 	"encoding/binary"
@@ -57,6 +58,7 @@ var (
 	echoPort  = flag.Int("echo-port", 0, "port of the echo peer this server runs on 0.0.0.0 (answers each byte after -echo-delay); 0: no /fanout")
 	echoDelay = flag.Duration("echo-delay", 300*time.Microsecond, "the echo peer's delay")
 	upstream  = flag.String("upstream", "", "base URL of the upstream /call calls (http:// or https://, certificate not checked); empty: no /call")
+	dnsServer = flag.String("dns", "", "host:port of the DNS server Go's resolver asks (instead of /etc/resolv.conf's)")
 )
 
 // client calls the upstream: HTTP/1.1 (a TLS config of its own turns off
@@ -83,6 +85,7 @@ type callTiming struct {
 	Reused    bool  `json:"reused"`
 	StartNs   int64 `json:"start_ns"`
 	ConnNs    int64 `json:"conn_ns"`
+	DNSNs     int64 `json:"dns_ns"`
 	ConnectNs int64 `json:"connect_ns"`
 	TLSNs     int64 `json:"tls_ns"`
 	FirstNs   int64 `json:"first_byte_ns"`
@@ -93,12 +96,14 @@ type callTiming struct {
 // call GETs url once with c, timed by the handler's clock and httptrace.
 func call(c *http.Client, url string, close bool) (callTiming, error) {
 	var t callTiming
-	var connectAt, tlsAt time.Time
+	var dnsAt, connectAt, tlsAt time.Time
 	start := time.Now()
 	trace := &httptrace.ClientTrace{
 		GotConn: func(i httptrace.GotConnInfo) {
 			t.ConnNs, t.Reused = int64(time.Since(start)), i.Reused
 		},
+		DNSStart:             func(httptrace.DNSStartInfo) { dnsAt = time.Now() },
+		DNSDone:              func(httptrace.DNSDoneInfo) { t.DNSNs = int64(time.Since(dnsAt)) },
 		ConnectStart:         func(string, string) { connectAt = time.Now() },
 		ConnectDone:          func(string, string, error) { t.ConnectNs = int64(time.Since(connectAt)) },
 		TLSHandshakeStart:    func() { tlsAt = time.Now() },
@@ -189,6 +194,12 @@ var (
 // (sondetest.Main parses them): at the first request.
 func start() {
 	setUp.Do(func() {
+		if *dnsServer != "" {
+			net.DefaultResolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, *dnsServer)
+			}}
+		}
 		if *pgDSN != "" {
 			var err error
 			if db, err = sql.Open("postgres", *pgDSN); err != nil {
@@ -308,8 +319,8 @@ func main() {
 			http.Error(w, "no -upstream", 500)
 			return
 		}
+		start()
 		if d := intArg(r, "db", 0); d > 0 {
-			start()
 			if err := query(w, d); err != nil {
 				http.Error(w, err.Error(), 500)
 				return

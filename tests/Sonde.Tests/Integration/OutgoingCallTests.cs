@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Sonde.Tests.Support;
 using Xunit.Abstractions;
 
@@ -197,6 +198,71 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
             output.WriteLine($"{name}: {errs.Count} calls, median error {sorted[sorted.Count / 2] / 1000.0:0.0} µs, " +
                 $"min {sorted[0] / 1000.0:0.0} µs, max {sorted[^1] / 1000.0:0.0} µs; {outside} beyond max(10%, 200 µs)");
             Assert.True(outside <= errs.Count / 50, $"{name}: {outside} of {errs.Count} calls off the handler's clock by more than max(10%, 200 µs)");
+        }
+    }
+
+    /// <summary>
+    /// <c>sonde run</c> with <c>tracing.calls</c>: a real scrape of its endpoint counts every
+    /// call in <c>http_client_request_duration_seconds</c>, by the upstream's address, port
+    /// and status, with OpenTelemetry's error_type for the 503s.
+    /// </summary>
+    [RootFact]
+    public async Task Sonde_run_counts_each_call_in_the_client_histogram()
+    {
+        const int Ok = 30, Failing = 10;
+        int metricsPort = FreePort.Next();
+        string dir = Directory.CreateTempSubdirectory("sonde-calls").FullName;
+        string config = Path.Combine(dir, "sonde.json");
+        File.WriteAllText(config, "{\"targets\":[{\"exe\":\"" + Repo.GoServer("peers") + "\",\"service\":\"caller\"}]," +
+            "\"metrics\":{\"listen\":\"127.0.0.1:" + metricsPort + "\"},\"tracing\":{\"calls\":true}}");
+        using var sonde = SondeRun.Start("run", "--config", config);
+        using var upstream = GoServer.Start("go1.27/peers-stripped");
+        using var caller = GoServer.Start("peers", extraArgs: ["-upstream", upstream.BaseUrl]);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        string metricsUrl = $"http://127.0.0.1:{metricsPort}/metrics";
+        string Count(int status) => $"http_client_request_duration_seconds_count{{service=\"caller\",http_request_method=\"GET\"," +
+            $"server_address=\"127.0.0.1\",server_port=\"{upstream.Port}\",http_response_status_code=\"{status}\"";
+        static long Sum(string exposition, string prefix) =>
+            Regex.Matches(exposition, "^" + Regex.Escape(prefix) + @"[^}]*\} (\S+)$", RegexOptions.Multiline)
+                .Sum(m => (long)double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        try
+        {
+            // Traced once a call shows up; then nothing is in flight once two scrapes agree.
+            string before = "";
+            await Poll.UntilAsync(async () =>
+            {
+                await Poll.TryGetAsync(http, $"{caller.BaseUrl}/call?ms=0&n=1");
+                return Sum(await Poll.TryGetAsync(http, metricsUrl) ?? "", Count(200)) > 0;
+            }, "a call counted", sonde, TimeSpan.FromSeconds(30));
+            await Poll.UntilAsync(async () =>
+            {
+                string a = await Poll.TryGetAsync(http, metricsUrl) ?? "";
+                await Task.Delay(300);
+                before = await Poll.TryGetAsync(http, metricsUrl) ?? "";
+                return Sum(a, Count(200)) == Sum(before, Count(200));
+            }, "the first calls counted", sonde, TimeSpan.FromSeconds(30));
+
+            var load = await LoadClient.SendAsync(caller.BaseUrl,
+                [.. Enumerable.Range(0, Ok).Select(_ => ("GET", "/call?ms=1&n=2")), .. Enumerable.Range(0, Failing).Select(_ => ("GET", "/call?ms=1&n=1&status=503"))], 2);
+            Assert.All(load, r => Assert.Equal(200, r.Status));
+            string m = "";
+            await Poll.UntilAsync(async () =>
+            {
+                m = await Poll.TryGetAsync(http, metricsUrl) ?? "";
+                return Sum(m, Count(200)) - Sum(before, Count(200)) >= 2 * Ok && Sum(m, Count(503)) >= Failing;
+            }, "the calls counted", sonde, TimeSpan.FromSeconds(30));
+            Assert.Equal(2 * Ok, Sum(m, Count(200)) - Sum(before, Count(200)));
+            Assert.Equal(Failing, Sum(m, Count(503)));
+            // A 503 is its own error_type; a 200 has none.
+            Assert.Matches(Regex.Escape(Count(503)) + @",error_type=""503""\}", m);
+            Assert.DoesNotMatch(Regex.Escape(Count(200)) + @",error_type=""[^""]+""", m);
+            Assert.Equal(0, Sum(m, "sonde_client_calls_unfinished_total{service=\"caller\""));
+            Assert.Equal(0, Sum(m, "sonde_requests_lost_total{reason=\"calls_beyond_cap\""));
+        }
+        finally
+        {
+            sonde.Interrupt();
+            Directory.Delete(dir, true);
         }
     }
 }

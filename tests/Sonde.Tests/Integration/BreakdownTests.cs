@@ -204,7 +204,7 @@ public sealed class BreakdownTests(ITestOutputHelper output)
             long band = stolenMost - stolenLeast;
             checks.Error($"{p} on_cpu - thread CPU clock", onCpu - cpu);
             checks.Within($"{p} on_cpu at least the thread's CPU clock", onCpu >= cpu - Tol(cpu) - band,
-                $"on_cpu {onCpu} ns, the thread's CPU clock {cpu} ns (steal on either side of the request's ends: {band} ns)");
+                $"on_cpu {onCpu} ns, the thread's CPU clock {cpu} ns (steal on either side of the request's ends: {band} ns; stolen {r.Breakdown["stolen"]} ns, runnable {runnable} ns, kernel steal {stolenLeast}..{stolenMost} ns)");
             checks.Within($"{p} on_cpu at most the thread's CPU clock + outside", onCpu <= cpu + unsure + outside + Tol(cpu),
                 $"on_cpu {onCpu} ns, the thread's CPU clock {cpu} ns (+ {unsure} ns between its paired clock reads, + {outside} ns outside)");
             checks.Within($"{p} runnable + syscall at most the time off CPU + outside", runnable + sys <= off + outside + Tol(off),

@@ -63,6 +63,12 @@ struct inflight_key {
 	__u32 _pad;
 };
 
+/* A CPU's two steal clocks (see read_steal_clock). */
+struct steal_clock {
+	__u64 steal;
+	__u64 gap;
+};
+
 struct inflight {
 	struct sonde_inflight_head head;
 	__u64 cat_ns[SONDE_CAT_MAX];
@@ -73,7 +79,7 @@ struct inflight {
 	__u32 kernel_off;/* off CPU because the kernel switched its thread out */
 	__u32 nsyscalls;
 	__u64 woken_at;  /* sched_wakeup of its thread while kernel_off (see on_wakeup) */
-	__u64 steal_snap;/* the steal clock of steal_cpu when on_cpu last started accruing */
+	struct steal_clock steal_snap; /* steal_cpu's steal clocks when on_cpu last started accruing */
 	__u32 steal_cpu; /* the CPU it ran on then, + 1 (0: no snapshot) */
 	__u32 _pad4;
 	struct sonde_syscall_stat sys[SONDE_MAX_SYSCALLS];
@@ -150,7 +156,7 @@ struct thread {
 	/* Its last switch-in (see sonde_sched_switch): when, and its CPU time and CPU's steal clock then. */
 	__u64 in_ns;
 	__u64 in_exec;
-	__u64 in_steal;
+	struct steal_clock in_steal;
 };
 
 /*
@@ -217,25 +223,51 @@ static __always_inline __u64 stw_total(__u32 tgid, __u64 now)
 }
 
 /*
- * The steal clock of this CPU: nanoseconds its vCPU wanted to run while the
- * hypervisor ran something else, as the scheduler accounts it. With
- * CONFIG_PARAVIRT_TIME_ACCOUNTING, update_rq_clock_task (kernel/sched/core.c)
- * adds the hypervisor's steal clock (KVM's per-CPU kvm_steal_time, Xen's and
- * Hyper-V's equivalents) to rq->prev_steal_time_rq and leaves it out of the
- * clock that tasks' CPU time is charged on. So this is exactly the steal a
- * thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) excludes. It is current at every
- * context switch (__schedule updates the clock first) and at most a tick old
- * elsewhere. The current task's run queue is this CPU's. The kvm_steal_time
- * record itself can't be read: per-CPU variables need kallsyms entries
- * (CONFIG_KALLSYMS_ALL) that kernels usually don't have. A kernel without the
- * field leaves this 0, and stolen with it.
+ * What the scheduler left out of the CPU time it charged on this CPU because
+ * the hypervisor stole it, as two clocks read together: any interval's steal
+ * is the smaller of their advances (stolen_between).
+ *
+ * - steal: rq->prev_steal_time_rq. With CONFIG_PARAVIRT_TIME_ACCOUNTING,
+ *   update_rq_clock_task (kernel/sched/core.c) reads the hypervisor's steal
+ *   clock (KVM's per-CPU kvm_steal_time, Xen's and Hyper-V's equivalents) and
+ *   takes what it grew since prev_steal_time_rq out of the clock that tasks'
+ *   CPU time is charged on (rq->clock_task), but never more than rq->clock
+ *   moved since its last update; prev_steal_time_rq then moves to the whole
+ *   steal clock. A lump the hypervisor reports late (larger than the clock's
+ *   step) is so never taken out of anyone's CPU time: measured here under
+ *   heavy steal, a thread's stint of 954 us on a CPU saw prev_steal_time_rq
+ *   grow 673 us while the kernel charged it 849 us.
+ * - gap: rq->clock - rq->clock_task, what the kernel did take out: the
+ *   steal, and on kernels with CONFIG_IRQ_TIME_ACCOUNTING interrupts' time too
+ *   (which the steal clock's advance bounds out).
+ *
+ * So a thread's CPU clock (CLOCK_THREAD_CPUTIME_ID, se.sum_exec_runtime) plus
+ * this steal is its time on CPU by the run queue's clock. Both are current at
+ * every context switch (__schedule updates the clock first) and at most a
+ * tick old elsewhere. The current task's run queue is this CPU's. The
+ * kvm_steal_time record itself can't be read: per-CPU variables need kallsyms
+ * entries (CONFIG_KALLSYMS_ALL) that kernels usually don't have. A kernel
+ * without the fields leaves both 0, and stolen with them.
  */
-static __always_inline __u64 steal_clock(void)
+static __always_inline struct steal_clock read_steal_clock(void)
 {
+	struct steal_clock c = {};
 	if (!bpf_core_field_exists(struct rq, prev_steal_time_rq) || !bpf_core_field_exists(struct sched_entity, cfs_rq))
-		return 0;
+		return c;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	return BPF_CORE_READ(task, se.cfs_rq, rq, prev_steal_time_rq);
+	struct rq *rq = BPF_CORE_READ(task, se.cfs_rq, rq);
+	c.steal = BPF_CORE_READ(rq, prev_steal_time_rq);
+	c.gap = BPF_CORE_READ(rq, clock) - BPF_CORE_READ(rq, clock_task);
+	return c;
+}
+
+/* The steal between two reads of one CPU's steal clocks (0 if either went back: a torn read). */
+static __always_inline __u64 stolen_between(const struct steal_clock *from, const struct steal_clock *to)
+{
+	if (to->steal <= from->steal || to->gap <= from->gap)
+		return 0;
+	__u64 s = to->steal - from->steal, g = to->gap - from->gap;
+	return s < g ? s : g;
 }
 
 /*
@@ -246,7 +278,7 @@ static __always_inline __u64 steal_clock(void)
  * callers run on that thread, or switch it in or out), so the steal clock read
  * at both ends is that CPU's.
  */
-static __always_inline void account_at(struct inflight *f, __u32 tgid, __u64 now, __u32 next, __u64 steal)
+static __always_inline void account_at(struct inflight *f, __u32 tgid, __u64 now, __u32 next, const struct steal_clock *steal)
 {
 	__u32 cpu = bpf_get_smp_processor_id() + 1;
 	if (now > f->since) {
@@ -259,8 +291,8 @@ static __always_inline void account_at(struct inflight *f, __u32 tgid, __u64 now
 			f->cat_ns[SONDE_CAT_GC] += gc;
 			delta -= gc;
 		}
-		if (f->state == SONDE_CAT_ON_CPU && f->steal_cpu == cpu && steal > f->steal_snap) {
-			__u64 stolen = steal - f->steal_snap;
+		__u64 stolen = f->state == SONDE_CAT_ON_CPU && f->steal_cpu == cpu ? stolen_between(&f->steal_snap, steal) : 0;
+		if (stolen) {
 			if (stolen > delta) {
 				/*
 				 * The steal clock moves in lumps, when the run queue's clock is
@@ -289,7 +321,7 @@ static __always_inline void account_at(struct inflight *f, __u32 tgid, __u64 now
 		f->stw_snap = stw;
 	}
 	if (next == SONDE_CAT_ON_CPU) {
-		f->steal_snap = steal;
+		f->steal_snap = *steal;
 		f->steal_cpu = cpu;
 	}
 	if (next != SONDE_CAT_NET_IO)
@@ -300,8 +332,10 @@ static __always_inline void account_at(struct inflight *f, __u32 tgid, __u64 now
 /* account_at with this CPU's steal clock, read only if an on_cpu interval ends or starts. */
 static __always_inline void account(struct inflight *f, __u32 tgid, __u64 now, __u32 next)
 {
-	__u64 steal = (f->state == SONDE_CAT_ON_CPU || next == SONDE_CAT_ON_CPU) ? steal_clock() : 0;
-	account_at(f, tgid, now, next, steal);
+	struct steal_clock steal = {};
+	if (f->state == SONDE_CAT_ON_CPU || next == SONDE_CAT_ON_CPU)
+		steal = read_steal_clock();
+	account_at(f, tgid, now, next, &steal);
 }
 
 static __always_inline void set_thread(__u32 tid, __u32 tgid, __u64 g)
@@ -357,7 +391,7 @@ static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 	val->state = SONDE_CAT_ON_CPU;
 	val->run_tid = (__u32)id;
 	if (cfg->breakdown) {
-		val->steal_snap = steal_clock();
+		val->steal_snap = read_steal_clock();
 		val->steal_cpu = bpf_get_smp_processor_id() + 1;
 		val->stw_snap = stw_total(key.tgid, val->head.start_ns);
 	}
@@ -1432,14 +1466,14 @@ int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct 
 	 * run queue's clock is updated, which __schedule did before this tracepoint.
 	 * Read once, and only for a switch of a traced thread (most are not).
 	 */
-	__u64 steal = 0;
+	struct steal_clock steal = {};
 	bool have_steal = false;
 	struct thread *t;
 	__u32 prev_tid = BPF_CORE_READ(prev, pid);
 	struct inflight *f = request_on_thread(prev_tid, &t);
 	if (f && f->state == SONDE_CAT_ON_CPU) {
 		/* Preempted (still runnable) or sleeping: in a syscall, or elsewhere. */
-		steal = steal_clock();
+		steal = read_steal_clock();
 		have_steal = true;
 		long state = BPF_CORE_READ(prev, __state);
 		__u32 cat = (preempt || state == TASK_RUNNING || runtime_sleep(t)) ? SONDE_CAT_RUNNABLE
@@ -1457,7 +1491,7 @@ int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct 
 		 */
 		if (t->in_ns && t->in_ns < now) {
 			__u64 stint = now - t->in_ns;
-			__u64 charged = BPF_CORE_READ(prev, se.sum_exec_runtime) - t->in_exec + (steal - t->in_steal);
+			__u64 charged = BPF_CORE_READ(prev, se.sum_exec_runtime) - t->in_exec + stolen_between(&t->in_steal, &steal);
 			if (charged < stint) {
 				__u64 from = f->since > t->in_ns ? f->since : t->in_ns;
 				__u64 part = now - from;
@@ -1466,17 +1500,17 @@ int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct 
 					unc = unc * part / stint;
 				if (unc > part)
 					unc = part;
-				account_at(f, t->tgid, now - unc, SONDE_CAT_RUNNABLE, steal);
+				account_at(f, t->tgid, now - unc, SONDE_CAT_RUNNABLE, &steal);
 			}
 		}
 		f->kernel_off = 1;
-		account_at(f, t->tgid, now, cat, steal);
+		account_at(f, t->tgid, now, cat, &steal);
 	}
 	__u32 next_tid = BPF_CORE_READ(next, pid);
 	f = request_on_thread(next_tid, &t);
 	if (t) {
 		if (!have_steal)
-			steal = steal_clock();
+			steal = read_steal_clock();
 		t->in_ns = now;
 		t->in_exec = BPF_CORE_READ(next, se.sum_exec_runtime);
 		t->in_steal = steal;
@@ -1485,10 +1519,10 @@ int BPF_PROG(sonde_sched_switch, bool preempt, struct task_struct *prev, struct 
 		/* Woken while off CPU: from the wake-up until now it waited for a CPU. */
 		__u64 w = f->woken_at;
 		if (w > f->since && w < now && f->state != SONDE_CAT_RUNNABLE)
-			account_at(f, t->tgid, w, SONDE_CAT_RUNNABLE, steal);
+			account_at(f, t->tgid, w, SONDE_CAT_RUNNABLE, &steal);
 		f->kernel_off = 0;
 		f->woken_at = 0;
-		account_at(f, t->tgid, now, SONDE_CAT_ON_CPU, steal);
+		account_at(f, t->tgid, now, SONDE_CAT_ON_CPU, &steal);
 	}
 	return 0;
 }

@@ -135,8 +135,9 @@ public sealed class HttpTracer : IDisposable
 
     /// <summary>
     /// Where the stolen category comes from, as the attach line says it: the
-    /// scheduler's steal clock (rq->prev_steal_time_rq, through the current task's
-    /// run queue: see steal_clock in bpf/http.bpf.c), or why it stays 0.
+    /// scheduler's steal clock (rq->prev_steal_time_rq, bounded by rq->clock -
+    /// rq->clock_task, through the current task's run queue: see read_steal_clock
+    /// in bpf/http.bpf.c), or why it stays 0.
     /// </summary>
     public static string StealClock => KernelFacts.StealClock
             ? "stolen time from the scheduler's steal clock"

@@ -34,9 +34,13 @@ public sealed class InterferenceTrace : IDisposable
     // interrupt's wake-up during a uprobe's program), in again at IN; "i TID FROM TO":
     // its CPU served an interrupt. With detail, also "s TID NR FROM TO": a
     // syscall, sys_enter to sys_exit; and "v TID IN OUT STEAL EXEC": on a CPU from
-    // IN to OUT, during which the hypervisor stole STEAL ns of that CPU, by the
-    // scheduler's steal clock (rq->prev_steal_time_rq, current at every switch:
-    // __schedule updates the run queue's clock first), and the scheduler charged
+    // IN to OUT, during which the hypervisor stole STEAL ns of that CPU that the
+    // scheduler left out of the thread's CPU time: the smaller of what its steal
+    // clock (rq->prev_steal_time_rq) and what its run queue's clock less the task
+    // clock (rq->clock - rq->clock_task) grew, both current at every switch
+    // (__schedule updates the run queue's clock first; update_rq_clock_task takes
+    // a steal clock's step larger than the clock's out of no one's CPU time, yet
+    // moves prev_steal_time_rq past it, so that clock alone overstates it), and the scheduler charged
     // the thread EXEC ns (se.sum_exec_runtime, its CPU clock: it doesn't move
     // while the thread is off CPU, so the change from one switch-out to the next;
     // -1 for a thread's first stint, whose start the script didn't see).
@@ -61,17 +65,19 @@ public sealed class InterferenceTrace : IDisposable
         """;
 
     private const string DetailSwitch = """
-          $steal = curtask->se.cfs_rq->rq->prev_steal_time_rq;
+          $rq = curtask->se.cfs_rq->rq;
+          $steal = $rq->prev_steal_time_rq;
+          $gap = $rq->clock - $rq->clock_task;
           if (pid == $1) {
             $ex = curtask->se.sum_exec_runtime;
-            if (@on[args->prev_pid] != 0) { printf("v %d %llu %llu %llu %lld\n", args->prev_pid, @on[args->prev_pid], $now, $steal - @sv[args->prev_pid], @ex[args->prev_pid] != 0 ? (int64)($ex - @ex[args->prev_pid]) : -1); }
+            if (@on[args->prev_pid] != 0) { $ds = $steal - @sv[args->prev_pid]; $dg = $gap - @sg[args->prev_pid]; printf("v %d %llu %llu %llu %lld\n", args->prev_pid, @on[args->prev_pid], $now, $ds < $dg ? $ds : $dg, @ex[args->prev_pid] != 0 ? (int64)($ex - @ex[args->prev_pid]) : -1); }
             @ex[args->prev_pid] = $ex;
           }
-          delete(@on[args->prev_pid]); delete(@sv[args->prev_pid]);
-          @on[args->next_pid] = $now; @sv[args->next_pid] = $steal;
+          delete(@on[args->prev_pid]); delete(@sv[args->prev_pid]); delete(@sg[args->prev_pid]);
+          @on[args->next_pid] = $now; @sv[args->next_pid] = $steal; @sg[args->next_pid] = $gap;
         """;
 
-    private const string DetailEnd = "clear(@on); clear(@sv); clear(@ex); clear(@se); clear(@snr);";
+    private const string DetailEnd = "clear(@on); clear(@sv); clear(@sg); clear(@ex); clear(@se); clear(@snr);";
 
     private const string Detail = """
         tracepoint:raw_syscalls:sys_enter /pid == $1/ { @se[tid] = nsecs; @snr[tid] = args->id; }

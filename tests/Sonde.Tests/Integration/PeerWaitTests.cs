@@ -36,11 +36,15 @@ public sealed class PeerWaitTests(ITestOutputHelper output, PeerServices peers) 
 
     private sealed record Wait(long Count, long Ns);
 
-    private sealed record Rec(string Path, long DurationNs, long NetIoNs, long RunnableNs, Dictionary<string, Wait> Waits);
+    private sealed record Rec(string Path, long DurationNs, long NetIoNs, long RunnableNs, long StolenNs, Dictionary<string, Wait> Waits)
+    {
+        /// <summary>Time the request was kept from running: waiting for a CPU, or on one the hypervisor ran something else on.</summary>
+        public long KeptNs => RunnableNs + StolenNs;
+    }
 
     private static List<Rec> ReadRecords(string json) => File.ReadLines(json).Select(l => JsonDocument.Parse(l).RootElement).Select(r => new Rec(
         r.GetProperty("path").GetString()!, r.GetProperty("duration_ns").GetInt64(),
-        r.GetProperty("breakdown_ns").GetProperty("net_io").GetInt64(), r.GetProperty("breakdown_ns").GetProperty("runnable").GetInt64(),
+        r.GetProperty("breakdown_ns").GetProperty("net_io").GetInt64(), r.GetProperty("breakdown_ns").GetProperty("runnable").GetInt64(), r.GetProperty("breakdown_ns").GetProperty("stolen").GetInt64(),
         r.GetProperty("waits").EnumerateObject().ToDictionary(p => p.Name, p => new Wait(p.Value.GetProperty("count").GetInt64(), p.Value.GetProperty("ns").GetInt64()))))
         .ToList();
 
@@ -98,24 +102,38 @@ public sealed class PeerWaitTests(ITestOutputHelper output, PeerServices peers) 
 
         // One record per request, in the order they were sent (one at a time).
         Assert.Equal(urls.Count + uploads.Count, recs.Count);
-        var checks = new List<(string What, Call Truth, long Sonde, long Runnable)>();
+        var checks = new List<(string What, Call Truth, long Sonde, long Kept)>();
         for (int i = 0; i < truths.Count; i++)
         {
             var (url, db, cache) = truths[i];
             var r = recs[i];
             Assert.Equal(url[..url.IndexOf('?')], r.Path);
             var expected = new List<string>();
-            if (db is { } d) { expected.Add(peers.PgPeer); checks.Add(("db", d, r.Waits.GetValueOrDefault(peers.PgPeer)?.Ns ?? 0, r.RunnableNs)); }
-            if (cache is { } c) { expected.Add(peers.RedisPeer); checks.Add(("cache", c, r.Waits.GetValueOrDefault(peers.RedisPeer)?.Ns ?? 0, r.RunnableNs)); }
+            if (db is { } d) { expected.Add(peers.PgPeer); checks.Add(("db", d, r.Waits.GetValueOrDefault(peers.PgPeer)?.Ns ?? 0, r.KeptNs)); }
+            if (cache is { } c) { expected.Add(peers.RedisPeer); checks.Add(("cache", c, r.Waits.GetValueOrDefault(peers.RedisPeer)?.Ns ?? 0, r.KeptNs)); }
             Assert.Equal(expected.Order(StringComparer.Ordinal), r.Waits.Keys.Order(StringComparer.Ordinal));
         }
+        int bodyThere = 0;
         for (int i = 0; i < uploads.Count; i++)
         {
             var r = recs[truths.Count + i];
             Assert.Equal("/upload", r.Path);
+            if (r.Waits.Count == 0)
+            {
+                // A handler that starts after the body's second half arrived (the gap is 5..14 ms:
+                // a server held up longer, by a stolen CPU say) reads it without waiting, and Sonde
+                // must then show no wait either: the handler's own clocks say it did not wait.
+                bodyThere++;
+                Assert.True(uploads[i].Off <= Tol(uploads[i].Off) + r.KeptNs,
+                    $"upload {i}: no client wait, but the handler's body read was off CPU {uploads[i].Off} ns ({r.RunnableNs} ns runnable, {r.StolenNs} ns stolen)");
+                continue;
+            }
             Assert.Equal(["client"], r.Waits.Keys);
-            checks.Add(("client", uploads[i], r.Waits["client"].Ns, r.RunnableNs));
+            checks.Add(("client", uploads[i], r.Waits["client"].Ns, r.KeptNs));
         }
+        output.WriteLine($"uploads whose body was there before the handler read it: {bodyThere} of {uploads.Count}");
+        // Most uploads make the handler wait (their gap is far longer than a request takes to reach it).
+        Assert.True(bodyThere <= uploads.Count / 5, $"{bodyThere} of {uploads.Count} uploads never made their handler wait");
         foreach (var r in recs)
         {
             // A wait is part of the request's net_io, and each peer was waited on at least once.
@@ -130,17 +148,18 @@ public sealed class PeerWaitTests(ITestOutputHelper output, PeerServices peers) 
             // The wait lies inside the handler's measurement of its call: from the park to the goroutine running again.
             foreach (var c in kind)
                 Assert.True(c.Sonde <= c.Truth.Wall, $"{c.What}: a wait of {c.Sonde} ns is longer than the call's {c.Truth.Wall} ns");
-            // What the call did not run is its wait on the peer, and any wait for a CPU on the way back
-            // (the request's runnable time, on a busy machine). The wait agrees with the one within
+            // What the call did not run is its wait on the peer, any wait for a CPU on the way back
+            // (the request's runnable time, on a busy machine), and what the hypervisor stole from its
+            // CPU meanwhile (stolen: the thread's CPU clock leaves it out). The wait agrees with the one within
             // max(10%, 200 µs), or falls short by no more than the other, for 98% of them.
             var direct = kind.Where(c => Math.Abs(c.Sonde - c.Truth.Off) > Tol(c.Truth.Off)).ToList();
-            var outside = direct.Where(c => c.Sonde > c.Truth.Off + Tol(c.Truth.Off) || c.Sonde + c.Runnable < c.Truth.Off - Tol(c.Truth.Off)).ToList();
+            var outside = direct.Where(c => c.Sonde > c.Truth.Off + Tol(c.Truth.Off) || c.Sonde + c.Kept < c.Truth.Off - Tol(c.Truth.Off)).ToList();
             output.WriteLine($"{kind.Key}: {kind.Count() - direct.Count} of {kind.Count()} within max(10%, 200 µs) of the time the call did not run, " +
-                $"{direct.Count - outside.Count} more with the request's runnable time");
+                $"{direct.Count - outside.Count} more with the request's runnable and stolen time");
             Assert.True(outside.Count <= kind.Count() / 50,
                 $"{kind.Key}: {outside.Count} of {kind.Count()} waits off the time their call did not run by more than max(10%, 200 µs), " +
-                "beyond their request's runnable time: " +
-                string.Join(", ", outside.Select(c => $"{c.Sonde} (+{c.Runnable} runnable) vs {c.Truth.Wall} - {c.Truth.Cpu} on CPU")));
+                "beyond their request's runnable and stolen time: " +
+                string.Join(", ", outside.Select(c => $"{c.Sonde} (+{c.Kept} runnable or stolen) vs {c.Truth.Wall} - {c.Truth.Cpu} on CPU")));
         }
     }
 

@@ -99,9 +99,8 @@ struct inflight {
 	__u32 _pad3;
 	char grpc_path[SONDE_PATH_MAX]; /* the call's full method, copied at its start */
 	__u32 tid;      /* as Sonde sees it (its pid namespace) */
-	__u32 _pad2;
-	__u32 ncalls;    /* outgoing calls started, kept or not */
 	__u32 open_call; /* calls[] index + 1 of the round trip in progress (0: none) */
+	__u64 ncalls;    /* outgoing calls started, kept or not (64 bits: BPF's fetch-and-add before cpu v3) */
 	/* Last, and not cleared at a start (too big to clear at once): only the first npeers and ncalls are read. */
 	struct sonde_peer_wait peers[SONDE_MAX_PEERS];
 	struct sonde_call calls[SONDE_MAX_CALLS];
@@ -136,6 +135,25 @@ struct {
 	__type(key, struct inflight_key);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
+
+/*
+ * A request's goroutine by its goid, for outgoing calls made on goroutines it
+ * started (g.parentGoid, go1.21+): kept only while calls are followed, from
+ * the request's start to its end. LRU, as big as inflight (user space sizes
+ * both): an entry a process left behind ages out.
+ */
+struct goid_key {
+	__u64 goid;
+	__u32 tgid;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct goid_key);
+	__type(value, struct inflight_key);
+} goids SEC(".maps");
 
 /* Where a new in-flight entry is built: it is too big for the 512-byte BPF stack. */
 struct {
@@ -351,6 +369,12 @@ static __always_inline void set_thread(__u32 tid, __u32 tgid, __u64 g)
 		count(SONDE_STAT_STATE_FULL);
 }
 
+/* Whether outgoing calls on goroutines a request started are followed for this binary. */
+static __always_inline bool follows_children(const struct sonde_go_config *cfg)
+{
+	return cfg->breakdown && cfg->resp_status_code && cfg->g_parent_goid;
+}
+
 static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 {
 	count(SONDE_STAT_START_HITS);
@@ -407,6 +431,10 @@ static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 	}
 	if (cfg->breakdown)
 		set_thread((__u32)id, key.tgid, key.g);
+	if (follows_children(cfg)) {
+		struct goid_key gk = { .goid = val->goid, .tgid = key.tgid };
+		bpf_map_update_elem(&goids, &gk, &key, BPF_ANY);
+	}
 	return 0;
 }
 
@@ -810,9 +838,7 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 			}
 		}
 		/* The calls right after the peers. */
-		__u32 k = f->ncalls;
-		if (k > SONDE_MAX_CALLS)
-			k = SONDE_MAX_CALLS;
+		__u32 k = f->ncalls > SONDE_MAX_CALLS ? SONDE_MAX_CALLS : (__u32)f->ncalls;
 		r->b.call_count = 0;
 		r->b._pad = 0;
 		if (k > 0) {
@@ -837,6 +863,10 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 	else
 		count(SONDE_STAT_EVENTS);
 out:
+	if (cfg && follows_children(cfg)) {
+		struct goid_key gk = { .goid = f->goid, .tgid = key.tgid };
+		bpf_map_delete_elem(&goids, &gk);
+	}
 	bpf_map_delete_elem(&inflight, &key);
 	return 0;
 }
@@ -871,31 +901,123 @@ int sonde_http_end_ret(struct pt_regs *ctx)
  *        whose entry (h2_conn) says it has its connection (ProbePlan.cs).
  * A call ends at the next start (a failed attempt may be retried).
  */
-static __always_inline struct inflight *client_request(struct pt_regs *ctx, struct sonde_call **c)
+/*
+ * A call on a goroutine the request started (errgroup's, a fan-out's), whose
+ * g.parentGoid is the request's goroutine's goid: kept from the call's start
+ * on that goroutine until its next start there, or until it ages out (LRU).
+ * Goroutines further down (a child's child) are not followed.
+ */
+struct child_key {
+	__u64 g;
+	__u32 tgid;
+	__u32 _pad;
+};
+
+struct child_call {
+	struct inflight_key req; /* the request whose call it is */
+	__u64 call_start;        /* its start_ns, to know the same call */
+	__u32 call;              /* calls[] index */
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct child_key);
+	__type(value, struct child_call);
+} child_calls SEC(".maps");
+
+/* Which request and which of its calls a client probe's goroutine is in. */
+struct call_ref {
+	struct inflight_key req;
+	__u32 call; /* calls[] index */
+	__u32 child;/* 1: the call runs on a goroutine the request started */
+};
+
+/*
+ * The request of the client probe's goroutine and, in *c, its call in
+ * progress (0: none): the goroutine's own request, or the one that started
+ * it and whose call it made last.
+ */
+static __always_inline struct inflight *client_request(struct pt_regs *ctx, struct sonde_call **c, struct call_ref *ref)
 {
 	count(SONDE_STAT_CLIENT_HITS);
 	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight_key key = { .g = GO_G(ctx), .tgid = id >> 32 };
-	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	ref->req.g = GO_G(ctx);
+	ref->req.tgid = id >> 32;
+	ref->req._pad = 0;
+	ref->child = 0;
 	*c = 0;
-	if (f && f->open_call > 0 && f->open_call <= SONDE_MAX_CALLS)
-		*c = &f->calls[(f->open_call - 1) & (SONDE_MAX_CALLS - 1)];
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &ref->req);
+	if (f) {
+		__u32 open = f->open_call;
+		if (open > 0 && open <= SONDE_MAX_CALLS) {
+			ref->call = open - 1;
+			*c = &f->calls[ref->call & (SONDE_MAX_CALLS - 1)];
+		}
+		return f;
+	}
+	struct child_key k = { .g = ref->req.g, .tgid = ref->req.tgid };
+	struct child_call *cc = bpf_map_lookup_elem(&child_calls, &k);
+	if (!cc)
+		return 0;
+	ref->req = cc->req;
+	ref->call = cc->call;
+	ref->child = 1;
+	f = bpf_map_lookup_elem(&inflight, &ref->req);
+	if (!f || ref->call >= SONDE_MAX_CALLS)
+		return 0;
+	struct sonde_call *x = &f->calls[ref->call & (SONDE_MAX_CALLS - 1)];
+	if (x->start_ns != cc->call_start)
+		return 0;
+	*c = x;
 	return f;
+}
+
+/* The in-flight request whose goroutine started the probe's goroutine (g.parentGoid), or 0. */
+static __always_inline struct inflight *parent_request(struct pt_regs *ctx, struct call_ref *ref)
+{
+	__u32 cfg_idx = (__u32)bpf_get_attach_cookie(ctx);
+	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &cfg_idx);
+	if (!cfg || !cfg->valid || !follows_children(cfg))
+		return 0;
+	struct goid_key gk = { .tgid = ref->req.tgid };
+	if (bpf_probe_read_user(&gk.goid, sizeof(gk.goid), (void *)(ref->req.g + cfg->g_parent_goid)) != 0 || gk.goid == 0)
+		return 0;
+	struct inflight_key *parent = bpf_map_lookup_elem(&goids, &gk);
+	if (!parent)
+		return 0;
+	ref->req = *parent;
+	ref->child = 1;
+	return bpf_map_lookup_elem(&inflight, &ref->req);
 }
 
 SEC("uprobe")
 int sonde_client_start(struct pt_regs *ctx)
 {
 	struct sonde_call *c;
-	struct inflight *f = client_request(ctx, &c);
+	struct call_ref ref;
+	__u64 g = GO_G(ctx);
+	struct inflight *f = client_request(ctx, &c, &ref);
+	if (f && !ref.child)
+		f->open_call = 0;
+	else {
+		/* A goroutine of no request: the request that started it, if any. A new call ends its last one. */
+		ref.req.g = g;
+		ref.req.tgid = bpf_get_current_pid_tgid() >> 32;
+		if (ref.child) {
+			struct child_key k = { .g = g, .tgid = ref.req.tgid };
+			bpf_map_delete_elem(&child_calls, &k);
+		}
+		f = parent_request(ctx, &ref);
+	}
 	if (!f)
 		return 0;
-	f->open_call = 0;
 	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->head.config);
 	if (!cfg || cfg->resp_status_code == 0)
 		return 0;
-	__u32 n = f->ncalls;
-	f->ncalls = n + 1;
+	/* Atomic: the request's goroutine and those it started may start calls at once. */
+	__u64 n = __sync_fetch_and_add(&f->ncalls, 1);
 	if (n >= SONDE_MAX_CALLS) {
 		count(SONDE_STAT_CALLS_LOST);
 		return 0;
@@ -925,7 +1047,13 @@ int sonde_client_start(struct pt_regs *ctx)
 		if (trunc)
 			c->flags |= SONDE_CALL_F_PATH_TRUNCATED;
 	}
-	f->open_call = n + 1;
+	if (ref.child) {
+		struct child_key k = { .g = g, .tgid = ref.req.tgid };
+		struct child_call cc = { .req = ref.req, .call_start = c->start_ns, .call = n };
+		bpf_map_update_elem(&child_calls, &k, &cc, BPF_ANY);
+	} else {
+		f->open_call = n + 1;
+	}
 	return 0;
 }
 
@@ -965,12 +1093,13 @@ SEC("uprobe")
 int sonde_client_dial(struct pt_regs *ctx)
 {
 	struct sonde_call *c;
-	struct inflight *f = client_request(ctx, &c);
+	struct call_ref ref;
+	client_request(ctx, &c, &ref);
 	if (!c)
 		return 0;
 	c->flags |= SONDE_CALL_F_NEW_CONN;
 	struct dial_key w = { .ptr = GO_ARG2(ctx), .tgid = bpf_get_current_pid_tgid() >> 32 };
-	struct dial d = { .req = { .g = GO_G(ctx), .tgid = w.tgid }, .call_start = c->start_ns, .call = f->open_call - 1 };
+	struct dial d = { .req = ref.req, .call_start = c->start_ns, .call = ref.call };
 	bpf_map_update_elem(&dials, &w, &d, BPF_ANY);
 	return 0;
 }
@@ -1064,7 +1193,8 @@ SEC("uprobe")
 int sonde_client_h2_conn(struct pt_regs *ctx)
 {
 	struct sonde_call *c;
-	client_request(ctx, &c);
+	struct call_ref ref;
+	client_request(ctx, &c, &ref);
 	if (c && !(c->flags & SONDE_CALL_F_CONN)) {
 		c->conn_ns = bpf_ktime_get_ns() - c->start_ns;
 		c->flags |= SONDE_CALL_F_CONN;
@@ -1084,7 +1214,8 @@ SEC("uprobe")
 int sonde_client_conn(struct pt_regs *ctx)
 {
 	struct sonde_call *c;
-	client_request(ctx, &c);
+	struct call_ref ref;
+	client_request(ctx, &c, &ref);
 	if (!c)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
@@ -1101,7 +1232,8 @@ SEC("uprobe")
 int sonde_client_end(struct pt_regs *ctx)
 {
 	struct sonde_call *c;
-	struct inflight *f = client_request(ctx, &c);
+	struct call_ref ref;
+	struct inflight *f = client_request(ctx, &c, &ref);
 	if (!c)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();

@@ -97,6 +97,7 @@ struct sonde_go_config {
 	__u32 url_scheme;      /* net/url.URL.Scheme (string) */
 	__u32 url_host;        /* net/url.URL.Host (string) */
 	__u32 resp_status_code;/* net/http.Response.StatusCode (int); 0: no outgoing calls */
+	__u32 g_parent_goid;   /* runtime.g.parentGoid (go1.21+); 0: calls on the request's own goroutine only */
 	__u32 valid;           /* 1 once user space filled this slot */
 	__u32 breakdown;       /* 1: the scheduler probes and tracepoints are attached */
 	__u32 filter_tgids;    /* 1: probes cover every process of the file; trace only tgids in `tgids` */

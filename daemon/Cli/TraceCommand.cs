@@ -49,7 +49,8 @@ internal static class TraceCommand
                              fewer probes, lowest overhead.
           --calls on|off     with the breakdown, each request's outgoing HTTP
                              calls (net/http's client, on the request's
-                             goroutine; default off: 3 more probe hits per
+                             goroutine or, from Go 1.21, ones it started;
+                             default off: 3 more probe hits per
                              call, 8 on a new https connection): records gain
                              "calls" ([{"method","host",
                              "path","status","error","tls","new_conn",

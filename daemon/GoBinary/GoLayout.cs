@@ -33,6 +33,7 @@ namespace Sonde.GoBinary;
 /// <param name="UrlScheme">net/url.URL.Scheme: string ("https" for an outgoing call over TLS).</param>
 /// <param name="UrlHost">net/url.URL.Host: string, an outgoing call's host[:port].</param>
 /// <param name="ResponseStatusCode">net/http.Response.StatusCode: int, an outgoing call's status.</param>
+/// <param name="GParentGoid">runtime.g.parentGoid: uint64, the goid of the goroutine that started it (go1.21+; <see cref="Absent"/> before).</param>
 public sealed record GoLayout(
     int GGoid,
     int GAtomicStatus,
@@ -59,7 +60,8 @@ public sealed record GoLayout(
     int H2StateStatus,
     int UrlScheme,
     int UrlHost,
-    int ResponseStatusCode)
+    int ResponseStatusCode,
+    int GParentGoid)
 {
     /// <summary>The offset of a field that the Go version does not have.</summary>
     public const int Absent = -1;
@@ -81,6 +83,7 @@ public sealed record GoLayout(
         ("net/url.URL", "RawPath"), ("net/http.Request", "Pattern"),
         RequestProtoMajorField, H2WriterStateField, H2StateStatusField,
         ("net/url.URL", "Scheme"), ("net/url.URL", "Host"), ("net/http.Response", "StatusCode"),
+        ("runtime.g", "parentGoid"),
     ];
 
     /// <summary>One field's offset from DWARF; a struct named "A|B" is A in some Go versions, B in others.</summary>
@@ -91,7 +94,7 @@ public sealed record GoLayout(
     }
 
     /// <summary>Fields some Go versions lack: <see cref="FromDwarf"/> gives them <see cref="Absent"/>.</summary>
-    private static readonly HashSet<(string, string)> Optional = [("net/http.Request", "Pattern")];
+    private static readonly HashSet<(string, string)> Optional = [("net/http.Request", "Pattern"), ("runtime.g", "parentGoid")];
 
     /// <summary>The offsets in the parameter order.</summary>
     public IReadOnlyList<int> Offsets =>
@@ -99,7 +102,7 @@ public sealed record GoLayout(
         GGoid, GAtomicStatus, GWaitReason, GM, MProcid, MCurg, RequestMethod, RequestUrl, RequestHeader,
         RequestContentLength, RequestHost, RequestRemoteAddr, UrlPath, UrlRawQuery, ResponseReq, ResponseStatus,
         ResponseWroteHeader, ResponseWritten, UrlRawPath, RequestPattern, RequestProtoMajor, H2WriterState, H2StateStatus,
-        UrlScheme, UrlHost, ResponseStatusCode,
+        UrlScheme, UrlHost, ResponseStatusCode, GParentGoid,
     ];
 
     public static GoLayout FromOffsets(IReadOnlyList<int> o)
@@ -108,7 +111,7 @@ public sealed record GoLayout(
         if (o.Count != DwarfFields.Count)
             throw new ArgumentException($"{o.Count} offsets, not {DwarfFields.Count}", nameof(o));
         return new(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15], o[16], o[17], o[18], o[19],
-            o[20], o[21], o[22], o[23], o[24], o[25]);
+            o[20], o[21], o[22], o[23], o[24], o[25], o[26]);
     }
 
     /// <summary>The layout read from a binary's DWARF; null when a field is missing from it.</summary>

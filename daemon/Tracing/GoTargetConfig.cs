@@ -51,6 +51,8 @@ public unsafe struct GoTargetConfig
     public uint UrlHost;
     /// <summary>net/http.Response.StatusCode (int); 0: outgoing calls are not read.</summary>
     public uint ResponseStatusCode;
+    /// <summary>runtime.g.parentGoid (go1.21+); 0: calls are followed on the request's own goroutine only.</summary>
+    public uint GParentGoid;
     public uint Valid;
     /// <summary>1 when the scheduler probes and tracepoints are attached.</summary>
     public uint Breakdown;

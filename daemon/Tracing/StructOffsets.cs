@@ -208,6 +208,7 @@ public static class StructOffsets
             UrlScheme = U(layout.UrlScheme),
             UrlHost = U(layout.UrlHost),
             ResponseStatusCode = U(layout.ResponseStatusCode),
+            GParentGoid = layout.GParentGoid > 0 ? (uint)layout.GParentGoid : 0,
         };
         return (config, $"offsets table for go1.{v.Minor} ({rowSource}){unverified}");
     }
@@ -283,6 +284,7 @@ public static class StructOffsets
             GGoid = (uint)goid, RequestMethod = (uint)method, RequestUrl = (uint)url, UrlPath = (uint)path,
             UrlRawPath = (uint)rawPath, ResponseReq = (uint)respReq, ResponseStatus = (uint)status,
             RequestPattern = d.FieldOffset("net/http.Request", "Pattern") is int pattern ? (uint)pattern : 0,
+            GParentGoid = d.FieldOffset("runtime.g", "parentGoid") is int parent ? (uint)parent : 0,
         };
         // Outgoing calls: without net/http's client in the binary's DWARF, none are read.
         if (d.FieldOffset("net/url.URL", "Scheme") is int scheme && d.FieldOffset("net/url.URL", "Host") is int host

@@ -21,9 +21,12 @@
 //	                     each on a connection of its own; H=1: over HTTP/2, an
 //	                     https upstream), after a D ms query when D > 0;
 //	                     answers the calls' timings by its own clock and
-//	                     httptrace, one JSON object per line
+//	                     httptrace, one JSON object per line; with par=1
+//	                     the K calls run at once, each on a goroutine the
+//	                     handler starts and waits for, call i of
+//	                     /delay?ms=N+3i (errgroup's fan-out)
 //
-// Every call runs on the handler's goroutine, as these clients do their I/O.
+// Every other call runs on the handler's goroutine, as these clients do their I/O.
 package main
 
 import (
@@ -325,6 +328,31 @@ func main() {
 				http.Error(w, err.Error(), 500)
 				return
 			}
+		}
+		if intArg(r, "par", 0) == 1 {
+			n := intArg(r, "n", 1)
+			timings, errs := make([]callTiming, n), make([]error, n)
+			var wg sync.WaitGroup
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					url := fmt.Sprintf("%s/delay?ms=%d&status=%d", *upstream, intArg(r, "ms", 1)+3*i, intArg(r, "status", 200))
+					timings[i], errs[i] = call(client, url, intArg(r, "close", 0) == 1)
+				}(i)
+			}
+			wg.Wait()
+			var out []byte
+			for i := range timings {
+				if errs[i] != nil {
+					http.Error(w, errs[i].Error(), 502)
+					return
+				}
+				line, _ := json.Marshal(timings[i])
+				out = append(append(out, line...), '\n')
+			}
+			w.Write(out)
+			return
 		}
 		url := fmt.Sprintf("%s/delay?ms=%d&status=%d", *upstream, intArg(r, "ms", 1), intArg(r, "status", 200))
 		var out []byte

@@ -38,10 +38,12 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
     private sealed class Dnsmasq : IDisposable
     {
         private readonly System.Diagnostics.Process _p;
-        public int Port { get; } = FreePort.Next();
+        public int Port { get; }
 
-        public Dnsmasq()
+        /// <param name="port">its port; a free one when null (53 is the only one /etc/resolv.conf can name).</param>
+        public Dnsmasq(int? port = null)
         {
+            Port = port ?? FreePort.Next();
             var psi = new System.Diagnostics.ProcessStartInfo("/usr/sbin/dnsmasq",
                 ["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces",
                  $"--port={Port}", "--address=/sonde.test/127.0.0.1", "--pid-file=", "--log-facility=-"]) { RedirectStandardError = true };
@@ -298,6 +300,81 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
                 $"min {sorted[0] / 1000.0:0.0} µs, max {sorted[^1] / 1000.0:0.0} µs; {outside.Count} beyond max(10%, 200 µs) and their request's runnable and stolen time");
             Assert.True(outside.Count <= sorted.Count / 50, $"{kind.Key}: {outside.Count} of {sorted.Count} off the handler's httptrace: " +
                 string.Join(", ", outside.Select(e => $"{e.Err} ns off {e.Truth} ns ({e.Kept} ns kept from running)")));
+        }
+    }
+
+    /// <summary>
+    /// A new connection's DNS phase with each of Go's resolvers, whichever the binary
+    /// uses: the cgo one (glibc's getaddrinfo, forced by GODEBUG=netdns=cgo) and Go's own,
+    /// both reading /etc/resolv.conf. The server runs in a mount namespace of its own in
+    /// which /etc/resolv.conf names a real dnsmasq on 127.0.0.1:53; Go's own debug line
+    /// (netdns=...+2) says which resolver each lookup took. Every call is on a fresh
+    /// connection: its dns_ns within max(10%, 200 µs) of httptrace's DNSStart to DNSDone,
+    /// or that and the request's runnable and stolen time, for 98%.
+    /// </summary>
+    [RootTheory]
+    [InlineData("peers", "cgo")]
+    [InlineData("go1.27/peers", "cgo")]
+    [InlineData("go1.27/peers", "go")]
+    public async Task A_new_connection_s_DNS_phase_with_either_resolver(string server, string resolver)
+    {
+        using var secure = GoServer.Start("peers", extraArgs: ["-tls"]);
+        using var dns = new Dnsmasq(port: 53);
+        string resolv = Path.Combine(Path.GetTempPath(), $"sonde-resolv-{secure.Port}.conf");
+        File.WriteAllText(resolv, "nameserver 127.0.0.1\noptions timeout:1 attempts:2\n");
+        try
+        {
+            using var via = GoServer.Start(server,
+                wrapper: ["unshare", "--mount", "--propagation", "private", "sh", "-c", "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"", resolv],
+                env: new Dictionary<string, string> { ["GODEBUG"] = $"netdns={resolver}+2" },
+                extraArgs: ["-upstream", $"https://upstream.sonde.test:{secure.Port}"]);
+            string json = Path.Combine(Path.GetTempPath(), $"sonde-dns-{via.Port}.jsonl");
+            using var sonde = SondeRun.Start("trace", "--pid", via.Pid.ToString(CultureInfo.InvariantCulture), "--calls", "on", "--json", json);
+            sonde.WaitAttached();
+            var truths = new List<Truth>();
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            for (int i = 0; i < 30; i++)
+            {
+                string url = $"{via.BaseUrl}/call?ms=1&n=1&close=1";
+                using var resp = await http.GetAsync(url);
+                string body = await resp.Content.ReadAsStringAsync();
+                Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
+                var t = JsonSerializer.Deserialize<JsonElement>(body.Split('\n')[0]);
+                truths.Add(new Truth(t.GetProperty("status").GetInt32(), t.GetProperty("proto").GetInt32(), t.GetProperty("reused").GetBoolean(), t.GetProperty("start_ns").GetInt64(),
+                    t.GetProperty("conn_ns").GetInt64(), t.GetProperty("dns_ns").GetInt64(), t.GetProperty("connect_ns").GetInt64(), t.GetProperty("tls_ns").GetInt64(),
+                    t.GetProperty("first_byte_ns").GetInt64(), t.GetProperty("head_ns").GetInt64()));
+            }
+            await Task.Delay(300);
+            Assert.Equal(0, sonde.Interrupt());
+            var recs = File.ReadLines(json).Select(l => JsonDocument.Parse(l).RootElement).Where(r => r.GetProperty("path").GetString() == "/call").ToList();
+            File.Delete(json);
+
+            // The lookups took the resolver asked for (Go prints hostLookupOrder(name) = cgo for the cgo one).
+            var orders = via.StandardError.Where(l => l.Contains("hostLookupOrder(upstream.sonde.test)", StringComparison.Ordinal)).ToList();
+            Assert.True(orders.Count > 0, "the server printed no hostLookupOrder line: " + string.Join(" | ", via.StandardError.Take(5)));
+            Assert.All(orders, l => Assert.True(l.EndsWith("= cgo", StringComparison.Ordinal) == (resolver == "cgo"), l));
+            Assert.Equal(truths.Count, recs.Count);
+            var errs = new List<(long Err, long Truth, long Kept)>();
+            for (int i = 0; i < recs.Count; i++)
+            {
+                var calls = Calls(recs[i]);
+                Assert.Single(calls);
+                var (c, t) = (calls[0], truths[i]);
+                Assert.True(c.NewConn && !t.Reused && t.DnsNs > 0, $"request {i}: new_conn {c.NewConn}, httptrace reused {t.Reused}, DNS {t.DnsNs} ns");
+                long dnsNs = c.DnsNs ?? throw new Xunit.Sdk.XunitException($"request {i}: a new connection without its dial's phases");
+                var bd = recs[i].GetProperty("breakdown_ns");
+                errs.Add((dnsNs - t.DnsNs, t.DnsNs, bd.GetProperty("runnable").GetInt64() + bd.GetProperty("stolen").GetInt64()));
+            }
+            var sorted = errs.Select(e => e.Err).Order().ToList();
+            var outside = errs.Where(e => Math.Abs(e.Err) > Tol(e.Truth) + e.Kept).ToList();
+            output.WriteLine($"{resolver} resolver: {errs.Count} lookups of {errs.Select(e => e.Truth).Order().ElementAt(errs.Count / 2) / 1000.0:0.0} µs (median), " +
+                $"median error {sorted[sorted.Count / 2] / 1000.0:0.0} µs, min {sorted[0] / 1000.0:0.0} µs, max {sorted[^1] / 1000.0:0.0} µs; {outside.Count} beyond the tolerance");
+            Assert.True(outside.Count <= errs.Count / 50, $"{outside.Count} of {errs.Count} DNS phases off httptrace's: " +
+                string.Join(", ", outside.Select(e => $"{e.Err} ns off {e.Truth} ns ({e.Kept} ns kept from running)")));
+        }
+        finally
+        {
+            File.Delete(resolv);
         }
     }
 

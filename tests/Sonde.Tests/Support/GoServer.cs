@@ -22,6 +22,10 @@ public sealed class GoServer : IDisposable
 
     public int Port { get; }
     private bool _tls;
+    private readonly List<string> _stderr = [];
+
+    /// <summary>What the server wrote to its standard error so far.</summary>
+    public IReadOnlyList<string> StandardError { get { lock (_stderr) return [.. _stderr]; } }
 
     public int Pid => _process.Id;
     public string LogPath { get; }
@@ -33,20 +37,29 @@ public sealed class GoServer : IDisposable
     /// <param name="cpu">pin the server to this CPU (taskset), or null.</param>
     /// <param name="extraArgs">more flags for the server; the log flag is only passed to servers that take it.</param>
     /// <param name="port">the port to listen on; a free one when null.</param>
-    public static GoServer Start(string name, string? binaryPath = null, int? cpu = null, int? port = null, params string[] extraArgs)
+    /// <param name="wrapper">a command that execs the server as its last arguments (it keeps the pid), or null.</param>
+    /// <param name="env">more environment variables for the server, or null.</param>
+    public static GoServer Start(string name, string? binaryPath = null, int? cpu = null, int? port = null,
+        IReadOnlyList<string>? wrapper = null, IReadOnlyDictionary<string, string>? env = null, params string[] extraArgs)
     {
         string bin = binaryPath ?? Repo.GoServer(name);
         int listenPort = port ?? FreePort.Next();
         string log = Path.Combine(Path.GetTempPath(), $"sonde-test-{name.Replace('/', '-')}-{listenPort}.log");
-        var psi = new ProcessStartInfo(cpu is null ? bin : "taskset") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        if (cpu is { } c) { psi.ArgumentList.Add("-c"); psi.ArgumentList.Add(c.ToString()); psi.ArgumentList.Add(bin); }
+        var command = new List<string>(wrapper ?? []);
+        if (cpu is { } c) command.AddRange(["taskset", "-c", c.ToString(CultureInfo.InvariantCulture)]);
+        command.Add(bin);
+        var psi = new ProcessStartInfo(command[0]) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         psi.ArgumentList.Add("-addr"); psi.ArgumentList.Add($"127.0.0.1:{listenPort}");
         if (!Path.GetFileName(name).StartsWith("breakdown", StringComparison.Ordinal)) { psi.ArgumentList.Add("-log"); psi.ArgumentList.Add(log); }
         foreach (var a in extraArgs) psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
+        var p = new Process { StartInfo = psi };
+        var s = new GoServer(p, listenPort, log, bin) { _tls = extraArgs.Contains("-tls") };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is { } line) lock (s._stderr) s._stderr.Add(line); };
+        p.Start();
         p.BeginErrorReadLine();
         p.BeginOutputReadLine();
-        var s = new GoServer(p, listenPort, log, bin) { _tls = extraArgs.Contains("-tls") };
         s.WaitListening();
         return s;
     }

@@ -91,26 +91,34 @@ type callTiming struct {
 	DNSNs     int64 `json:"dns_ns"`
 	ConnectNs int64 `json:"connect_ns"`
 	TLSNs     int64 `json:"tls_ns"`
-	FirstNs   int64 `json:"first_byte_ns"`
-	HeadNs    int64 `json:"head_ns"`
-	BodyNs    int64 `json:"body_ns"`
+	// From ConnectDone to TLSHandshakeDone: the handshake and the wait for its goroutine
+	// (net/http's addTLS runs it on one of its own, where TLSHandshakeStart fires) to start.
+	TLSFromConnectNs int64 `json:"tls_from_connect_ns"`
+	FirstNs          int64 `json:"first_byte_ns"`
+	HeadNs           int64 `json:"head_ns"`
+	BodyNs           int64 `json:"body_ns"`
 }
 
 // call GETs url once with c, timed by the handler's clock and httptrace.
 func call(c *http.Client, url string, close bool) (callTiming, error) {
 	var t callTiming
-	var dnsAt, connectAt, tlsAt time.Time
-	start := time.Now()
+	var start, dnsAt, connectAt, connectedAt, tlsAt time.Time
 	trace := &httptrace.ClientTrace{
 		GotConn: func(i httptrace.GotConnInfo) {
 			t.ConnNs, t.Reused = int64(time.Since(start)), i.Reused
 		},
-		DNSStart:             func(httptrace.DNSStartInfo) { dnsAt = time.Now() },
-		DNSDone:              func(httptrace.DNSDoneInfo) { t.DNSNs = int64(time.Since(dnsAt)) },
-		ConnectStart:         func(string, string) { connectAt = time.Now() },
-		ConnectDone:          func(string, string, error) { t.ConnectNs = int64(time.Since(connectAt)) },
-		TLSHandshakeStart:    func() { tlsAt = time.Now() },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.TLSNs = int64(time.Since(tlsAt)) },
+		DNSStart:     func(httptrace.DNSStartInfo) { dnsAt = time.Now() },
+		DNSDone:      func(httptrace.DNSDoneInfo) { t.DNSNs = int64(time.Since(dnsAt)) },
+		ConnectStart: func(string, string) { connectAt = time.Now() },
+		ConnectDone: func(string, string, error) {
+			connectedAt = time.Now()
+			t.ConnectNs = int64(connectedAt.Sub(connectAt))
+		},
+		TLSHandshakeStart: func() { tlsAt = time.Now() },
+		TLSHandshakeDone: func(tls.ConnectionState, error) {
+			t.TLSNs = int64(time.Since(tlsAt))
+			t.TLSFromConnectNs = int64(time.Since(connectedAt))
+		},
 		GotFirstResponseByte: func() { t.FirstNs = int64(time.Since(start)) },
 	}
 	req, err := http.NewRequest("GET", url, nil)
@@ -119,6 +127,8 @@ func call(c *http.Client, url string, close bool) (callTiming, error) {
 	}
 	req.Close = close
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	// The call's clock starts right before Do, after the request is built.
+	start = time.Now()
 	t.StartNs = clock(1)
 	resp, err := c.Do(req)
 	if err != nil {

@@ -229,7 +229,7 @@ BENCH_APT_PACKAGES := bpftrace gnuplot-nox python3 redis-server
 BENCH_CS := $(wildcard tests/bench/RingBufferBench/*.cs tests/bench/RingBufferBench/*.csproj)
 BENCH_BINS := $(BENCH_OUT)/ringbuf-consumer $(BENCH_OUT)/ringbuf-producer $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench
 
-.PHONY: bench bench-smoke bench-deps bench-protocols bench-bystander bench-realistic
+.PHONY: bench bench-smoke bench-deps bench-protocols bench-bystander bench-realistic bench-calls
 
 bench-deps: deps
 	$(call apt-install,$(BENCH_APT_PACKAGES))
@@ -251,9 +251,10 @@ $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench: $(BENCH_CS) $(CS_SRCS) $(BPF_OBJS) | 
 bench: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS)
 	$(Q)python3 -B tests/bench/bench.py --repo .
 
-bench-smoke: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped
+bench-smoke: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped $(GO_OUT)/go$(GO_NEWEST)/peers-stripped
 	$(Q)python3 -B tests/bench/bench.py --repo . --smoke
 	$(Q)python3 -B tests/bench/realistic.py --smoke
+	$(Q)python3 -B tests/bench/calls.py --smoke
 
 # What a request costs by protocol (HTTP/1.1, HTTP/2, gRPC): tests/bench/protocols.py,
 # with a sequential HTTP/2 and gRPC client of ours; prints BENCHMARKS.md's table.
@@ -273,3 +274,8 @@ bench-bystander: bench-deps all $(OUT)/package/sonde goservers
 # saturation and at ~70% load: tests/bench/realistic.py, into BENCHMARKS.md.
 bench-realistic: bench-deps all $(OUT)/package/sonde $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped
 	$(Q)python3 -B tests/bench/realistic.py
+
+# What following outgoing HTTP calls (--calls on) costs a request that makes
+# one: tests/bench/calls.py, into BENCHMARKS.md.
+bench-calls: bench-deps all $(OUT)/package/sonde $(GO_OUT)/go$(GO_NEWEST)/peers-stripped
+	$(Q)python3 -B tests/bench/calls.py

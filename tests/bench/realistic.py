@@ -46,8 +46,13 @@ GOALS = {"throughput": 0.98, "p99_added": 0.02}   # breakdown on, the issue's go
 
 
 def wrk(port, connections, script, seconds=SECONDS):
+    return wrk_url(f"http://127.0.0.1:{port}/orders/42", connections, script, seconds)
+
+
+def wrk_url(url, connections, script, seconds):
+    """wrk on CPU 1 against url: wrk_report.lua's figures, and requests/s."""
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script,
-                          f"http://127.0.0.1:{port}/orders/42"], capture_output=True, text=True, timeout=seconds + 60)
+                          url], capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"SONDE_BENCH (\{.*\})", out.stdout)
     if not m:
         raise RuntimeError("wrk: " + out.stdout[-300:] + out.stderr[-300:])
@@ -74,7 +79,12 @@ def bpf_progs(pid):
 
 
 def attach(pid, breakdown):
-    p = subprocess.Popen(["taskset", "-c", "1", SONDE, "trace", "--pid", str(pid), "--breakdown", breakdown, "--no-summary"],
+    return attach_args(pid, ["--breakdown", breakdown])
+
+
+def attach_args(pid, args):
+    """sonde trace (out/package/sonde, on CPU 1) of pid with args, once its probes are attached."""
+    p = subprocess.Popen(["taskset", "-c", "1", SONDE, "trace", "--pid", str(pid), *args, "--no-summary"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines = []
     deadline = time.monotonic() + 60

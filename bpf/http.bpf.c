@@ -907,12 +907,6 @@ int sonde_http_end_ret(struct pt_regs *ctx)
  * on that goroutine until its next start there, or until it ages out (LRU).
  * Goroutines further down (a child's child) are not followed.
  */
-struct child_key {
-	__u64 g;
-	__u32 tgid;
-	__u32 _pad;
-};
-
 struct child_call {
 	struct inflight_key req; /* the request whose call it is */
 	__u64 call_start;        /* its start_ns, to know the same call */
@@ -923,7 +917,7 @@ struct child_call {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
-	__type(key, struct child_key);
+	__type(key, struct inflight_key); /* the calling goroutine */
 	__type(value, struct child_call);
 } child_calls SEC(".maps");
 
@@ -957,7 +951,7 @@ static __always_inline struct inflight *client_request(struct pt_regs *ctx, stru
 		}
 		return f;
 	}
-	struct child_key k = { .g = ref->req.g, .tgid = ref->req.tgid };
+	struct inflight_key k = { .g = ref->req.g, .tgid = ref->req.tgid };
 	struct child_call *cc = bpf_map_lookup_elem(&child_calls, &k);
 	if (!cc)
 		return 0;
@@ -1006,7 +1000,7 @@ int sonde_client_start(struct pt_regs *ctx)
 		ref.req.g = g;
 		ref.req.tgid = bpf_get_current_pid_tgid() >> 32;
 		if (ref.child) {
-			struct child_key k = { .g = g, .tgid = ref.req.tgid };
+			struct inflight_key k = { .g = g, .tgid = ref.req.tgid };
 			bpf_map_delete_elem(&child_calls, &k);
 		}
 		f = parent_request(ctx, &ref);
@@ -1048,7 +1042,7 @@ int sonde_client_start(struct pt_regs *ctx)
 			c->flags |= SONDE_CALL_F_PATH_TRUNCATED;
 	}
 	if (ref.child) {
-		struct child_key k = { .g = g, .tgid = ref.req.tgid };
+		struct inflight_key k = { .g = g, .tgid = ref.req.tgid };
 		struct child_call cc = { .req = ref.req, .call_start = c->start_ns, .call = n };
 		bpf_map_update_elem(&child_calls, &k, &cc, BPF_ANY);
 	} else {

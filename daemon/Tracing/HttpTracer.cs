@@ -97,6 +97,8 @@ public sealed class HttpTracer : IDisposable
             o.Map("events").SetMaxEntries(sizes.Ring);
             o.Map("configs").SetMaxEntries(sizes.Binaries);
             o.Map("inflight").SetMaxEntries(sizes.Inflight);
+            // The goroutines of requests in flight by goid, for calls on goroutines they start.
+            o.Map("goids").SetMaxEntries(sizes.Inflight);
             if (uprobeMulti)
                 foreach (var p in UprobePrograms.Append(UprobeEntry)) o.Program(p).SetUprobeMulti();
             if (!breakdown)

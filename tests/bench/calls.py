@@ -28,8 +28,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.sections import free_port, put_section, wait_port  # noqa: E402
-from realistic import attach_args, bpf_progs, wrk_url  # noqa: E402
+from harness.sections import free_port, put_section, start_on  # noqa: E402
+from realistic import attach_args, bpf_ns_per, bpf_progs, wrk_url  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVER = os.path.join(REPO, "out", "goservers", "go1.27", "peers-stripped")
@@ -55,12 +55,8 @@ def detach(p):
 
 def run():
     up_port, port = free_port(), free_port()
-    upstream = subprocess.Popen(["taskset", "-c", "1", SERVER, "-addr", f"127.0.0.1:{up_port}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(up_port, upstream)
-    srv = subprocess.Popen(["taskset", "-c", "0", SERVER, "-addr", f"127.0.0.1:{port}", "-upstream", f"http://127.0.0.1:{up_port}"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, srv)
+    upstream = start_on(1, [SERVER, "-addr", f"127.0.0.1:{up_port}"], up_port)
+    srv = start_on(0, [SERVER, "-addr", f"127.0.0.1:{port}", "-upstream", f"http://127.0.0.1:{up_port}"], port)
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
     parts = {"kept-alive": "/call?ms=0&n=1", "fresh": "/call?ms=0&n=1&close=1"}
     results = {(p, m): [] for p in parts for m in MODES}
@@ -79,7 +75,7 @@ def run():
                     row = {"rps": sat["rps"], "p50_us": sat["p50_us"], "p99_us": sat["p99_us"]}
                     if tracer:
                         p1 = bpf_progs(tracer.pid)
-                        row["bpf_ns"] = sum(p1[i][0] - p0.get(i, (0, 0))[0] for i in p1) / sat["requests"]
+                        row["bpf_ns"] = bpf_ns_per(p0, p1, sat["requests"])
                         row["hits"], lost = detach(tracer)
                         if lost != "none":
                             losses.setdefault((part, mode), []).append(lost)

@@ -31,7 +31,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.sections import free_port, put_section, wait_port  # noqa: E402
+from harness.sections import free_port, put_section, start_on  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVER = os.path.join(REPO, "out", "goservers", "go1.27", "realistic-stripped")
@@ -78,6 +78,11 @@ def bpf_progs(pid):
     return progs
 
 
+def bpf_ns_per(p0, p1, requests):
+    """BPF run time between two bpf_progs() reads, per request."""
+    return sum(p1[i][0] - p0.get(i, (0, 0))[0] for i in p1) / requests
+
+
 def attach(pid, breakdown):
     return attach_args(pid, ["--breakdown", breakdown])
 
@@ -116,13 +121,9 @@ def run(workdir):
         # Uniform in [DELAY_MS/2, 3*DELAY_MS/2]: connections that waited the same time would fire together.
         out.write(f.read() + f"\ndelay = function() return math.random({DELAY_MS // 2}, {3 * DELAY_MS // 2}) end\n")
     redis_port, port = free_port(), free_port()
-    redis = subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no", "--dir", workdir],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(redis_port, redis)
-    srv = subprocess.Popen(["taskset", "-c", "0", SERVER, "-addr", f"127.0.0.1:{port}", "-redis", f"127.0.0.1:{redis_port}"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, srv)
+    redis = start_on(1, ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                         "--save", "", "--appendonly", "no", "--dir", workdir], redis_port)
+    srv = start_on(0, [SERVER, "-addr", f"127.0.0.1:{port}", "-redis", f"127.0.0.1:{redis_port}"], port)
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
     modes = ["untraced", "off", "on"]
     results = {m: [] for m in modes}
@@ -145,7 +146,7 @@ def run(workdir):
                 if tracer:
                     p1 = bpf_progs(tracer.pid)
                     requests = sat["requests"] + load["requests"]
-                    row["bpf_ns"] = sum(p1[i][0] - p0.get(i, (0, 0))[0] for i in p1) / requests
+                    row["bpf_ns"] = bpf_ns_per(p0, p1, requests)
                     row["hits"], row["sched"], row["sched_req"] = detach(tracer)
                 results[mode].append(row)
     finally:

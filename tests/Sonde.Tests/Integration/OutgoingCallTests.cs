@@ -23,10 +23,16 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
     private static long Tol(long truth) => Math.Max(truth / 10, 200_000);
 
     /// <summary>A call as the handler timed it; TlsFromConnectNs: httptrace's ConnectDone to TLSHandshakeDone.</summary>
-    private sealed record Truth(int Status, int Proto, bool Reused, long StartNs, long ConnNs, long DnsNs, long ConnectNs, long TlsNs, long FirstNs, long HeadNs, long TlsFromConnectNs = 0);
+    private sealed record Truth(int Status, int Proto, bool Reused, long StartNs, long ConnNs, long DnsNs, long ConnectNs, long TlsNs, long FirstNs, long HeadNs, long TlsFromConnectNs);
 
     private sealed record Call(string Method, string Host, string Path, int? Status, bool Error, bool Tls, bool NewConn,
         long StartNs, long? DurationNs, long? ConnNs, long? ResponseNs, long? DnsNs, long? ConnectNs, long? TlsNs);
+
+    /// <summary>The handler's answer to /call: one JSON object per call.</summary>
+    private static List<Truth> Truths(string body) => body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).Select(t => new Truth(
+        t.GetProperty("status").GetInt32(), t.GetProperty("proto").GetInt32(), t.GetProperty("reused").GetBoolean(), t.GetProperty("start_ns").GetInt64(),
+        t.GetProperty("conn_ns").GetInt64(), t.GetProperty("dns_ns").GetInt64(), t.GetProperty("connect_ns").GetInt64(), t.GetProperty("tls_ns").GetInt64(),
+        t.GetProperty("first_byte_ns").GetInt64(), t.GetProperty("head_ns").GetInt64(), t.GetProperty("tls_from_connect_ns").GetInt64())).ToList();
 
     private static List<Call> Calls(JsonElement r) => r.GetProperty("calls").EnumerateArray().Select(c => new Call(
         c.GetProperty("method").GetString()!, c.GetProperty("host").GetString()!, c.GetProperty("path").GetString()!,
@@ -107,10 +113,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
             using var resp = await http.GetAsync(url);
             string body = await resp.Content.ReadAsStringAsync();
             Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
-            var truth = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).Select(t => new Truth(
-                t.GetProperty("status").GetInt32(), t.GetProperty("proto").GetInt32(), t.GetProperty("reused").GetBoolean(), t.GetProperty("start_ns").GetInt64(),
-                t.GetProperty("conn_ns").GetInt64(), t.GetProperty("dns_ns").GetInt64(), t.GetProperty("connect_ns").GetInt64(), t.GetProperty("tls_ns").GetInt64(),
-                t.GetProperty("first_byte_ns").GetInt64(), t.GetProperty("head_ns").GetInt64(), t.GetProperty("tls_from_connect_ns").GetInt64())).ToList();
+            var truth = Truths(body);
             Assert.Equal(n, truth.Count);
             Assert.All(truth, t => Assert.Equal(h2 ? 2 : 1, t.Proto));
             sent.Add((via, via != viaPlain, h2, ms, status, truth));
@@ -246,10 +249,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
             using var resp = await http.GetAsync(url);
             string body = await resp.Content.ReadAsStringAsync();
             Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
-            var truth = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).Select(t => new Truth(
-                t.GetProperty("status").GetInt32(), t.GetProperty("proto").GetInt32(), t.GetProperty("reused").GetBoolean(), t.GetProperty("start_ns").GetInt64(),
-                t.GetProperty("conn_ns").GetInt64(), t.GetProperty("dns_ns").GetInt64(), t.GetProperty("connect_ns").GetInt64(), t.GetProperty("tls_ns").GetInt64(),
-                t.GetProperty("first_byte_ns").GetInt64(), t.GetProperty("head_ns").GetInt64())).ToList();
+            var truth = Truths(body);
             Assert.Equal(n, truth.Count);
             sent.Add((par, truth));
         }
@@ -346,10 +346,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
                 using var resp = await http.GetAsync(url);
                 string body = await resp.Content.ReadAsStringAsync();
                 Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
-                var t = JsonSerializer.Deserialize<JsonElement>(body.Split('\n')[0]);
-                truths.Add(new Truth(t.GetProperty("status").GetInt32(), t.GetProperty("proto").GetInt32(), t.GetProperty("reused").GetBoolean(), t.GetProperty("start_ns").GetInt64(),
-                    t.GetProperty("conn_ns").GetInt64(), t.GetProperty("dns_ns").GetInt64(), t.GetProperty("connect_ns").GetInt64(), t.GetProperty("tls_ns").GetInt64(),
-                    t.GetProperty("first_byte_ns").GetInt64(), t.GetProperty("head_ns").GetInt64()));
+                truths.Add(Assert.Single(Truths(body)));
             }
             await Task.Delay(300);
             Assert.Equal(0, sonde.Interrupt());

@@ -5,6 +5,7 @@ into BENCHMARKS.md and the kept copy `make bench` includes. Standard library onl
 """
 import os
 import socket
+import subprocess
 import time
 
 
@@ -25,6 +26,13 @@ def wait_port(port, proc, seconds=15):
         except OSError:
             time.sleep(0.02)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+def start_on(cpu, argv, port):
+    """Starts argv pinned to `cpu` (taskset), its output discarded, once it listens on `port`."""
+    proc = subprocess.Popen(["taskset", "-c", str(cpu), *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc
 
 
 def put_section(repo, section, lines, kept):

@@ -250,6 +250,26 @@ public sealed class InterferenceTrace : IDisposable
     public long UnchargedNs(int tid, long from, long to) => Prorated(tid, from, to, v => v.Exec >= 0 ? Math.Max(0, v.Out - v.In - v.Steal - v.Exec) : 0);
 
     /// <summary>
+    /// Bounds of <see cref="UnchargedNs"/> without prorating: a stint's uncharged time
+    /// lies at its ends (the switches' own cost, and a run-queue clock a switch left
+    /// stale), so for a stint that straddles from or to it may lie outside. At least
+    /// that of the stints wholly inside, at most each overlapping stint's, up to its part inside.
+    /// </summary>
+    public (long Least, long Most) UnchargedBoundsNs(int tid, long from, long to)
+    {
+        long least = 0, most = 0;
+        foreach (var v in Stopped(_onCpu).GetValueOrDefault(tid) ?? [])
+        {
+            if (v.Out <= v.In || v.Exec < 0 || Math.Min(v.Out, to) <= Math.Max(v.In, from)) continue;
+            long uncharged = Math.Max(0, v.Out - v.In - v.Steal - v.Exec);
+            long inside = Math.Min(v.Out, to) - Math.Max(v.In, from);
+            if (v.In >= from && v.Out <= to) least += uncharged;
+            most += Math.Min(uncharged, inside);
+        }
+        return (least, most);
+    }
+
+    /// <summary>
     /// Bounds of the CPU time the scheduler charged thread <paramref name="tid"/> within
     /// [from, to], without prorating: a stint on a CPU that straddles from or to has its
     /// charge (Exec) somewhere in it, not spread evenly (the steal clock moves in lumps,

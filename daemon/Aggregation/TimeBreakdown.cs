@@ -40,23 +40,24 @@ public sealed class TimeBreakdown
     /// first: (name, waits, total ns, requests that waited on it); past
     /// <see cref="MaxPeers"/> distinct ones, the rest as "other".
     /// </summary>
-    public IReadOnlyList<(string Name, long Count, ulong Ns, long Requests)> Peers()
-    {
-        var list = _peers.Select(p => (p.Key.Name(), p.Value.Count, p.Value.Ns, p.Value.Requests)).ToList();
-        if (_otherPeers.Count > 0) list.Add(("other", _otherPeers.Count, _otherPeers.Ns, _otherPeers.Requests));
-        return list.OrderByDescending(p => p.Ns).ThenBy(p => p.Item1, StringComparer.Ordinal).ToList();
-    }
+    public IReadOnlyList<(string Name, long Count, ulong Ns, long Requests)> Peers() =>
+        Ranked(_peers.Select(p => (p.Key.Name(), p.Value.Count, p.Value.Ns, p.Value.Requests)), _otherPeers);
 
     /// <summary>
     /// The hosts the requests called (outgoing HTTP calls), by total time to their
     /// responses' heads, largest first: (host, calls, total ns, requests that called
     /// it); past <see cref="MaxPeers"/> distinct ones, the rest as "other".
     /// </summary>
-    public IReadOnlyList<(string Name, long Count, ulong Ns, long Requests)> Hosts()
+    public IReadOnlyList<(string Name, long Count, ulong Ns, long Requests)> Hosts() =>
+        Ranked(_hosts.Select(h => (TracedBytes.Text(h.Key), h.Value.Count, h.Value.Ns, h.Value.Requests)), _otherHosts);
+
+    /// <summary>Named totals and what folded into "other" (when anything did), by total time, largest first, then by name.</summary>
+    private static List<(string Name, long Count, ulong Ns, long Requests)> Ranked(
+        IEnumerable<(string Name, long Count, ulong Ns, long Requests)> named, (long Count, ulong Ns, long Requests) other)
     {
-        var list = _hosts.Select(h => (TracedBytes.Text(h.Key), h.Value.Count, h.Value.Ns, h.Value.Requests)).ToList();
-        if (_otherHosts.Count > 0) list.Add(("other", _otherHosts.Count, _otherHosts.Ns, _otherHosts.Requests));
-        return list.OrderByDescending(p => p.Ns).ThenBy(p => p.Item1, StringComparer.Ordinal).ToList();
+        var list = named.ToList();
+        if (other.Count > 0) list.Add(("other", other.Count, other.Ns, other.Requests));
+        return list.OrderByDescending(p => p.Ns).ThenBy(p => p.Name, StringComparer.Ordinal).ToList();
     }
 
     /// <summary>Adds one request; no allocation unless it brings a syscall, peer or host this set hasn't seen.</summary>

@@ -12,16 +12,12 @@ internal sealed class ServiceRoutes
     public const int Other = -1;
     public const string OtherLabel = "other";
 
-    private readonly Dictionary<byte[], int> _ids = new(Utf8BytesComparer.Instance);
-    private readonly Dictionary<byte[], int>.AlternateLookup<ReadOnlySpan<byte>> _idsBySpan;
-    private readonly List<string> _labels = [];
+    private readonly CappedIds<string> _routes = new(Encoding.UTF8.GetString);
 
     private readonly Dictionary<Sonde.Tracing.Peer, int> _peerIds = new();
     private readonly List<string> _peerLabels = [];
 
-    private readonly Dictionary<byte[], int> _hostIds = new(Utf8BytesComparer.Instance);
-    private readonly Dictionary<byte[], int>.AlternateLookup<ReadOnlySpan<byte>> _hostIdsBySpan;
-    private readonly List<(string Address, string Port)> _hostLabels = [];
+    private readonly CappedIds<(string Address, string Port)> _hosts = new(host => SplitHost(Sonde.Tracing.TracedBytes.Text(host)));
 
     public ServiceRoutes(int index, string name, CounterSeries overflow, CounterSeries peerOverflow, CounterSeries hostOverflow,
         CounterSeries callsUnfinished)
@@ -32,8 +28,6 @@ internal sealed class ServiceRoutes
         Overflow = overflow;
         PeerOverflow = peerOverflow;
         HostOverflow = hostOverflow;
-        _idsBySpan = _ids.GetAlternateLookup<ReadOnlySpan<byte>>();
-        _hostIdsBySpan = _hostIds.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
     /// <summary>The service's number in its <see cref="HttpServerMetrics"/>.</summary>
@@ -44,20 +38,12 @@ internal sealed class ServiceRoutes
     /// <summary>This service's <c>sonde_route_overflow_total</c> series.</summary>
     public CounterSeries Overflow { get; }
 
-    public int Count => _labels.Count;
+    public int Count => _routes.Count;
 
     /// <summary>The id of <paramref name="route"/> (UTF-8), adding it while fewer than <paramref name="maxRoutes"/> exist.</summary>
-    public int Resolve(ReadOnlySpan<byte> route, int maxRoutes)
-    {
-        if (_idsBySpan.TryGetValue(route, out int id)) return id;
-        if (_labels.Count >= maxRoutes) return Other;
-        id = _labels.Count;
-        _ids.Add(route.ToArray(), id);
-        _labels.Add(Encoding.UTF8.GetString(route));
-        return id;
-    }
+    public int Resolve(ReadOnlySpan<byte> route, int maxRoutes) => _routes.Resolve(route, maxRoutes);
 
-    public string Label(int id) => id == Other ? OtherLabel : _labels[id];
+    public string Label(int id) => id == Other ? OtherLabel : _routes[id];
 
     /// <summary>This service's <c>sonde_peer_overflow_total</c> series.</summary>
     public CounterSeries PeerOverflow { get; }
@@ -82,18 +68,10 @@ internal sealed class ServiceRoutes
     public CounterSeries HostOverflow { get; }
 
     /// <summary>The id of an outgoing call's URL host (UTF-8 "host[:port]"), adding it while fewer than <paramref name="maxHosts"/> exist; else <see cref="Other"/>.</summary>
-    public int ResolveHost(ReadOnlySpan<byte> host, int maxHosts)
-    {
-        if (_hostIdsBySpan.TryGetValue(host, out int id)) return id;
-        if (_hostLabels.Count >= maxHosts) return Other;
-        id = _hostLabels.Count;
-        _hostIds.Add(host.ToArray(), id);
-        _hostLabels.Add(SplitHost(Sonde.Tracing.TracedBytes.Text(host)));
-        return id;
-    }
+    public int ResolveHost(ReadOnlySpan<byte> host, int maxHosts) => _hosts.Resolve(host, maxHosts);
 
     /// <summary>OpenTelemetry's server.address and server.port of a host id: ("other", "") past the cap.</summary>
-    public (string Address, string Port) HostLabel(int id) => id == Other ? (OtherLabel, "") : _hostLabels[id];
+    public (string Address, string Port) HostLabel(int id) => id == Other ? (OtherLabel, "") : _hosts[id];
 
     /// <summary>"api:8080" is ("api", "8080"), "[::1]:443" ("::1", "443"), "api" ("api", ""): the port only when the URL names one.</summary>
     internal static (string Address, string Port) SplitHost(string host)

@@ -1237,12 +1237,46 @@ int sonde_client_end(struct pt_regs *ctx)
 	}
 	/* A status it can't read (or not an HTTP one) stays 0: unknown. */
 	struct sonde_go_config *cfg = bpf_map_lookup_elem(&configs, &f->head.config);
-	__u64 status = 0;
-	if (!cfg || bpf_probe_read_user(&status, sizeof(status), (void *)(GO_ARG1(ctx) + cfg->resp_status_code)) != 0 || status > 999)
+	__u64 status = 0, resp = GO_ARG1(ctx);
+	if (!cfg || bpf_probe_read_user(&status, sizeof(status), (void *)(resp + cfg->resp_status_code)) != 0 || status > 999)
 		status = 0;
+	/*
+	 * The body whose Close ends the call for its caller (sonde_client_body): where
+	 * net/http.Response keeps it, and where go1.27's HTTP/2 client's ClientResponse
+	 * does (the end probes after its round trip see that struct; its StatusCode is
+	 * where Response has it). One of them is the body's.
+	 */
+	__u64 body = 0, alt = 0;
+	if (cfg && cfg->resp_body && bpf_probe_read_user(&body, sizeof(body), (void *)(resp + cfg->resp_body + 8)) != 0)
+		body = 0;
+	if (cfg && cfg->h2_resp_body && bpf_probe_read_user(&alt, sizeof(alt), (void *)(resp + cfg->h2_resp_body + 8)) != 0)
+		alt = 0;
+	c->body = body;
+	c->body_alt = alt;
 	c->head_ns = now - c->start_ns;
 	c->status = (__u16)status;
 	c->flags = (c->flags & ~SONDE_CALL_F_ERROR) | SONDE_CALL_F_DONE;
+	return 0;
+}
+
+/*
+ * The entry of a response body's Close, receiver in RAX: net/http's
+ * (*bodyEOFSignal).Close for HTTP/1, its HTTP/2 client's transportResponseBody
+ * Close. The caller is done with the call whose response has that body: the
+ * goroutine's call in progress, if its body is this one (a body closed after
+ * the goroutine's next call started is not timed).
+ */
+SEC("uprobe")
+int sonde_client_body(struct pt_regs *ctx)
+{
+	struct sonde_call *c;
+	struct call_ref ref;
+	client_request(ctx, &c, &ref);
+	__u64 b = GO_ARG1(ctx);
+	if (c && b && (c->body == b || c->body_alt == b) && !(c->flags & SONDE_CALL_F_BODY)) {
+		c->body_ns = bpf_ktime_get_ns() - c->start_ns;
+		c->flags |= SONDE_CALL_F_BODY;
+	}
 	return 0;
 }
 

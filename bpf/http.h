@@ -98,6 +98,8 @@ struct sonde_go_config {
 	__u32 url_host;        /* net/url.URL.Host (string) */
 	__u32 resp_status_code;/* net/http.Response.StatusCode (int); 0: no outgoing calls */
 	__u32 g_parent_goid;   /* runtime.g.parentGoid (go1.21+); 0: calls on the request's own goroutine only */
+	__u32 resp_body;       /* net/http.Response.Body (io.ReadCloser: its data word 8 bytes on); 0: bodies not timed */
+	__u32 h2_resp_body;    /* net/http/internal/http2.ClientResponse.Body (go1.27): what its round trip returns; 0: none */
 	__u32 valid;           /* 1 once user space filled this slot */
 	__u32 breakdown;       /* 1: the scheduler probes and tracepoints are attached */
 	__u32 filter_tgids;    /* 1: probes cover every process of the file; trace only tgids in `tgids` */
@@ -154,6 +156,7 @@ struct sonde_peer_wait {
 #define SONDE_CALL_F_HOST_TRUNCATED (1 << 5)
 #define SONDE_CALL_F_PATH_TRUNCATED (1 << 6)
 #define SONDE_CALL_F_DIAL      (1 << 7) /* dns_ns, connect_ns and tls_ns are set: the dial made for it finished */
+#define SONDE_CALL_F_BODY      (1 << 8) /* body_ns is set: the caller closed the response's body */
 /* An outgoing HTTP call of net/http's client, made on the request's goroutine (200 bytes). */
 struct sonde_call {
 	__u64 start_ns; /* CLOCK_MONOTONIC at the round trip's start */
@@ -162,6 +165,9 @@ struct sonde_call {
 	__u64 dns_ns;   /* the dial made for it (SONDE_CALL_F_DIAL), on its own goroutine: resolving the host, */
 	__u64 connect_ns; /* connecting, */
 	__u64 tls_ns;   /* and the TLS handshake (0 for http) */
+	__u64 body_ns;  /* from the start until the caller closed the response's body (SONDE_CALL_F_BODY) */
+	__u64 body;     /* the response body's data pointer (resp.Body), to know its Close; 0: not known */
+	__u64 body_alt; /* the same read where go1.27's HTTP/2 client keeps it (ClientResponse.Body) */
 	__u16 status;   /* the response's status code (SONDE_CALL_F_DONE without SONDE_CALL_F_ERROR) */
 	__u16 flags;    /* SONDE_CALL_F_* */
 	__u8 method_len;

@@ -139,6 +139,7 @@ public sealed class CaptureWriter : IDisposable
             o.DnsNs = c.DnsNs;
             o.ConnectNs = c.ConnectNs;
             o.TlsNs = c.TlsNs;
+            o.BodyNs = c.BodyNs;
             _request.Calls.Add(o);
         }
         WriteRecord(_requestRecord);

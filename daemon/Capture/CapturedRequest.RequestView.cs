@@ -21,8 +21,8 @@ public sealed partial class CapturedRequest
             Ns = w.Ns,
         }).ToArray();
         _calls ??= Calls.Take(HttpEvent.MaxCalls).Select(c => HttpCall.From(c.Method.Span, c.Host.Span, c.Path.Span,
-            (ushort)Math.Min(c.Status, 999), (ushort)(c.Flags & 0xff), c.StartNs, c.ConnNs, c.DurationNs) with
-            { DnsNs = c.DnsNs, ConnectNs = c.ConnectNs, TlsNs = c.TlsNs }).ToArray();
+            (ushort)Math.Min(c.Status, 999), (ushort)(c.Flags & 0x1ff), c.StartNs, c.ConnNs, c.DurationNs) with
+            { DnsNs = c.DnsNs, ConnectNs = c.ConnectNs, TlsNs = c.TlsNs, BodyNs = c.BodyNs }).ToArray();
         return new(Pid, Tid, Goid, StartNs, DurationNs, Status, Method.Span, Path.Span, Route.Span, _breakdown, _syscalls,
             !HasGrpcStatus ? RequestView.NotGrpc : GrpcStatus >= 0 ? GrpcStatus : RequestView.GrpcStatusUnknown, _waits, _calls, CallsTraced);
     }

@@ -228,6 +228,7 @@ public sealed class JsonRequestWriter : IDisposable
             AppendOptional(line, ref n, ",\"dns_ns\":"u8, c.HasDial, c.DnsNs);
             AppendOptional(line, ref n, ",\"connect_ns\":"u8, c.HasDial, c.ConnectNs);
             AppendOptional(line, ref n, ",\"tls_ns\":"u8, c.HasDial, c.TlsNs);
+            AppendOptional(line, ref n, ",\"body_ns\":"u8, c.HasBody, c.BodyNs);
             Append(line, ref n, "}"u8);
         }
         Append(line, ref n, "]"u8);

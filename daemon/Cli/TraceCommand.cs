@@ -50,14 +50,15 @@ internal static class TraceCommand
           --calls on|off     with the breakdown, each request's outgoing HTTP
                              calls (net/http's client, on the request's
                              goroutine or, from Go 1.21, ones it started;
-                             default off: 3 more probe hits per
-                             call, 8 on a new https connection): records gain
+                             default off: 4 more probe hits per
+                             call, 10 on a new https connection): records gain
                              "calls" ([{"method","host",
                              "path","status","error","tls","new_conn",
                              "start_ns","duration_ns" (to the response's head),
                              "conn_ns" (getting a connection),"response_ns"
-                             (the rest), and for a new connection "dns_ns",
-                             "connect_ns","tls_ns"}], 4 at most) and the
+                             (the rest), for a new connection "dns_ns",
+                             "connect_ns","tls_ns", and "body_ns" (to the
+                             body's Close)}], 4 at most) and the
                              summary the hosts called per route
 
         Probes:

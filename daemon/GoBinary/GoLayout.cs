@@ -34,6 +34,8 @@ namespace Sonde.GoBinary;
 /// <param name="UrlHost">net/url.URL.Host: string, an outgoing call's host[:port].</param>
 /// <param name="ResponseStatusCode">net/http.Response.StatusCode: int, an outgoing call's status.</param>
 /// <param name="GParentGoid">runtime.g.parentGoid: uint64, the goid of the goroutine that started it (go1.21+; <see cref="Absent"/> before).</param>
+/// <param name="ResponseBody">net/http.Response.Body: io.ReadCloser, an outgoing call's body, whose Close ends the call for its caller.</param>
+/// <param name="H2ResponseBody">net/http/internal/http2.ClientResponse.Body: the same in what go1.27's HTTP/2 client returns (<see cref="Absent"/> before go1.27).</param>
 public sealed record GoLayout(
     int GGoid,
     int GAtomicStatus,
@@ -61,15 +63,18 @@ public sealed record GoLayout(
     int UrlScheme,
     int UrlHost,
     int ResponseStatusCode,
-    int GParentGoid)
+    int GParentGoid,
+    int ResponseBody,
+    int H2ResponseBody)
 {
     /// <summary>The offset of a field that the Go version does not have.</summary>
     public const int Absent = -1;
 
-    /// <summary>The DWARF names of the three HTTP/2 status fields, declared before DwarfFields, which uses them ("A|B": A up to go1.26, B from go1.27).</summary>
+    /// <summary>The DWARF names of the three HTTP/2 status fields and go1.27's HTTP/2 client's body, declared before DwarfFields, which uses them ("A|B": A up to go1.26, B from go1.27).</summary>
     public static readonly (string Struct, string Field) RequestProtoMajorField = ("net/http.Request", "ProtoMajor"),
         H2WriterStateField = ("net/http.http2responseWriter|net/http/internal/http2.responseWriter", "rws"),
-        H2StateStatusField = ("net/http.http2responseWriterState|net/http/internal/http2.responseWriterState", "status");
+        H2StateStatusField = ("net/http.http2responseWriterState|net/http/internal/http2.responseWriterState", "status"),
+        H2ResponseBodyField = ("net/http/internal/http2.ClientResponse", "Body");
 
     /// <summary>The struct and field (DWARF names) of each offset, in the parameter order.</summary>
     public static IReadOnlyList<(string Struct, string Field)> DwarfFields { get; } =
@@ -83,7 +88,7 @@ public sealed record GoLayout(
         ("net/url.URL", "RawPath"), ("net/http.Request", "Pattern"),
         RequestProtoMajorField, H2WriterStateField, H2StateStatusField,
         ("net/url.URL", "Scheme"), ("net/url.URL", "Host"), ("net/http.Response", "StatusCode"),
-        ("runtime.g", "parentGoid"),
+        ("runtime.g", "parentGoid"), ("net/http.Response", "Body"), H2ResponseBodyField,
     ];
 
     /// <summary>One field's offset from DWARF; a struct named "A|B" is A in some Go versions, B in others.</summary>
@@ -96,13 +101,16 @@ public sealed record GoLayout(
     /// <summary>Fields some Go versions lack: <see cref="FromDwarf"/> gives them <see cref="Absent"/>.</summary>
     private static readonly HashSet<(string, string)> Optional = [("net/http.Request", "Pattern"), ("runtime.g", "parentGoid")];
 
+    /// <summary>Fields of structs that only some Go versions have: <see cref="Absent"/> where the struct is missing too.</summary>
+    private static readonly HashSet<(string, string)> OfNewerStructs = [H2ResponseBodyField];
+
     /// <summary>The offsets in the parameter order.</summary>
     public IReadOnlyList<int> Offsets =>
     [
         GGoid, GAtomicStatus, GWaitReason, GM, MProcid, MCurg, RequestMethod, RequestUrl, RequestHeader,
         RequestContentLength, RequestHost, RequestRemoteAddr, UrlPath, UrlRawQuery, ResponseReq, ResponseStatus,
         ResponseWroteHeader, ResponseWritten, UrlRawPath, RequestPattern, RequestProtoMajor, H2WriterState, H2StateStatus,
-        UrlScheme, UrlHost, ResponseStatusCode, GParentGoid,
+        UrlScheme, UrlHost, ResponseStatusCode, GParentGoid, ResponseBody, H2ResponseBody,
     ];
 
     public static GoLayout FromOffsets(IReadOnlyList<int> o)
@@ -111,7 +119,7 @@ public sealed record GoLayout(
         if (o.Count != DwarfFields.Count)
             throw new ArgumentException($"{o.Count} offsets, not {DwarfFields.Count}", nameof(o));
         return new(o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15], o[16], o[17], o[18], o[19],
-            o[20], o[21], o[22], o[23], o[24], o[25], o[26]);
+            o[20], o[21], o[22], o[23], o[24], o[25], o[26], o[27], o[28]);
     }
 
     /// <summary>The layout read from a binary's DWARF; null when a field is missing from it.</summary>
@@ -123,7 +131,7 @@ public sealed record GoLayout(
         {
             if (DwarfOffset(dwarf, DwarfFields[i]) is { } offset)
                 o[i] = offset;
-            else if (Optional.Contains(DwarfFields[i]) && dwarf.HasStruct(DwarfFields[i].Struct))
+            else if ((Optional.Contains(DwarfFields[i]) && dwarf.HasStruct(DwarfFields[i].Struct)) || OfNewerStructs.Contains(DwarfFields[i]))
                 o[i] = Absent;
             else
                 return null;

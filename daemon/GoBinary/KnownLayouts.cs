@@ -122,7 +122,9 @@ public static class KnownLayouts
     //   handlerHeader 88, calledHeader 96, written 104, contentLength 112,
     //   status 120.
     // net/http.Response — src/net/http/response.go, type Response struct, at
-    //   every tag go1.0 .. go1.27: Status string 0, StatusCode int 16.
+    //   every tag go1.0 .. go1.27: Status string 0, StatusCode int 16, Proto
+    //   string 24, ProtoMajor int 40, ProtoMinor int 48, Header 56, Body
+    //   io.ReadCloser 64.
     // runtime.g.parentGoid — src/runtime/runtime2.go, added at go1.21.0 (the
     //   goid of the goroutine whose go statement made this one): 272 at
     //   go1.21.0 and go1.22.0, 280 at go1.23.0 and go1.24.0 (syscallbp), as
@@ -133,21 +135,22 @@ public static class KnownLayouts
     //   own goroutine only.
     //
     // Columns in GoLayout's parameter order (after Pattern: ProtoMajor, h2 rws,
-    // h2 status, then URL.Scheme, URL.Host, Response.StatusCode, g.parentGoid); CLen = ContentLength,
+    // h2 status, then URL.Scheme, URL.Host, Response.StatusCode, g.parentGoid, Response.Body,
+    // internal/http2.ClientResponse.Body: go1.27 only, so -1 in every hand row); CLen = ContentLength,
     // Remote = RemoteAddr, wrote = wroteHeader. Row i is go1.(17 + i).
     private static readonly GoLayout[] GoRows =
     [
         //   runtime.g                         runtime.m         net/http.Request                                  net/url.URL       net/http.response
         //     goid  status    wait       m    procid    curg    Method     URL  Header    CLen    Host  Remote      Path   Query       req  status   wrote written  RawPath Pattern
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80,      0,     40,     16,     -1), // go1.17
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80,      0,     40,     16,     -1), // go1.18
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80,      0,     40,     16,     -1), // go1.19
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72,      0,     40,     16,     -1), // go1.20
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72,      0,     40,     16,    272), // go1.21.0
-        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72,      0,     40,     16,    272), // go1.22.0
-        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72,      0,     40,     16,    280), // go1.23.0: g.syscallbp added
-        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72,      0,     40,     16,    280), // go1.24.0
-        new(    152,    144,    176,     48,       64,    184,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72,      0,     40,     16,     -1), // go1.25.0: gobuf.ret removed
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80,      0,     40,     16,     -1,     64,     -1), // go1.17
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80,      0,     40,     16,     -1,     64,     -1), // go1.18
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     80,      0,     40,     16,     -1,     64,     -1), // go1.19
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72,      0,     40,     16,     -1,     64,     -1), // go1.20
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72,      0,     40,     16,    272,     64,     -1), // go1.21.0
+        new(    152,    144,    176,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,     -1,     40,      0,     72,      0,     40,     16,    272,     64,     -1), // go1.22.0
+        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72,      0,     40,     16,    280,     64,     -1), // go1.23.0: g.syscallbp added
+        new(    160,    152,    184,     48,       72,    192,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72,      0,     40,     16,    280,     64,     -1), // go1.24.0
+        new(    152,    144,    176,     48,       64,    184,        0,     16,     56,     88,    128,    176,       56,     96,        8,    120,     40,    104,     72,    232,     40,      0,     72,      0,     40,     16,     -1,     64,     -1), // go1.25.0: gobuf.ret removed
     ];
 
     /// <summary>

@@ -53,6 +53,10 @@ public unsafe struct GoTargetConfig
     public uint ResponseStatusCode;
     /// <summary>runtime.g.parentGoid (go1.21+); 0: calls are followed on the request's own goroutine only.</summary>
     public uint GParentGoid;
+    /// <summary>net/http.Response.Body (an interface: its data word 8 bytes on); 0: bodies are not timed.</summary>
+    public uint ResponseBody;
+    /// <summary>net/http/internal/http2.ClientResponse.Body (go1.27); 0: none.</summary>
+    public uint H2ResponseBody;
     public uint Valid;
     /// <summary>1 when the scheduler probes and tracepoints are attached.</summary>
     public uint Breakdown;

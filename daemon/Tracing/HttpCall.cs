@@ -13,7 +13,7 @@ public unsafe struct HttpCall
 {
     public const int MethodMax = 16, HostMax = 64, PathMax = 64;
     public const ushort FlagTls = 1, FlagNewConn = 2, FlagConn = 4, FlagDone = 8, FlagError = 16,
-        FlagHostTruncated = 32, FlagPathTruncated = 64, FlagDial = 128;
+        FlagHostTruncated = 32, FlagPathTruncated = 64, FlagDial = 128, FlagBody = 256;
 
     /// <summary>CLOCK_MONOTONIC ns at the round trip's start.</summary>
     public ulong StartNs;
@@ -27,6 +27,12 @@ public unsafe struct HttpCall
     public ulong ConnectNs;
     /// <summary>and the TLS handshake (0 for http).</summary>
     public ulong TlsNs;
+    /// <summary>From the start until the caller closed the response's body (with <see cref="FlagBody"/>).</summary>
+    public ulong BodyNs;
+    /// <summary>The response body's pointer in the traced process, by which its Close is known (not output).</summary>
+    public ulong Body;
+    /// <summary>The same where go1.27's HTTP/2 client keeps it (not output).</summary>
+    public ulong BodyAlt;
     /// <summary>The response's status code; 0 when unknown.</summary>
     public ushort Status;
     public ushort Flags;
@@ -86,6 +92,9 @@ public unsafe struct HttpCall
 
     /// <summary>Whether the dial made for it was timed: <see cref="DnsNs"/>, <see cref="ConnectNs"/>, <see cref="TlsNs"/>.</summary>
     public readonly bool HasDial => (Flags & FlagDial) != 0;
+
+    /// <summary>Whether <see cref="BodyNs"/> is known.</summary>
+    public readonly bool HasBody => (Flags & FlagBody) != 0;
 
     /// <summary>Whether <see cref="ConnNs"/> is known.</summary>
     public readonly bool HasConn => (Flags & FlagConn) != 0;

@@ -165,7 +165,7 @@ public sealed class HttpTracer : IDisposable
     [
         "sonde_http_start", "sonde_http_end", "sonde_http_end_ret", "sonde_grpc_start", "sonde_grpc_status",
         "sonde_gin_route", "sonde_echo_route", "sonde_chi_route", "sonde_mux_route",
-        "sonde_client_start", "sonde_client_dial", "sonde_client_conn", "sonde_client_end", "sonde_client_h2_conn",
+        "sonde_client_start", "sonde_client_dial", "sonde_client_conn", "sonde_client_end", "sonde_client_h2_conn", "sonde_client_body",
         "sonde_dial_start", "sonde_dial_resolved", "sonde_dial_tls", "sonde_dial_tls_done", "sonde_dial_end",
         "sonde_go_park", "sonde_go_execute", "sonde_go_ready", "sonde_go_stw_start", "sonde_go_stw_end",
         "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit", "sonde_task_exit",

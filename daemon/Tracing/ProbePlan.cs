@@ -168,10 +168,28 @@ public sealed class ProbePlan
             sites.Add(Site(exe, program, roundTrip, code, after.Value));
         }
         sites.AddRange(Http2ClientSites(exe));
+        // A response body's Close (receiver in RAX), on the caller's goroutine: the call is over for it.
+        foreach (var name in ClientBodyCloses)
+            if (Find(name) is { } close && exe.Code(close) is var closeCode)
+                sites.Add(Site(exe, "sonde_client_body", close, closeCode, MachineCode.ChooseEntryProbe(close, closeCode, Register.RAX, Register.R14)));
         var (dialSites, dialProblem) = DialSites(exe);
         if (dialSites is not null) sites.AddRange(dialSites);
         return (sites, dialProblem is null ? null : $"calls' dial phases will be unknown: {dialProblem}");
     }
+
+    /// <summary>
+    /// The Close of a response body net/http's client hands its caller: HTTP/1's
+    /// (transport.go, every Go 1.19-1.27: *bodyEOFSignal), and its HTTP/2 client's
+    /// (h2_bundle.go up to go1.26, net/http/internal/http2 in go1.27): a
+    /// transportResponseBody{cs}, one pointer, so the interface holds cs itself and
+    /// calls the value method with it in RAX. Those the binary has are probed.
+    /// </summary>
+    public static IReadOnlyList<string> ClientBodyCloses { get; } =
+    [
+        "net/http.(*bodyEOFSignal).Close",
+        "net/http.http2transportResponseBody.Close",
+        "net/http/internal/http2.transportResponseBody.Close",
+    ];
 
     public const string DialConnFor = "net/http.(*Transport).dialConnFor";
     public const string DialConn = "net/http.(*Transport).dialConn";

@@ -18,7 +18,7 @@ public static class StructOffsets
         ArgumentNullException.ThrowIfNull(plan);
         var (config, source) = Resolve(exe, plan.Routers, breakdown);
         // Without the client's probes, no call is read: records say so (SONDE_F_CALLS).
-        if (!plan.Client) config.ResponseStatusCode = 0;
+        if (!plan.Client) { config.ResponseStatusCode = 0; config.ResponseBody = 0; config.H2ResponseBody = 0; }
         if (plan.Grpc)
             source += ", " + GrpcServer.Resolve(exe, ref config, plan.GrpcStatus);
         return (config, source);
@@ -209,6 +209,9 @@ public static class StructOffsets
             UrlHost = U(layout.UrlHost),
             ResponseStatusCode = U(layout.ResponseStatusCode),
             GParentGoid = layout.GParentGoid > 0 ? (uint)layout.GParentGoid : 0,
+            ResponseBody = U(layout.ResponseBody),
+            // Only a binary with go1.27's HTTP/2 client has its ClientResponse (as its DWARF would say).
+            H2ResponseBody = layout.H2ResponseBody > 0 && exe.Functions.Find(ProbePlan.Http2ClientRoundTrips[0]) is not null ? (uint)layout.H2ResponseBody : 0,
         };
         return (config, $"offsets table for go1.{v.Minor} ({rowSource}){unverified}");
     }
@@ -293,6 +296,8 @@ public static class StructOffsets
             c.UrlScheme = (uint)scheme;
             c.UrlHost = (uint)host;
             c.ResponseStatusCode = (uint)statusCode;
+            c.ResponseBody = d.FieldOffset("net/http.Response", "Body") is int body ? (uint)body : 0;
+            c.H2ResponseBody = d.FieldOffset("net/http/internal/http2.ClientResponse", "Body") is int h2Body ? (uint)h2Body : 0;
         }
         // HTTP/2 status: the fields the layout table holds (net/http's bundled server up
         // to go1.26, net/http/internal/http2 from go1.27); without them, no HTTP/2 status.

@@ -34,8 +34,11 @@ public sealed class ClientPlanTests
         Assert.Equal(["sonde_client_start", "sonde_client_dial", "sonde_client_conn", "sonde_client_end"], sites.Take(4).Select(s => s.Program));
         Assert.Equal([ProbePlan.ClientRoundTrip, ProbePlan.ClientQueueForDial, ProbePlan.ClientRoundTrip, ProbePlan.ClientRoundTrip],
             sites.Take(4).Select(s => s.Function));
+        // The bodies' Close: HTTP/1's, and the HTTP/2 client's of this Go version.
+        Assert.Equal([ProbePlan.ClientBodyCloses[0], ProbePlan.ClientBodyCloses.Skip(1).First(n => exe.Functions.Find(n) is not null)],
+            sites.Where(s => s.Program == "sonde_client_body").Select(s => s.Function));
         // HTTP/2: the stream's round trip, and at least one end after a call of it.
-        var h2 = sites.Skip(4).ToList();
+        var h2 = sites.Skip(4).Where(s => s.Program != "sonde_client_body").ToList();
         var stream = Assert.Single(h2, s => s.Program == "sonde_client_h2_conn");
         Assert.Equal(ProbePlan.Http2ClientRoundTrips.First(n => exe.Functions.Find(n) is not null), stream.Function);
         Assert.Contains(h2, s => s.Program == "sonde_client_end");

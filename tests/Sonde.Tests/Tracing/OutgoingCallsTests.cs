@@ -38,7 +38,7 @@ public sealed class OutgoingCallsTests
             C("10.0.0.5", status: 503, conn: 3_000, head: 4_000_000));
         var calls = r.GetProperty("calls").EnumerateArray().ToList();
         Assert.Equal(2, calls.Count);
-        Assert.Equal("""{"method":"GET","host":"api:8443","path":"/v1/x","status":200,"error":false,"tls":true,"new_conn":true,"start_ns":100,"duration_ns":7000000,"conn_ns":2000000,"response_ns":5000000,"dns_ns":null,"connect_ns":null,"tls_ns":null}""",
+        Assert.Equal("""{"method":"GET","host":"api:8443","path":"/v1/x","status":200,"error":false,"tls":true,"new_conn":true,"start_ns":100,"duration_ns":7000000,"conn_ns":2000000,"response_ns":5000000,"dns_ns":null,"connect_ns":null,"tls_ns":null,"body_ns":null}""",
             calls[0].GetRawText());
         Assert.Equal(503, calls[1].GetProperty("status").GetInt32());
         Assert.False(calls[1].GetProperty("new_conn").GetBoolean());
@@ -48,6 +48,10 @@ public sealed class OutgoingCallsTests
             { DnsNs = 300_000, ConnectNs = 200_000, TlsNs = 1_100_000 };
         var d = Record(dialed).GetProperty("calls")[0];
         Assert.Equal((300_000, 200_000, 1_100_000), (d.GetProperty("dns_ns").GetInt64(), d.GetProperty("connect_ns").GetInt64(), d.GetProperty("tls_ns").GetInt64()));
+
+        // A body its caller closed: body_ns, from the call's start.
+        var closed = C("api:8443", flags: Done | HttpCall.FlagBody, conn: 2_000, head: 4_000_000) with { BodyNs = 4_500_000 };
+        Assert.Equal(4_500_000, Record(closed).GetProperty("calls")[0].GetProperty("body_ns").GetInt64());
     }
 
     [Fact]

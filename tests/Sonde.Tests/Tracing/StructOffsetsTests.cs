@@ -61,7 +61,7 @@ public sealed class StructOffsetsTests
         var (b, sourceB) = StructOffsets.Resolve(stripped, ProbePlan.For(stripped, EndProbeMode.Auto).Routers);
         Assert.Equal(gin ? "DWARF, gin from DWARF" : "DWARF", sourceA);
         Assert.True(GoVersion.TryParse(stripped.BuildInfo.GoVersion, out var v));
-        Assert.StartsWith($"offsets table for go1.{v.Minor} (DWARF of tests/goservers/gin built by {stripped.BuildInfo.GoVersion})", sourceB);
+        Assert.StartsWith($"offsets table for go1.{v.Minor} (DWARF of tests/goservers/gin and peers built by {stripped.BuildInfo.GoVersion})", sourceB);
         if (gin) Assert.EndsWith($"Gin version unknown: fullPath at {KnownLayouts.GinFallback.FullPath} checked in {ProbePlan.GinHandle}'s code", sourceB);
         Assert.Equal(a, b);
     }

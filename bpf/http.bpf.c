@@ -257,7 +257,11 @@ static __always_inline __u64 stw_total(__u32 tgid, __u64 now)
  *   grow 673 us while the kernel charged it 849 us.
  * - gap: rq->clock - rq->clock_task, what the kernel did take out: the
  *   steal, and on kernels with CONFIG_IRQ_TIME_ACCOUNTING interrupts' time too
- *   (which the steal clock's advance bounds out).
+ *   (which the steal clock's advance bounds out). Two fields, read without
+ *   the run queue's lock while another CPU may update them (a remote wake-up
+ *   does): update_rq_clock writes clock, then clock_task, so reading
+ *   clock_task first can only see the gap too large, never too small, and
+ *   the smaller of two such reads is taken. prev_steal_time_rq is one field.
  *
  * So a thread's CPU clock (CLOCK_THREAD_CPUTIME_ID, se.sum_exec_runtime) plus
  * this steal is its time on CPU by the run queue's clock. Both are current at
@@ -275,16 +279,28 @@ static __always_inline struct steal_clock read_steal_clock(void)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct rq *rq = BPF_CORE_READ(task, se.cfs_rq, rq);
 	c.steal = BPF_CORE_READ(rq, prev_steal_time_rq);
-	c.gap = BPF_CORE_READ(rq, clock) - BPF_CORE_READ(rq, clock_task);
+	__u64 t1 = BPF_CORE_READ(rq, clock_task);
+	__u64 c1 = BPF_CORE_READ(rq, clock);
+	__u64 t2 = BPF_CORE_READ(rq, clock_task);
+	__u64 c2 = BPF_CORE_READ(rq, clock);
+	__u64 g1 = c1 - t1, g2 = c2 - t2;
+	c.gap = g1 < g2 ? g1 : g2;
 	return c;
 }
 
-/* The steal between two reads of one CPU's steal clocks (0 if either went back: a torn read). */
+/*
+ * The steal between two reads of one CPU's steal clocks: the smaller of their
+ * advances. A gap that went back (both of a read's halves torn) says nothing:
+ * the steal clock's advance, then.
+ */
 static __always_inline __u64 stolen_between(const struct steal_clock *from, const struct steal_clock *to)
 {
-	if (to->steal <= from->steal || to->gap <= from->gap)
+	if (to->steal <= from->steal)
 		return 0;
-	__u64 s = to->steal - from->steal, g = to->gap - from->gap;
+	__u64 s = to->steal - from->steal;
+	if (to->gap < from->gap)
+		return s;
+	__u64 g = to->gap - from->gap;
 	return s < g ? s : g;
 }
 

@@ -37,7 +37,8 @@ public sealed class InterferenceTrace : IDisposable
     // IN to OUT, during which the hypervisor stole STEAL ns of that CPU that the
     // scheduler left out of the thread's CPU time: the smaller of what its steal
     // clock (rq->prev_steal_time_rq) and what its run queue's clock less the task
-    // clock (rq->clock - rq->clock_task) grew, both current at every switch
+    // clock (rq->clock - rq->clock_task, clock_task read first, the smaller of two reads:
+    // another CPU may be updating the two) grew, both current at every switch
     // (__schedule updates the run queue's clock first; update_rq_clock_task takes
     // a steal clock's step larger than the clock's out of no one's CPU time, yet
     // moves prev_steal_time_rq past it, so that clock alone overstates it), and the scheduler charged
@@ -67,10 +68,11 @@ public sealed class InterferenceTrace : IDisposable
     private const string DetailSwitch = """
           $rq = curtask->se.cfs_rq->rq;
           $steal = $rq->prev_steal_time_rq;
-          $gap = $rq->clock - $rq->clock_task;
+          $t1 = $rq->clock_task; $c1 = $rq->clock; $t2 = $rq->clock_task; $c2 = $rq->clock;
+          $gap = ($c1 - $t1) < ($c2 - $t2) ? ($c1 - $t1) : ($c2 - $t2);
           if (pid == $1) {
             $ex = curtask->se.sum_exec_runtime;
-            if (@on[args->prev_pid] != 0) { $ds = $steal - @sv[args->prev_pid]; $dg = $gap - @sg[args->prev_pid]; printf("v %d %llu %llu %llu %lld\n", args->prev_pid, @on[args->prev_pid], $now, $ds < $dg ? $ds : $dg, @ex[args->prev_pid] != 0 ? (int64)($ex - @ex[args->prev_pid]) : -1); }
+            if (@on[args->prev_pid] != 0) { $ds = $steal - @sv[args->prev_pid]; $dg = $gap < @sg[args->prev_pid] ? $ds : $gap - @sg[args->prev_pid]; printf("v %d %llu %llu %llu %lld\n", args->prev_pid, @on[args->prev_pid], $now, $ds < $dg ? $ds : $dg, @ex[args->prev_pid] != 0 ? (int64)($ex - @ex[args->prev_pid]) : -1); }
             @ex[args->prev_pid] = $ex;
           }
           delete(@on[args->prev_pid]); delete(@sv[args->prev_pid]); delete(@sg[args->prev_pid]);

@@ -28,6 +28,15 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
     private sealed record Call(string Method, string Host, string Path, int? Status, bool Error, bool Tls, bool NewConn,
         long StartNs, long? DurationNs, long? ConnNs, long? ResponseNs, long? DnsNs, long? ConnectNs, long? TlsNs, long? BodyNs);
 
+    /// <summary>GETs a /call URL of a traced server, which must answer 2xx: the handler's timing of each call it made.</summary>
+    private static async Task<List<Truth>> CallAsync(HttpClient http, string url)
+    {
+        using var resp = await http.GetAsync(url);
+        string body = await resp.Content.ReadAsStringAsync();
+        Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
+        return Truths(body);
+    }
+
     /// <summary>The handler's answer to /call: one JSON object per call.</summary>
     private static List<Truth> Truths(string body) => body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<JsonElement>(l)).Select(t => new Truth(
         t.GetProperty("status").GetInt32(), t.GetProperty("proto").GetInt32(), t.GetProperty("reused").GetBoolean(), t.GetProperty("start_ns").GetInt64(),
@@ -111,10 +120,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
             bool h2 = i % 4 == 2;
             int ms = 2 + i % 5, n = 1 + i % 4 % 3, status = i % 5 == 4 ? 503 : 200;
             string url = $"{via.BaseUrl}/call?ms={ms}&n={n}&status={status}&close={(i / 4 % 3 == 1 ? 1 : 0)}&h2={(h2 ? 1 : 0)}";
-            using var resp = await http.GetAsync(url);
-            string body = await resp.Content.ReadAsStringAsync();
-            Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
-            var truth = Truths(body);
+            var truth = await CallAsync(http, url);
             Assert.Equal(n, truth.Count);
             Assert.All(truth, t => Assert.Equal(h2 ? 2 : 1, t.Proto));
             sent.Add((via, via != viaPlain, h2, ms, status, truth));
@@ -252,10 +258,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
             bool par = i % 2 == 1;
             int n = par ? 2 + i / 2 % 2 : 1;
             string url = $"{via.BaseUrl}/call?ms=2&n={n}&par={(par ? 1 : 0)}&close={(i / 2 % 4 == 0 ? 1 : 0)}";
-            using var resp = await http.GetAsync(url);
-            string body = await resp.Content.ReadAsStringAsync();
-            Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
-            var truth = Truths(body);
+            var truth = await CallAsync(http, url);
             Assert.Equal(n, truth.Count);
             sent.Add((par, truth));
         }
@@ -353,10 +356,7 @@ public sealed class OutgoingCallTests(ITestOutputHelper output)
             for (int i = 0; i < 100; i++)
             {
                 string url = $"{via.BaseUrl}/call?ms=1&n=1&close=1";
-                using var resp = await http.GetAsync(url);
-                string body = await resp.Content.ReadAsStringAsync();
-                Assert.True(resp.IsSuccessStatusCode, $"{url}: {(int)resp.StatusCode} {body}");
-                truths.Add(Assert.Single(Truths(body)));
+                truths.Add(Assert.Single(await CallAsync(http, url)));
             }
             await Task.Delay(300);
             Assert.Equal(0, sonde.Interrupt());

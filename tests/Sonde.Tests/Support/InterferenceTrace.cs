@@ -235,21 +235,33 @@ public sealed class InterferenceTrace : IDisposable
     public (long Least, long Most) StolenBoundsNs(int tid, long from, long to)
     {
         long least = 0, most = 0;
-        foreach (var v in Stopped(_onCpu).GetValueOrDefault(tid) ?? [])
-            if (v.Out > v.In && Math.Min(v.Out, to) > Math.Max(v.In, from))
-            {
-                most += v.Steal;
-                if (v.In >= from && v.Out <= to) least += v.Steal;
-            }
+        foreach (var (v, inside) in Overlapping(tid, from, to))
+        {
+            most += v.Steal;
+            if (inside == v.Out - v.In) least += v.Steal;
+        }
         return (least, most);
     }
+
+    /// <summary>Thread <paramref name="tid"/>'s stints on a CPU that overlap [from, to], each with how long of it lies inside.</summary>
+    private IEnumerable<(OnCpu V, long Inside)> Overlapping(int tid, long from, long to)
+    {
+        foreach (var v in Stopped(_onCpu).GetValueOrDefault(tid) ?? [])
+        {
+            long inside = Math.Min(v.Out, to) - Math.Max(v.In, from);
+            if (v.Out > v.In && inside > 0) yield return (v, inside);
+        }
+    }
+
+    /// <summary>A stint's time charged to no one's CPU clock (0 when its charge is not known).</summary>
+    private static long Uncharged(OnCpu v) => v.Exec >= 0 ? Math.Max(0, v.Out - v.In - v.Steal - v.Exec) : 0;
 
     /// <summary>
     /// The part of thread <paramref name="tid"/>'s time on its CPUs within [from, to]
     /// that the scheduler charged to no one's CPU clock: neither its own (Exec) nor
     /// stolen (with detail). On a VM each context switch leaves a few microseconds so.
     /// </summary>
-    public long UnchargedNs(int tid, long from, long to) => Prorated(tid, from, to, v => v.Exec >= 0 ? Math.Max(0, v.Out - v.In - v.Steal - v.Exec) : 0);
+    public long UnchargedNs(int tid, long from, long to) => Prorated(tid, from, to, Uncharged);
 
     /// <summary>
     /// Bounds of <see cref="UnchargedNs"/> without prorating: a stint's uncharged time
@@ -260,12 +272,10 @@ public sealed class InterferenceTrace : IDisposable
     public (long Least, long Most) UnchargedBoundsNs(int tid, long from, long to)
     {
         long least = 0, most = 0;
-        foreach (var v in Stopped(_onCpu).GetValueOrDefault(tid) ?? [])
+        foreach (var (v, inside) in Overlapping(tid, from, to))
         {
-            if (v.Out <= v.In || v.Exec < 0 || Math.Min(v.Out, to) <= Math.Max(v.In, from)) continue;
-            long uncharged = Math.Max(0, v.Out - v.In - v.Steal - v.Exec);
-            long inside = Math.Min(v.Out, to) - Math.Max(v.In, from);
-            if (v.In >= from && v.Out <= to) least += uncharged;
+            long uncharged = Uncharged(v);
+            if (inside == v.Out - v.In) least += uncharged;
             most += Math.Min(uncharged, inside);
         }
         return (least, most);
@@ -281,11 +291,10 @@ public sealed class InterferenceTrace : IDisposable
     public (long Least, long Most) ChargedBoundsNs(int tid, long from, long to)
     {
         long least = 0, most = 0;
-        foreach (var v in Stopped(_onCpu).GetValueOrDefault(tid) ?? [])
+        foreach (var (v, inside) in Overlapping(tid, from, to))
         {
-            if (v.Out <= v.In || Math.Min(v.Out, to) <= Math.Max(v.In, from)) continue;
             long exec = v.Exec >= 0 ? v.Exec : v.Out - v.In - v.Steal;
-            long inside = Math.Min(v.Out, to) - Math.Max(v.In, from), outside = v.Out - v.In - inside;
+            long outside = v.Out - v.In - inside;
             least += Math.Max(0, exec - outside);
             most += Math.Min(exec, inside);
         }

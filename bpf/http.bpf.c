@@ -70,7 +70,20 @@ struct steal_clock {
 };
 
 struct inflight {
+	/* What every request has, the breakdown on or off (INFLIGHT_LITE_BYTES). */
 	struct sonde_inflight_head head;
+	__s64 goid;
+	__u64 req;      /* *http.Request */
+	__u64 rw;       /* ResponseWriter's data word (a *response for HTTP/1) */
+	struct go_string route[SONDE_ROUTE_PARTS]; /* the router's route, in pieces (chi: one per router) */
+	__u32 route_flags; /* SONDE_F_ROUTE_TRUNCATED: more pieces than route[] holds */
+	__u16 kind;        /* 0: HTTP; SONDE_F_GRPC */
+	__u16 grpc_status; /* with SONDE_F_GRPC_STATUS in grpc_flags */
+	__u16 grpc_flags;
+	__u16 grpc_path_len;
+	__u32 tid;      /* as Sonde sees it (its pid namespace) */
+	char grpc_path[SONDE_PATH_MAX]; /* the call's full method, copied at its start */
+	/* The breakdown's state: in the map's values only when the breakdown's programs are loaded. */
 	__u64 cat_ns[SONDE_CAT_MAX];
 	__u64 since;     /* when the current category started accruing */
 	__u64 stw_snap;  /* the process's stop-the-world total at `since` */
@@ -86,25 +99,26 @@ struct inflight {
 	__u32 npeers;
 	__u32 wait_peer; /* peers[] index + 1 of the socket its last EAGAIN/EINPROGRESS was on (0: none) */
 	__u32 park_peer; /* peers[] index + 1 that the net_io accruing now waits on (0: none known) */
-	__u32 _pad5;
-	__s64 goid;
-	__u64 req;      /* *http.Request */
-	__u64 rw;       /* ResponseWriter's data word (a *response for HTTP/1) */
-	struct go_string route[SONDE_ROUTE_PARTS]; /* the router's route, in pieces (chi: one per router) */
-	__u32 route_flags; /* SONDE_F_ROUTE_TRUNCATED: more pieces than route[] holds */
-	__u16 kind;        /* 0: HTTP; SONDE_F_GRPC */
-	__u16 grpc_status; /* with SONDE_F_GRPC_STATUS in grpc_flags */
-	__u16 grpc_flags;
-	__u16 grpc_path_len;
-	__u32 _pad3;
-	char grpc_path[SONDE_PATH_MAX]; /* the call's full method, copied at its start */
-	__u32 tid;      /* as Sonde sees it (its pid namespace) */
 	__u32 open_call; /* calls[] index + 1 of the round trip in progress (0: none) */
 	__u64 ncalls;    /* outgoing calls started, kept or not (64 bits: BPF's fetch-and-add before cpu v3) */
 	/* Last, and not cleared at a start (too big to clear at once): only the first npeers and ncalls are read. */
 	struct sonde_peer_wait peers[SONDE_MAX_PEERS];
 	struct sonde_call calls[SONDE_MAX_CALLS];
 };
+
+/* The head of struct inflight that a request has without the breakdown: all the map's values hold then. */
+#define INFLIGHT_LITE_BYTES __builtin_offsetof(struct inflight, cat_ns)
+
+/*
+ * Set by user space before load (HttpTracer.OpenAndLoad), read-only after: the
+ * verifier knows them, so a program drops the code of a mode not loaded.
+ * breakdown: 1 when the breakdown's programs are loaded, and the inflight
+ * map's values are whole structs; 0: only their first lite_bytes.
+ */
+const volatile struct {
+	__u32 breakdown;
+	__u32 lite_bytes;
+} sonde_load SEC(".rodata.sonde") = { .breakdown = 1, .lite_bytes = INFLIGHT_LITE_BYTES };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -133,7 +147,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct inflight_key);
-	__type(value, struct inflight);
+	__uint(value_size, sizeof(struct inflight)); /* INFLIGHT_LITE_BYTES without the breakdown: no BTF type, so user space can shrink it */
 } inflight SEC(".maps");
 
 /*
@@ -411,7 +425,9 @@ static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 	struct inflight *val = bpf_map_lookup_elem(&inflight_scratch, &zero);
 	if (!val)
 		return 0;
-	__builtin_memset(val, 0, __builtin_offsetof(struct inflight, peers));
+	__builtin_memset(val, 0, INFLIGHT_LITE_BYTES);
+	if (sonde_load.breakdown)
+		__builtin_memset((char *)val + INFLIGHT_LITE_BYTES, 0, __builtin_offsetof(struct inflight, peers) - INFLIGHT_LITE_BYTES);
 	val->head.start_ns = bpf_ktime_get_ns();
 	val->req = GO_ARG4(ctx);
 	val->rw = GO_ARG3(ctx);
@@ -427,10 +443,10 @@ static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 			val->grpc_flags |= SONDE_F_PATH_TRUNCATED;
 	}
 	bpf_probe_read_user(&val->goid, sizeof(val->goid), (void *)(key.g + cfg->g_goid));
-	val->since = val->head.start_ns;
-	val->state = SONDE_CAT_ON_CPU;
-	val->run_tid = (__u32)id;
-	if (cfg->breakdown) {
+	if (sonde_load.breakdown && cfg->breakdown) {
+		val->since = val->head.start_ns;
+		val->state = SONDE_CAT_ON_CPU;
+		val->run_tid = (__u32)id;
 		val->steal_snap = read_steal_clock();
 		val->steal_cpu = bpf_get_smp_processor_id() + 1;
 		val->stw_snap = stw_total(key.tgid, val->head.start_ns);
@@ -681,7 +697,9 @@ static __always_inline __u32 read_path(char *dst, __u64 url, struct sonde_go_con
 
 /* response.req to response.status, read at once when they are this close (bytes). */
 #define SONDE_STATUS_SPAN 256
-_Static_assert(sizeof(struct sonde_http_breakdown) >= SONDE_STATUS_SPAN + 8, "fill_event reads response fields into the breakdown's room");
+/* http.Request from Method to Pattern, read at once when this close (bytes), into the room after the status's. */
+#define SONDE_REQUEST_SPAN 256
+_Static_assert(sizeof(struct sonde_http_breakdown) >= SONDE_STATUS_SPAN + SONDE_REQUEST_SPAN, "fill_event reads response and request fields into the breakdown's room");
 
 /*
  * Fills what every record has, from the request's in-flight entry and its
@@ -761,14 +779,38 @@ static __always_inline void fill_event(struct sonde_http_event *e, char *tail, s
 		e->flags |= SONDE_F_STATUS_UNKNOWN;
 
 	int trunc = 0;
-	__u64 url;
-	if (cfg->req_url == cfg->req_method + sizeof(struct go_string)) {
+	__u64 url = 0;
+	struct go_string pattern = {};
+	int pattern_read = 0;
+	__u64 pat_at = cfg->req_pattern - cfg->req_method;
+	if (cfg->req_pattern > cfg->req_method && pat_at + sizeof(struct go_string) <= SONDE_REQUEST_SPAN &&
+	    cfg->req_url == cfg->req_method + sizeof(struct go_string)) {
+		/*
+		 * One read of http.Request from Method (then URL) to Pattern (go1.23+: 200 to
+		 * 240 bytes on), into the tail past the status's span: a read of user memory
+		 * is what a probe pays most for (~50 ns each on a VM).
+		 */
+		char *span = tail + SONDE_STATUS_SPAN;
+		__u64 len = pat_at + sizeof(struct go_string);
+		asm volatile("%0 &= 511" : "+r"(len));
+		asm volatile("%0 &= 255" : "+r"(pat_at));
+		if (len >= 32 && len <= SONDE_REQUEST_SPAN && pat_at + sizeof(struct go_string) <= len &&
+		    bpf_probe_read_user(span, len, (void *)(f->req + cfg->req_method)) == 0) {
+			struct go_string method = {};
+			__builtin_memcpy(&method, span, sizeof(method));
+			e->method_len = go_copy_string(e->method, SONDE_METHOD_MAX, method.ptr, method.len, &trunc);
+			__builtin_memcpy(&url, span + sizeof(struct go_string), sizeof(url));
+			__builtin_memcpy(&pattern, span + pat_at, sizeof(pattern));
+			pattern_read = 1;
+		}
+	}
+	if (!pattern_read && cfg->req_url == cfg->req_method + sizeof(struct go_string)) {
 		/* Adjacent (http.Request: Method, then URL, in every Go version): one read for both. */
 		struct { struct go_string method; __u64 url; } head = {};
 		bpf_probe_read_user(&head, sizeof(head), (void *)(f->req + cfg->req_method));
 		e->method_len = go_copy_string(e->method, SONDE_METHOD_MAX, head.method.ptr, head.method.len, &trunc);
 		url = head.url;
-	} else {
+	} else if (!pattern_read) {
 		e->method_len = go_read_string(e->method, SONDE_METHOD_MAX, f->req + cfg->req_method, &trunc);
 		url = go_read_ptr(f->req + cfg->req_url);
 	}
@@ -796,7 +838,9 @@ static __always_inline void fill_event(struct sonde_http_event *e, char *tail, s
 	 * (*ServeMux).ServeHTTP on the request it was handed; "GET /users/{id}", whose
 	 * method and host user space strips). The request is still the server's here.
 	 */
-	if (e->route_len == 0 && cfg->req_pattern)
+	if (e->route_len == 0 && pattern.len > 0)
+		e->route_len = go_copy_string(e->route, SONDE_ROUTE_MAX, pattern.ptr, pattern.len, &trunc);
+	else if (e->route_len == 0 && cfg->req_pattern && !pattern_read)
 		e->route_len = go_read_string(e->route, SONDE_ROUTE_MAX, f->req + cfg->req_pattern, &trunc);
 	if (trunc)
 		e->flags |= SONDE_F_ROUTE_TRUNCATED;
@@ -827,7 +871,7 @@ static __always_inline int request_end(struct pt_regs *ctx, __u16 end_flags)
 	if (!r)
 		goto out;
 	__u64 size = sizeof(r->e);
-	if (cfg->breakdown) {
+	if (sonde_load.breakdown && cfg->breakdown) {
 		account(f, key.tgid, now, SONDE_CAT_ON_CPU);
 		fill_event(&r->e, (char *)&r->b, f, cfg, now, end_flags | SONDE_F_BREAKDOWN | (cfg->resp_status_code ? SONDE_F_CALLS : 0));
 		__builtin_memcpy(r->b.breakdown_ns, f->cat_ns, sizeof(r->b.breakdown_ns));

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Reflection;
 using Sonde.Interop.Libbpf;
 using Sonde.RingBuffer;
@@ -39,14 +40,17 @@ public sealed class HttpTracer : IDisposable
     /// <param name="uprobeMulti">
     /// Attach with multi-uprobe links (one per program and file or process: fast to
     /// detach, and per process with no breakpoint in the file's other processes);
-    /// null: where the kernel has them (Linux 6.6+). False: single perf-event uprobes.
+    /// null: where the kernel has them (Linux 6.6+), unless SONDE_UPROBE_MULTI=0 asks
+    /// for single perf-event uprobes (each program then keeps its own run-time
+    /// statistics: `make bench` measures the cost of each that way). False: single
+    /// perf-event uprobes.
     /// </param>
     /// <param name="maxBinaries">Slots for distinct executables at the same time (<see cref="DefaultMaxBinaries"/>).</param>
     /// <param name="maxInflight">Requests in flight at the same time (<see cref="DefaultMaxInflight"/>); a start beyond is counted as lost.</param>
     public HttpTracer(uint ringBufferBytes = DefaultRingBufferBytes, bool breakdown = true, bool? uprobeMulti = null,
         int maxBinaries = DefaultMaxBinaries, uint maxInflight = DefaultMaxInflight)
     {
-        UsesUprobeMulti = uprobeMulti ?? KernelHasUprobeMulti;
+        UsesUprobeMulti = uprobeMulti ?? (KernelHasUprobeMulti && Environment.GetEnvironmentVariable("SONDE_UPROBE_MULTI") != "0");
         if (ringBufferBytes < 4096 || (ringBufferBytes & (ringBufferBytes - 1)) != 0)
             throw new TraceException($"ring buffer size must be a power of two of at least 4096 bytes, not {ringBufferBytes}");
         if (maxBinaries is < 1 or > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(maxBinaries));   // a record's config is a u16
@@ -102,7 +106,15 @@ public sealed class HttpTracer : IDisposable
             if (uprobeMulti)
                 foreach (var p in UprobePrograms.Append(UprobeEntry)) o.Program(p).SetUprobeMulti();
             if (!breakdown)
-                foreach (var p in BreakdownPrograms) o.Program(p).SetAutoload(false);
+            {
+                foreach (var p in BreakdownPrograms.Concat(CallPrograms)) o.Program(p).SetAutoload(false);
+                // bpf/http.bpf.c's sonde_load: without the breakdown a request in flight needs only
+                // the head of struct inflight (lite_bytes), and the programs drop the rest's code.
+                var load = o.Map(".rodata.sonde").InitialValue;
+                uint lite = BinaryPrimitives.ReadUInt32LittleEndian(load[4..]);
+                BinaryPrimitives.WriteUInt32LittleEndian(load, 0);
+                o.Map("inflight").SetValueSize(lite);
+            }
             o.Load();
             return o;
         }
@@ -150,6 +162,13 @@ public sealed class HttpTracer : IDisposable
     [
         "sonde_go_park", "sonde_go_execute", "sonde_go_ready", "sonde_go_stw_start", "sonde_go_stw_end",
         "sonde_sched_switch", "sonde_sched_wakeup", "sonde_sys_enter", "sonde_sys_exit", "sonde_task_exit",
+    ];
+
+    /// <summary>The outgoing calls' programs (net/http's client): only with the breakdown.</summary>
+    public static readonly string[] CallPrograms =
+    [
+        "sonde_client_start", "sonde_client_dial", "sonde_client_conn", "sonde_client_end", "sonde_client_h2_conn", "sonde_client_body",
+        "sonde_dial_start", "sonde_dial_resolved", "sonde_dial_tls", "sonde_dial_tls_done", "sonde_dial_end",
     ];
 
     public uint RingBufferBytes { get; }

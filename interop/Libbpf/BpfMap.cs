@@ -33,6 +33,33 @@ public sealed unsafe class BpfMap
         }
     }
 
+    /// <summary>The size of the map's values, in bytes.</summary>
+    public uint ValueSize => LibbpfNative.bpf_map__value_size(_map);
+
+    /// <summary>Sets the size of its values; only before load, for a map whose values have no BTF type.</summary>
+    public void SetValueSize(uint size)
+    {
+        int rc = LibbpfNative.bpf_map__set_value_size(_map, size);
+        if (rc < 0) throw new BpfException($"set value_size of map {Name}", -rc, Array.Empty<string>());
+    }
+
+    /// <summary>
+    /// The initial contents of a global-data map (.rodata, .data, .bss and their
+    /// named sections), which load copies into the kernel: read them, or change
+    /// them before load. A view of libbpf's copy, valid until the object is disposed.
+    /// </summary>
+    public Span<byte> InitialValue
+    {
+        get
+        {
+            _owner.ThrowIfDisposed();
+            nuint size;
+            void* p = LibbpfNative.bpf_map__initial_value(_map, &size);
+            if (p == null) throw new InvalidOperationException($"map {Name} has no initial value: not a global-data map, or already loaded");
+            return new Span<byte>(p, checked((int)size));
+        }
+    }
+
     /// <summary>Sets max_entries (ring buffer: its size in bytes); only before load.</summary>
     public void SetMaxEntries(uint maxEntries)
     {

@@ -36,6 +36,12 @@ internal static unsafe partial class LibbpfNative
     internal static partial uint bpf_map__value_size(nint map);
 
     [LibraryImport(Lib)]
+    internal static partial int bpf_map__set_value_size(nint map, uint size);
+
+    [LibraryImport(Lib)]
+    internal static partial void* bpf_map__initial_value(nint map, nuint* size);
+
+    [LibraryImport(Lib)]
     internal static partial int bpf_program__fd(nint prog);
 
     /// <summary>libbpf 0.6+: whether bpf_object__load loads (and the verifier checks) the program.</summary>

@@ -103,7 +103,10 @@ def variants(paths, work_dir, skipped):
     sonde = paths["sonde"]
     sonde_help = run([sonde, "--help"], 30, "sonde --help")
     trace_help = run([sonde, "trace", "--help"], 30, "sonde trace --help")
-    trace = lambda *extra: (lambda server: [sonde, "trace", "--pid", str(server.pid), "--no-summary", *extra])
+    # Single uprobes (SONDE_UPROBE_MULTI=0), not multi-uprobe links: each program then keeps
+    # run-time statistics of its own (multi-uprobe links run every probe as sonde_uprobe).
+    trace = lambda *extra: (lambda server: ["env", "SONDE_UPROBE_MULTI=0", sonde, "trace", "--pid", str(server.pid),
+                                            "--no-summary", *extra])
 
     found = [Variant("untraced", "untraced", kind="baseline")]
     if "--breakdown" in trace_help:

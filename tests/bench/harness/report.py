@@ -275,6 +275,20 @@ TARGET_THROUGHPUT_ON = 0.85    # of untraced, breakdown on
 TARGET_P50_ADDED_US = 10.0     # one request at a time
 TARGET_COST_OFF_US = 3.0       # tracer CPU + BPF run time per request
 TARGET_COST_ON_US = 8.0
+TARGET_BPF_OFF_NS = 400        # BPF run time per request, --breakdown off
+TARGET_SCHED_TRAPS = 3.0       # Go scheduler uprobe hits per request, breakdown on
+
+
+def _sched_uprobe_hits(on, off):
+    """Go scheduler uprobe hits per request of a breakdown-on run (None: not known)."""
+    progs = on.get("progs", {})
+    sched = sum(v["hits_per_req"] for n, v in progs.items() if n.startswith("sonde_go_"))
+    if not sched and "sonde_uprobe" in progs:
+        # Multi-uprobe links: every uprobe runs as the entry program. The scheduler's are
+        # its runs beyond the request probes' (the breakdown-off variant's runs of it).
+        request_probes = (off or {}).get("progs", {}).get("sonde_uprobe", {}).get("hits_per_req", 2.0)
+        sched = progs["sonde_uprobe"]["hits_per_req"] - request_probes
+    return sched if progs else None
 
 
 def _overhead_targets(summary, servers):
@@ -316,6 +330,17 @@ def _overhead_targets(summary, servers):
                 out.append(f"| {name} | cost ≤ {target:.0f} µs per request ({label}: tracer CPU + BPF run time) | "
                            f"{c:.1f} µs ({_us(d['tracer_cpu_us_per_req'])} + {d['bpf_ns_per_req'] / 1000:.1f} µs) | "
                            f"{verdict(c <= target)} |")
+        if off["bpf_ns_per_req"] is not None:
+            per = ", ".join(f"{n} {v['ns_per_hit']:.0f} ns × {v['hits_per_req']:.2f}"
+                            for n, v in sorted(off.get("progs", {}).items())
+                            if v["ns_per_hit"] is not None and v["hits_per_req"] > 0.001)
+            out.append(f"| {name} | BPF ≤ {TARGET_BPF_OFF_NS} ns per request (`--breakdown off`) | "
+                       f"{off['bpf_ns_per_req']:.0f} ns ({per}) | {verdict(off['bpf_ns_per_req'] <= TARGET_BPF_OFF_NS)} |")
+        if on:
+            sched = _sched_uprobe_hits(on, off)
+            if sched is not None:
+                out.append(f"| {name} | ≤ {TARGET_SCHED_TRAPS:.0f} Go scheduler uprobe hits (traps) per request (breakdown on) | "
+                           f"{sched:.1f} | {verdict(sched <= TARGET_SCHED_TRAPS)} |")
         # What bounds the throughput: the server's own CPU per request against what tracing adds to it.
         u = base["server_cpu_us_per_req"]
         a = _med(off["added_server_cpu"])
@@ -340,12 +365,7 @@ def _overhead_targets(summary, servers):
             progs = on.get("progs", {})
             kernel = sum(v["ns_per_hit"] * v["hits_per_req"] for n, v in progs.items()
                          if n.startswith(("sonde_sys_", "sonde_sched_")) and v["ns_per_hit"] is not None) / 1000
-            sched_uprobes = sum(v["hits_per_req"] for n, v in progs.items() if n.startswith("sonde_go_"))
-            if not sched_uprobes and "sonde_uprobe" in progs:
-                # Multi-uprobe links: every uprobe runs as the entry program. The scheduler's are
-                # its runs beyond the request probes' (the breakdown-off variant's runs of it).
-                request_probes = off.get("progs", {}).get("sonde_uprobe", {}).get("hits_per_req", 2.0)
-                sched_uprobes = progs["sonde_uprobe"]["hits_per_req"] - request_probes
+            sched_uprobes = _sched_uprobe_hits(on, off) or 0.0
             bounds.append(f"**{name}, breakdown on:** tracing adds {a_on:.1f} µs of server CPU per request, "
                           f"{b_on:.1f} µs of it BPF run time, {kernel:.1f} µs of which in the kernel tracepoints "
                           f"(`sys_enter`/`sys_exit` for every syscall of every task, `sched_switch`, `sched_wakeup`), "
@@ -372,7 +392,10 @@ def _cost_section(summary, servers, variants):
         "Measured over the saturated window of each run. *Tracer CPU*: utime + stime of the tracer process "
         "(`/proc/PID/stat`) ÷ requests. *BPF*: `run_time_ns` and `run_cnt` of the tracer's own BPF programs "
         "(`/proc/PID/fdinfo` of its program fds, so other tracers on the machine don't count; run-time statistics "
-        "enabled with `BPF_ENABLE_STATS` for the run) ÷ requests. BPF run time excludes the uprobe's own cost "
+        "enabled with `BPF_ENABLE_STATS` for the run) ÷ requests. The `sonde trace` rows attach single uprobes "
+        "(`SONDE_UPROBE_MULTI=0`), so that each program keeps statistics of its own; `sonde run` attaches as "
+        "deployed, with multi-uprobe links, whose uprobes all run as `sonde_uprobe`, which tail-calls the probe's "
+        "program (the callee's time counts as the caller's). BPF run time excludes the uprobe's own cost "
         "(the trap, and the single-step of a non-emulated instruction), which the server pays on its core: "
         "*server CPU added* is the server's CPU time per request minus untraced's, same round. "
         "With the breakdown on (`sonde trace`'s default, `sonde run`'s), the kernel tracepoints run for every task "

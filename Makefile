@@ -220,16 +220,18 @@ demo: deps all $(GO_OUT)/demo
 	$(Q)SONDE=$(OUT)/sonde DEMO=$(GO_OUT)/demo tests/goservers/demo/run-demo.sh
 
 # Benchmarks (tests/bench/bench.py): `make bench` runs every benchmark side by
-# side, ~15 min, and writes BENCHMARKS.md, tests/bench/overhead.svg and
-# tests/bench/results.json; `make bench-smoke` runs each once with small sizes
+# side, then the realistic service, outgoing calls and the trap-free boundary's
+# floor, ~45 min, and writes BENCHMARKS.md, tests/bench/overhead.svg and
+# tests/bench/results.json (protocols and bystanders: their own targets below); `make bench-smoke` runs each once with small sizes
 # (< 60 s) and fails only on crashes and errors. Both need root and 2 CPUs,
 # and measure the package's sonde (out/package/sonde), what users install.
 BENCH_OUT := $(OUT)/bench
 BENCH_APT_PACKAGES := bpftrace gnuplot-nox python3 redis-server
 BENCH_CS := $(wildcard tests/bench/RingBufferBench/*.cs tests/bench/RingBufferBench/*.csproj)
 BENCH_BINS := $(BENCH_OUT)/ringbuf-consumer $(BENCH_OUT)/ringbuf-producer $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench
+BOUNDARY_BINS := $(BENCH_OUT)/boundary/floor $(BENCH_OUT)/boundary/floor.bpf.o
 
-.PHONY: bench bench-smoke bench-deps bench-protocols bench-bystander bench-realistic bench-calls
+.PHONY: bench bench-smoke bench-deps bench-protocols bench-bystander bench-realistic bench-calls bench-boundary
 
 bench-deps: deps
 	$(call apt-install,$(BENCH_APT_PACKAGES))
@@ -237,6 +239,15 @@ bench-deps: deps
 $(BENCH_OUT)/ringbuf-consumer: tests/bench/ringbuf/consumer.c bpf/bench.h
 	@echo "  CC     $@"
 	$(Q)mkdir -p $(@D) && $(CLANG) -O2 -g -Wall -Werror -Ibpf -o $@ $< -lbpf
+
+# The floor of a trap-free HTTP/1 boundary (tests/bench/boundary.py): its BPF object and loader.
+$(BENCH_OUT)/boundary/floor.bpf.o: tests/bench/boundary/floor.bpf.c $(BPF_OUT)/vmlinux.h
+	@echo "  BPF    $@"
+	$(Q)mkdir -p $(@D) && $(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BPF_OUT) -c $< -o $@
+
+$(BENCH_OUT)/boundary/floor: tests/bench/boundary/floor.c
+	@echo "  CC     $@"
+	$(Q)mkdir -p $(@D) && $(CLANG) -O2 -g -Wall -Werror -o $@ $< -lbpf
 
 $(BENCH_OUT)/ringbuf-producer: tests/bench/ringbuf/producer.c
 	@echo "  CC     $@"
@@ -248,13 +259,23 @@ $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench: $(BENCH_CS) $(CS_SRCS) $(BPF_OBJS) | 
 	$(Q)$(DOTNET) publish tests/bench/RingBufferBench/RingBufferBench.csproj -c $(CONFIG) -r linux-x64 --self-contained false \
 		-p:PublishReadyToRun=true -o $(@D) --nologo -v quiet
 
-bench: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS)
+bench: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(BOUNDARY_BINS)
 	$(Q)python3 -B tests/bench/bench.py --repo .
+	$(Q)python3 -B tests/bench/realistic.py
+	$(Q)python3 -B tests/bench/calls.py
+	$(Q)python3 -B tests/bench/boundary.py
 
-bench-smoke: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped $(GO_OUT)/go$(GO_NEWEST)/peers-stripped
+bench-smoke: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped $(GO_OUT)/go$(GO_NEWEST)/peers-stripped $(BOUNDARY_BINS)
 	$(Q)python3 -B tests/bench/bench.py --repo . --smoke
 	$(Q)python3 -B tests/bench/realistic.py --smoke
 	$(Q)python3 -B tests/bench/calls.py --smoke
+	$(Q)python3 -B tests/bench/boundary.py --smoke
+
+# Would a trap-free HTTP/1 boundary (request start and end from syscall
+# tracepoints) reach 0.95x? Its floor against untraced and sonde trace:
+# tests/bench/boundary.py, into BENCHMARKS.md.
+bench-boundary: bench-deps all $(OUT)/package/sonde $(GO_OUT)/go$(GO_NEWEST)/nethttp-stripped $(BOUNDARY_BINS)
+	$(Q)python3 -B tests/bench/boundary.py
 
 # What a request costs by protocol (HTTP/1.1, HTTP/2, gRPC): tests/bench/protocols.py,
 # with a sequential HTTP/2 and gRPC client of ours; prints BENCHMARKS.md's table.

@@ -662,7 +662,7 @@ def write(path, plot_path, machine, params, rb_results, oh_results, servers, var
         lines += _routers_section(rt_results, rt_notes, params.get("routers", {}))
     # `make bench-protocols` (tests/bench/protocols.py) writes its own section, kept across runs.
     # So does `make bench-bystander` (tests/bench/bystander.py).
-    for kept in ("protocols.md", "bystander.md", "realistic.md", "calls.md"):
+    for kept in ("protocols.md", "bystander.md", "realistic.md", "calls.md", "boundary.md"):
         section = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", kept)
         if os.path.exists(section):
             with open(section) as f:

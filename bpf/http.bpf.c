@@ -146,8 +146,9 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct inflight_key);
-	__uint(value_size, sizeof(struct inflight)); /* INFLIGHT_LITE_BYTES without the breakdown: no BTF type, so user space can shrink it */
+	/* No BTF types (the kernel wants both or neither): user space shrinks the values to INFLIGHT_LITE_BYTES without the breakdown. */
+	__uint(key_size, sizeof(struct inflight_key));
+	__uint(value_size, sizeof(struct inflight));
 } inflight SEC(".maps");
 
 /*

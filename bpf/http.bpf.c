@@ -696,11 +696,72 @@ static __always_inline __u32 read_path(char *dst, __u64 url, struct sonde_go_con
 	return n;
 }
 
+/*
+ * Method and path in one read, when the path's bytes lie shortly after the
+ * method's: net/http's HTTP/1 server takes both out of the request line it
+ * read (Method and, unescaped or not, Path or RawPath are substrings of one
+ * string), so "GET /users/42" is one range of memory. Reads the range into
+ * buf and copies both from there; 0 (nothing written) when they are not that
+ * close (HTTP/2, an absolute URI with a long host), and the caller reads each.
+ * Whatever the allocations, the bytes at the path's address are the path.
+ */
+#define SONDE_LINE_GAP 32 /* the path at most this far after the method's start */
+#define SONDE_URL_SPAN 128 /* url.URL's Path to RawPath, read at once when this close (bytes) */
+static __always_inline int read_method_path(struct sonde_http_event *e, char *buf, __u64 url,
+					    struct sonde_go_config *cfg, const struct go_string *method, int *trunc)
+{
+	/* url.URL from Path to RawPath in one read too (adjacent up to Go 1.26, 48 bytes apart in 1.27), past the line's room. */
+	__u64 gap = cfg->url_raw_path - cfg->url_path;
+	if (cfg->url_raw_path <= cfg->url_path || gap + sizeof(struct go_string) > SONDE_URL_SPAN)
+		return 0;
+	char *u = buf + SONDE_LINE_GAP + SONDE_PATH_MAX;
+	__u64 ulen = gap + sizeof(struct go_string);
+	asm volatile("%0 &= 127" : "+r"(ulen));
+	asm volatile("%0 &= 127" : "+r"(gap));
+	if (ulen < 2 * sizeof(struct go_string) || gap + sizeof(struct go_string) > ulen ||
+	    bpf_probe_read_user(u, ulen, (void *)(url + cfg->url_path)) != 0)
+		return 0;
+	struct go_string both[2] = {};
+	__builtin_memcpy(&both[0], u, sizeof(both[0]));
+	__builtin_memcpy(&both[1], u + gap, sizeof(both[1]));
+	struct go_string *path = both[1].len > 0 ? &both[1] : &both[0];
+	if (method->ptr == 0 || method->len <= 0 || method->len > SONDE_METHOD_MAX ||
+	    path->len <= 0 || path->ptr < method->ptr) {
+		count(SONDE_STAT_PEERS_LOST);
+		return 0;
+	}
+	__u64 d = path->ptr - method->ptr;
+	if (d < (__u64)method->len || d >= SONDE_LINE_GAP)
+		return 0;
+	__u64 n = (__u64)path->len;
+	int t = 0;
+	if (n > SONDE_PATH_MAX) {
+		n = SONDE_PATH_MAX;
+		t = 1;
+	}
+	__u64 len = d + n;
+	asm volatile("%0 &= 255" : "+r"(len));
+	if (len == 0 || len > SONDE_LINE_GAP + SONDE_PATH_MAX)
+		return 0;
+	if (bpf_probe_read_user(buf, len, (void *)method->ptr) != 0)
+		return 0;
+	__builtin_memcpy(e->method, buf, SONDE_METHOD_MAX);
+	e->method_len = (__u16)method->len;
+	asm volatile("%0 &= 31" : "+r"(d));
+#pragma unroll
+	for (int i = 0; i < SONDE_PATH_MAX / 8; i++)
+		*(__u64 *)(e->path + 8 * i) = *(__u64 *)(buf + d + 8 * i);
+	e->path_len = (__u16)n;
+	*trunc = t;
+	return 1;
+}
+
 /* response.req to response.status, read at once when they are this close (bytes). */
 #define SONDE_STATUS_SPAN 256
 /* http.Request from Method to Pattern, read at once when this close (bytes), into the room after the status's. */
 #define SONDE_REQUEST_SPAN 256
 _Static_assert(sizeof(struct sonde_http_breakdown) >= SONDE_STATUS_SPAN + SONDE_REQUEST_SPAN, "fill_event reads response and request fields into the breakdown's room");
+_Static_assert(sizeof(struct sonde_http_breakdown) >= SONDE_LINE_GAP + SONDE_PATH_MAX + SONDE_URL_SPAN, "read_method_path reads into the breakdown's room");
 
 /*
  * Fills what every record has, from the request's in-flight entry and its
@@ -781,8 +842,8 @@ static __always_inline void fill_event(struct sonde_http_event *e, char *tail, s
 
 	int trunc = 0;
 	__u64 url = 0;
-	struct go_string pattern = {};
-	int pattern_read = 0;
+	struct go_string pattern = {}, method = {};
+	int pattern_read = 0, method_read = 0;
 	__u64 pat_at = cfg->req_pattern - cfg->req_method;
 	if (cfg->req_pattern > cfg->req_method && pat_at + sizeof(struct go_string) <= SONDE_REQUEST_SPAN &&
 	    cfg->req_url == cfg->req_method + sizeof(struct go_string)) {
@@ -797,9 +858,7 @@ static __always_inline void fill_event(struct sonde_http_event *e, char *tail, s
 		asm volatile("%0 &= 255" : "+r"(pat_at));
 		if (len >= 32 && len <= SONDE_REQUEST_SPAN && pat_at + sizeof(struct go_string) <= len &&
 		    bpf_probe_read_user(span, len, (void *)(f->req + cfg->req_method)) == 0) {
-			struct go_string method = {};
 			__builtin_memcpy(&method, span, sizeof(method));
-			e->method_len = go_copy_string(e->method, SONDE_METHOD_MAX, method.ptr, method.len, &trunc);
 			__builtin_memcpy(&url, span + sizeof(struct go_string), sizeof(url));
 			__builtin_memcpy(&pattern, span + pat_at, sizeof(pattern));
 			pattern_read = 1;
@@ -809,14 +868,21 @@ static __always_inline void fill_event(struct sonde_http_event *e, char *tail, s
 		/* Adjacent (http.Request: Method, then URL, in every Go version): one read for both. */
 		struct { struct go_string method; __u64 url; } head = {};
 		bpf_probe_read_user(&head, sizeof(head), (void *)(f->req + cfg->req_method));
-		e->method_len = go_copy_string(e->method, SONDE_METHOD_MAX, head.method.ptr, head.method.len, &trunc);
+		method = head.method;
 		url = head.url;
 	} else if (!pattern_read) {
 		e->method_len = go_read_string(e->method, SONDE_METHOD_MAX, f->req + cfg->req_method, &trunc);
 		url = go_read_ptr(f->req + cfg->req_url);
+		method_read = 1;
 	}
 	trunc = 0;
-	e->path_len = url ? read_path(e->path, url, cfg, &trunc) : 0;
+	/* The status is out of `tail` by now, the request's span too: room for the request line. */
+	if (method_read || !url || !read_method_path(e, tail, url, cfg, &method, &trunc)) {
+		if (!method_read)
+			e->method_len = go_copy_string(e->method, SONDE_METHOD_MAX, method.ptr, method.len, &trunc);
+		trunc = 0;
+		e->path_len = url ? read_path(e->path, url, cfg, &trunc) : 0;
+	}
 	if (trunc)
 		e->flags |= SONDE_F_PATH_TRUNCATED;
 

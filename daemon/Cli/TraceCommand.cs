@@ -46,7 +46,10 @@ internal static class TraceCommand
                              ({"10.0.0.5:5432":{"count","ns"}}, "unix:/run/x.sock",
                              "udp:127.0.0.53:53", "client"); the summary gains a
                              mean breakdown and the top peers per route. Off:
-                             fewer probes, lowest overhead.
+                             fewer probes, lowest overhead. Measured on a
+                             service doing ~200 us of work and a Redis
+                             query per request: off costs it ~2.5% of its
+                             throughput, on ~8% (README, "Measured").
           --calls on|off     with the breakdown, each request's outgoing HTTP
                              calls (net/http's client, on the request's
                              goroutine or, from Go 1.21, ones it started;

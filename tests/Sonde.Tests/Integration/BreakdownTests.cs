@@ -401,13 +401,22 @@ public sealed class BreakdownTests(ITestOutputHelper output)
     {
         var urls = new List<string>();
         for (int i = 0; i < Measured; i++) { urls.Add("/fsync?n=8&kb=64&direct=1"); urls.Add("/busy?ms=2"); }
-        var run = await Trace(server, urls, concurrency: 6, serverArgs: ["-procs", "1"]);
-        var checks = new Checks(output);
-        CheckAgainstTheHandler(run, "/fsync", writes: 8, checks);
-        CheckAgainstTheHandler(run, "/busy", writes: 0, checks);
-        checks.Assert();
-        int withFutex = checks.CountOf("/fsync requests whose thread slept in the runtime's futex");
-        Assert.True(withFutex >= Measured / 10, $"the premise: sysmon should have taken Ps from the fsync handlers, but only {withFutex} of {Measured} requests waited for one");
+        // How often sysmon takes a P from a handler in fsync depends on how long the disk
+        // takes (one run here saw 5 of 100, others 23 to 100): runs until Measured / 10
+        // requests in all waited for a P, every run's records checked in full.
+        const int MaxRuns = 3;
+        int withFutex = 0, runs = 0;
+        while (runs < MaxRuns && withFutex < Measured / 10)
+        {
+            runs++;
+            var run = await Trace(server, urls, concurrency: 6, serverArgs: ["-procs", "1"]);
+            var checks = new Checks(output);
+            CheckAgainstTheHandler(run, "/fsync", writes: 8, checks);
+            CheckAgainstTheHandler(run, "/busy", writes: 0, checks);
+            checks.Assert();
+            withFutex += checks.CountOf("/fsync requests whose thread slept in the runtime's futex");
+        }
+        Assert.True(withFutex >= Measured / 10, $"the premise: sysmon should have taken Ps from the fsync handlers, but only {withFutex} of {runs * Measured} requests in {runs} runs waited for one");
     }
 
     /// <summary>

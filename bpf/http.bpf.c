@@ -726,10 +726,8 @@ static __always_inline int read_method_path(struct sonde_http_event *e, char *bu
 	__builtin_memcpy(&both[1], u + gap, sizeof(both[1]));
 	struct go_string *path = both[1].len > 0 ? &both[1] : &both[0];
 	if (method->ptr == 0 || method->len <= 0 || method->len > SONDE_METHOD_MAX ||
-	    path->len <= 0 || path->ptr < method->ptr) {
-		count(SONDE_STAT_PEERS_LOST);
+	    path->len <= 0 || path->ptr < method->ptr)
 		return 0;
-	}
 	__u64 d = path->ptr - method->ptr;
 	if (d < (__u64)method->len || d >= SONDE_LINE_GAP)
 		return 0;

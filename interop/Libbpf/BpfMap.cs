@@ -122,7 +122,7 @@ public sealed unsafe class BpfMap
     /// <summary>Reads the first bytes of a key's value (a prefix of it is enough); false when the key is gone.</summary>
     public bool TryLookupHead<TKey, THead>(in TKey key, out THead head) where TKey : unmanaged where THead : unmanaged
     {
-        uint size = LibbpfNative.bpf_map__value_size(_map);
+        uint size = ValueSize;
         if (sizeof(THead) > size) throw new ArgumentException($"{typeof(THead).Name} is longer than map {Name}'s values");
         var value = size <= 4096 ? stackalloc byte[(int)size] : new byte[size];
         TKey k = key;

@@ -29,18 +29,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.sections import free_port, put_section, start_on  # noqa: E402
+from harness.sections import REPO, REPORT_LUA, SMOKE, SONDE, free_port, put_section, rounds, seconds, start_on  # noqa: E402
 from realistic import attach_args, bpf_ns_per, bpf_progs, detach, wrk_url  # noqa: E402
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVER = os.path.join(REPO, "out", "goservers", "go1.27", "nethttp-stripped")
-SONDE = os.path.join(REPO, "out", "package", "sonde")
 FLOOR = os.path.join(REPO, "out", "bench", "boundary", "floor")
 FLOOR_OBJ = os.path.join(REPO, "out", "bench", "boundary", "floor.bpf.o")
-REPORT_LUA = os.path.join(REPO, "tests", "bench", "wrk_report.lua")
-SMOKE = "--smoke" in sys.argv[1:]
-ROUNDS = 1 if SMOKE else int(os.environ.get("SONDE_BENCH_ROUNDS", "5"))
-SECONDS = 2 if SMOKE else int(os.environ.get("SONDE_BENCH_SECONDS", "8"))
+ROUNDS = rounds(5)
+SECONDS = seconds(8)
 SECTION = "## A trap-free HTTP/1 boundary: the experiment"
 GOAL = 0.95
 VARIANTS = ("untraced", "syscall floor", "sonde trace --breakdown off")

@@ -34,13 +34,11 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.sections import free_port, put_section, wait_port  # noqa: E402
+from harness.sections import REPO, SONDE, free_port, put_section, rounds, seconds, wait_port  # noqa: E402
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 GO = os.path.join(REPO, "out", "goservers")
-SONDE = os.path.join(REPO, "out", "package", "sonde")
-ROUNDS = int(os.environ.get("SONDE_BENCH_ROUNDS", "3"))
-SECONDS = int(os.environ.get("SONDE_BENCH_SECONDS", "5"))
+ROUNDS = rounds(3)
+SECONDS = seconds(5)
 SECTION = "## Bystanders and stopping"
 
 

@@ -18,14 +18,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.sections import free_port, put_section, wait_port  # noqa: E402
+from harness.sections import REPO, SONDE, free_port, put_section, rounds, wait_port  # noqa: E402
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 GO = os.path.join(REPO, "out", "goservers")
-SONDE = os.path.join(REPO, "out", "package", "sonde")   # what users install, as bench.py measures
 CLIENT = os.path.join(REPO, "out", "bench", "h2load", "h2load")
 N = int(os.environ.get("SONDE_BENCH_REQUESTS", "4000"))
-ROUNDS = int(os.environ.get("SONDE_BENCH_ROUNDS", "3"))
+ROUNDS = rounds(3)
 
 # (label, server, server flags, client mode, path)
 CASES = [

@@ -31,15 +31,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.sections import free_port, put_section, start_on  # noqa: E402
+from harness.sections import REPO, REPORT_LUA, SMOKE, SONDE, free_port, put_section, rounds, seconds, start_on  # noqa: E402
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVER = os.path.join(REPO, "out", "goservers", "go1.27", "realistic-stripped")
-SONDE = os.path.join(REPO, "out", "package", "sonde")
-REPORT_LUA = os.path.join(REPO, "tests", "bench", "wrk_report.lua")
-SMOKE = "--smoke" in sys.argv[1:]   # make bench-smoke: once, briefly, printed only
-ROUNDS = 1 if SMOKE else int(os.environ.get("SONDE_BENCH_ROUNDS", "3"))
-SECONDS = 2 if SMOKE else int(os.environ.get("SONDE_BENCH_SECONDS", "8"))
+ROUNDS = rounds(3)
+SECONDS = seconds(8)
 SECTION = "## A realistic service"
 DELAY_MS = 10           # each paced connection's wait between requests
 GOALS = {"throughput": 0.98, "p99_added": 0.02}   # breakdown on, the goal

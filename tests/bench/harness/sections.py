@@ -1,12 +1,30 @@
 """
-What the standalone benchmarks (tests/bench/protocols.py, bystander.py) share:
-free ports, waiting for a server to listen, and putting their Markdown section
-into BENCHMARKS.md and the kept copy `make bench` includes. Standard library only.
+What the standalone benchmarks (tests/bench/protocols.py, bystander.py,
+realistic.py, calls.py, boundary.py) share: where things are, how long and how
+often to measure, free ports, waiting for a server to listen, and putting their
+Markdown section into BENCHMARKS.md and the kept copy `make bench` includes.
+Standard library only.
 """
 import os
 import socket
 import subprocess
+import sys
 import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+SONDE = os.path.join(REPO, "out", "package", "sonde")   # what users install, as bench.py measures
+REPORT_LUA = os.path.join(REPO, "tests", "bench", "wrk_report.lua")
+SMOKE = "--smoke" in sys.argv[1:]   # make bench-smoke: once, briefly, printed only
+
+
+def rounds(default):
+    """Rounds to alternate the variants over: SONDE_BENCH_ROUNDS, else `default`; one with --smoke."""
+    return 1 if SMOKE else int(os.environ.get("SONDE_BENCH_ROUNDS", str(default)))
+
+
+def seconds(default):
+    """Seconds per measurement: SONDE_BENCH_SECONDS, else `default`; two with --smoke."""
+    return 2 if SMOKE else int(os.environ.get("SONDE_BENCH_SECONDS", str(default)))
 
 
 def free_port():

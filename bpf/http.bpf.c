@@ -679,21 +679,34 @@ struct {
 _Static_assert(sizeof(struct sonde_http_record) >= __builtin_offsetof(struct sonde_http_event, route) + 2 * SONDE_ROUTE_MAX,
 	       "route_append may write up to 2 * SONDE_ROUTE_MAX past the route's start");
 
-/* The URL path of a request: RawPath (the original encoding) when set, else Path. */
-static __always_inline __u32 read_path(char *dst, __u64 url, struct sonde_go_config *cfg, int *trunc)
+/* url.URL's Path to RawPath, read at once when this close (bytes): adjacent up to Go 1.26, 48 bytes apart in 1.27. */
+#define SONDE_URL_SPAN 128
+
+/*
+ * The header of a request's URL path: RawPath (the original encoding) when
+ * set, else Path. One read of url.URL from Path to RawPath into buf (room for
+ * SONDE_URL_SPAN bytes) when they are that close, else one read each.
+ * 0: the URL could not be read.
+ */
+static __always_inline int read_url_path(struct go_string *path, char *buf, __u64 url, struct sonde_go_config *cfg)
 {
-	if (cfg->url_raw_path == cfg->url_path + sizeof(struct go_string)) {
-		/* Adjacent (url.URL: Path, then RawPath, in every Go version): one read for both headers. */
-		struct go_string both[2] = {};
-		if (bpf_probe_read_user(both, sizeof(both), (void *)(url + cfg->url_path)) != 0)
+	struct go_string both[2] = {};
+	__u64 gap = cfg->url_raw_path - cfg->url_path;
+	if (cfg->url_raw_path > cfg->url_path && gap + sizeof(struct go_string) <= SONDE_URL_SPAN) {
+		__u64 ulen = gap + sizeof(struct go_string);
+		asm volatile("%0 &= 127" : "+r"(ulen));
+		asm volatile("%0 &= 127" : "+r"(gap));
+		if (ulen < 2 * sizeof(struct go_string) || gap + sizeof(struct go_string) > ulen ||
+		    bpf_probe_read_user(buf, ulen, (void *)(url + cfg->url_path)) != 0)
 			return 0;
-		struct go_string *s = both[1].len > 0 ? &both[1] : &both[0];
-		return go_copy_string(dst, SONDE_PATH_MAX, s->ptr, s->len, trunc);
+		__builtin_memcpy(&both[0], buf, sizeof(both[0]));
+		__builtin_memcpy(&both[1], buf + gap, sizeof(both[1]));
+	} else if (bpf_probe_read_user(&both[1], sizeof(both[1]), (void *)(url + cfg->url_raw_path)) != 0 ||
+		   (both[1].len <= 0 && bpf_probe_read_user(&both[0], sizeof(both[0]), (void *)(url + cfg->url_path)) != 0)) {
+		return 0;
 	}
-	__u32 n = go_read_string(dst, SONDE_PATH_MAX, url + cfg->url_raw_path, trunc);
-	if (n == 0)
-		n = go_read_string(dst, SONDE_PATH_MAX, url + cfg->url_path, trunc);
-	return n;
+	*path = both[1].len > 0 ? both[1] : both[0];
+	return 1;
 }
 
 /*
@@ -702,29 +715,13 @@ static __always_inline __u32 read_path(char *dst, __u64 url, struct sonde_go_con
  * read (Method and, unescaped or not, Path or RawPath are substrings of one
  * string), so "GET /users/42" is one range of memory. Reads the range into
  * buf and copies both from there; 0 (nothing written) when they are not that
- * close (HTTP/2, an absolute URI with a long host), and the caller reads each.
+ * close (HTTP/2, an absolute URI with a long host), and the caller copies each.
  * Whatever the allocations, the bytes at the path's address are the path.
  */
 #define SONDE_LINE_GAP 32 /* the path at most this far after the method's start */
-#define SONDE_URL_SPAN 128 /* url.URL's Path to RawPath, read at once when this close (bytes) */
-static __always_inline int read_method_path(struct sonde_http_event *e, char *buf, __u64 url,
-					    struct sonde_go_config *cfg, const struct go_string *method, int *trunc)
+static __always_inline int read_method_path(struct sonde_http_event *e, char *buf, const struct go_string *path,
+					    const struct go_string *method, int *trunc)
 {
-	/* url.URL from Path to RawPath in one read too (adjacent up to Go 1.26, 48 bytes apart in 1.27), past the line's room. */
-	__u64 gap = cfg->url_raw_path - cfg->url_path;
-	if (cfg->url_raw_path <= cfg->url_path || gap + sizeof(struct go_string) > SONDE_URL_SPAN)
-		return 0;
-	char *u = buf + SONDE_LINE_GAP + SONDE_PATH_MAX;
-	__u64 ulen = gap + sizeof(struct go_string);
-	asm volatile("%0 &= 127" : "+r"(ulen));
-	asm volatile("%0 &= 127" : "+r"(gap));
-	if (ulen < 2 * sizeof(struct go_string) || gap + sizeof(struct go_string) > ulen ||
-	    bpf_probe_read_user(u, ulen, (void *)(url + cfg->url_path)) != 0)
-		return 0;
-	struct go_string both[2] = {};
-	__builtin_memcpy(&both[0], u, sizeof(both[0]));
-	__builtin_memcpy(&both[1], u + gap, sizeof(both[1]));
-	struct go_string *path = both[1].len > 0 ? &both[1] : &both[0];
 	if (method->ptr == 0 || method->len <= 0 || method->len > SONDE_METHOD_MAX ||
 	    path->len <= 0 || path->ptr < method->ptr)
 		return 0;
@@ -759,7 +756,7 @@ static __always_inline int read_method_path(struct sonde_http_event *e, char *bu
 /* http.Request from Method to Pattern, read at once when this close (bytes), into the room after the status's. */
 #define SONDE_REQUEST_SPAN 256
 _Static_assert(sizeof(struct sonde_http_breakdown) >= SONDE_STATUS_SPAN + SONDE_REQUEST_SPAN, "fill_event reads response and request fields into the breakdown's room");
-_Static_assert(sizeof(struct sonde_http_breakdown) >= SONDE_LINE_GAP + SONDE_PATH_MAX + SONDE_URL_SPAN, "read_method_path reads into the breakdown's room");
+_Static_assert(sizeof(struct sonde_http_breakdown) >= SONDE_LINE_GAP + SONDE_PATH_MAX + SONDE_URL_SPAN, "read_url_path and read_method_path read into the breakdown's room");
 
 /*
  * Fills what every record has, from the request's in-flight entry and its
@@ -874,12 +871,14 @@ static __always_inline void fill_event(struct sonde_http_event *e, char *tail, s
 		method_read = 1;
 	}
 	trunc = 0;
-	/* The status is out of `tail` by now, the request's span too: room for the request line. */
-	if (method_read || !url || !read_method_path(e, tail, url, cfg, &method, &trunc)) {
+	/* The status is out of `tail` by now, the request's span too: room for the request line, then url.URL's span. */
+	struct go_string path = {};
+	int have_path = url && read_url_path(&path, tail + SONDE_LINE_GAP + SONDE_PATH_MAX, url, cfg);
+	if (method_read || !have_path || !read_method_path(e, tail, &path, &method, &trunc)) {
 		if (!method_read)
 			e->method_len = go_copy_string(e->method, SONDE_METHOD_MAX, method.ptr, method.len, &trunc);
 		trunc = 0;
-		e->path_len = url ? read_path(e->path, url, cfg, &trunc) : 0;
+		e->path_len = have_path ? go_copy_string(e->path, SONDE_PATH_MAX, path.ptr, path.len, &trunc) : 0;
 	}
 	if (trunc)
 		e->flags |= SONDE_F_PATH_TRUNCATED;

@@ -185,7 +185,7 @@ struct thread {
 	__u32 sys_nr;
 	__u64 sys_start; /* 0: not in a syscall */
 	__u32 sys_fd;    /* the syscall's fd, for those that can leave a goroutine waiting on a socket */
-	__u32 _pad;
+	__u32 req;       /* 1: g had an in-flight request when it got this thread (or started one on it); 0: none, not looked up */
 	/* Its last switch-in (see sonde_sched_switch): when, and its CPU time and CPU's steal clock then. */
 	__u64 in_ns;
 	__u64 in_exec;
@@ -395,15 +395,17 @@ static __always_inline void account(struct inflight *f, __u32 tgid, __u64 now, _
 	account_at(f, tgid, now, next, &steal);
 }
 
-static __always_inline void set_thread(__u32 tid, __u32 tgid, __u64 g)
+static __always_inline void set_thread(struct thread *t, __u32 tid, __u32 tgid, __u64 g, __u32 req)
 {
-	struct thread *t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t)
+		t = bpf_map_lookup_elem(&threads, &tid);
 	if (t) {
 		t->g = g;
 		t->tgid = tgid;
+		t->req = req;
 		return;
 	}
-	struct thread n = { .g = g, .tgid = tgid };
+	struct thread n = { .g = g, .tgid = tgid, .req = req };
 	if (bpf_map_update_elem(&threads, &tid, &n, BPF_NOEXIST) == -E2BIG)
 		count(SONDE_STAT_STATE_FULL);
 }
@@ -471,7 +473,7 @@ static __always_inline int request_start(struct pt_regs *ctx, __u16 kind)
 		return 0;
 	}
 	if (cfg->breakdown)
-		set_thread((__u32)id, key.tgid, key.g);
+		set_thread(0, (__u32)id, key.tgid, key.g, 1);
 	if (follows_children(cfg)) {
 		struct goid_key gk = { .goid = val->goid, .tgid = key.tgid };
 		bpf_map_update_elem(&goids, &gk, &key, BPF_ANY);
@@ -1474,7 +1476,7 @@ int sonde_go_execute(struct pt_regs *ctx)
 	__u64 now = bpf_ktime_get_ns();
 	struct thread *t = bpf_map_lookup_elem(&threads, &tid);
 	int moved = 0;
-	if (t && t->g && t->g != gp) {
+	if (t && t->g && t->req && t->g != gp) {
 		struct inflight_key old = { .g = t->g, .tgid = tgid };
 		struct inflight *f = bpf_map_lookup_elem(&inflight, &old);
 		if (f && f->run_tid == tid && f->state == SONDE_CAT_ON_CPU) {
@@ -1482,9 +1484,9 @@ int sonde_go_execute(struct pt_regs *ctx)
 			moved = 1;
 		}
 	}
-	set_thread(tid, tgid, gp);
 	struct inflight_key key = { .g = gp, .tgid = tgid };
 	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);
+	set_thread(t, tid, tgid, gp, f != 0);
 	if (f || moved)
 		count(SONDE_STAT_RUNTIME_REQUEST_HITS);
 	if (f) {
@@ -1551,7 +1553,7 @@ static __always_inline struct inflight *request_on_thread(__u32 tid, struct thre
 {
 	struct thread *t = bpf_map_lookup_elem(&threads, &tid);
 	*tp = t;
-	if (!t || !t->g)
+	if (!t || !t->g || !t->req)
 		return 0;
 	struct inflight_key key = { .g = t->g, .tgid = t->tgid };
 	struct inflight *f = bpf_map_lookup_elem(&inflight, &key);

@@ -259,7 +259,7 @@ $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench: $(BENCH_CS) $(CS_SRCS) $(BPF_OBJS) | 
 	$(Q)$(DOTNET) publish tests/bench/RingBufferBench/RingBufferBench.csproj -c $(CONFIG) -r linux-x64 --self-contained false \
 		-p:PublishReadyToRun=true -o $(@D) --nologo -v quiet
 
-bench: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(BOUNDARY_BINS)
+bench: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped $(GO_OUT)/go$(GO_NEWEST)/peers-stripped $(BOUNDARY_BINS)
 	$(Q)python3 -B tests/bench/bench.py --repo .
 	$(Q)python3 -B tests/bench/realistic.py
 	$(Q)python3 -B tests/bench/calls.py

@@ -12,7 +12,10 @@ answers it as JSON. wrk on CPU 1:
     reaches is measured and printed; it is close to 70%, not exactly it.
 Each variant: untraced, `sonde trace --breakdown off`, `sonde trace` (the
 breakdown on), attached to the running server (out/package/sonde, what users
-install). Rounds alternate the order; medians. With kernel.bpf_stats_enabled=1,
+install). Rounds alternate the order. Ratios to untraced are taken within a
+round (the VM's speed drifts between rounds) and their median reported with
+min-max; the server's CPU time per saturated request (utime + stime, /proc)
+gives the steadier per-server-CPU-second ratio. With kernel.bpf_stats_enabled=1,
 the BPF run time per request; probe and scheduler hits per request from
 sonde trace's last line.
 
@@ -31,10 +34,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.procfs import cpu_seconds  # noqa: E402
 from harness.sections import REPO, REPORT_LUA, SMOKE, SONDE, free_port, put_section, rounds, seconds, start_on  # noqa: E402
 
 SERVER = os.path.join(REPO, "out", "goservers", "go1.27", "realistic-stripped")
-ROUNDS = rounds(3)
+ROUNDS = rounds(5)
 SECONDS = seconds(8)
 SECTION = "## A realistic service"
 DELAY_MS = 10           # each paced connection's wait between requests
@@ -142,9 +146,11 @@ def run(workdir):
             for mode in (modes if r % 2 == 0 else list(reversed(modes))):
                 tracer = None if mode == "untraced" else attach(srv.pid, mode)
                 p0 = bpf_progs(tracer.pid) if tracer else {}
+                cpu0 = cpu_seconds(srv.pid)
                 sat = wrk(port, SATURATING, REPORT_LUA)
+                cpu_us = (cpu_seconds(srv.pid) - cpu0) * 1e6 / sat["requests"]
                 load = wrk(port, paced, pacing)
-                row = {"rps": sat["rps"], "p99_sat_us": sat["p99_us"], "paced_rps": load["rps"],
+                row = {"rps": sat["rps"], "p99_sat_us": sat["p99_us"], "cpu_us": cpu_us, "paced_rps": load["rps"],
                        "p50_us": load["p50_us"], "p99_us": load["p99_us"]}
                 if tracer:
                     p1 = bpf_progs(tracer.pid)
@@ -161,6 +167,25 @@ def run(workdir):
     return saturated, paced, results
 
 
+def per_round(results, mode, f):
+    """f(the mode's row, untraced's row) for each round: (median, min, max)."""
+    v = [f(r, u) for r, u in zip(results[mode], results["untraced"])]
+    return statistics.median(v), min(v), max(v)
+
+
+def ratio_rps(r, u):
+    return r["rps"] / u["rps"]
+
+
+def ratio_cpu(r, u):
+    """Requests per server CPU-second, ÷ untraced's."""
+    return u["cpu_us"] / r["cpu_us"]
+
+
+def p99_added(r, u):
+    return (r["p99_us"] - u["p99_us"]) / u["p99_us"]
+
+
 def table(saturated, paced, results):
     med = {m: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for m, rows in results.items()}
     base = med["untraced"]
@@ -173,28 +198,39 @@ def table(saturated, paced, results):
         "redis-server) and a JSON answer (tests/goservers/realistic, Go 1.27, stripped, on CPU 0; Redis and wrk on CPU 1). "
         f"Saturated: 16 connections, {SECONDS} s. At ~70%: {paced} connections that each wait {DELAY_MS // 2}–{3 * DELAY_MS // 2} ms (at random) between requests, "
         f"as many as reach 70% of the untraced saturation measured before the rounds ({saturated:,.0f} requests/s). {ROUNDS} rounds in alternating "
-        "order; medians. BPF time from the kernel's run-time statistics over both runs of a round; hits per request from "
+        "order; medians; ratios and p99 added are taken within each round and their median given (min–max). Server CPU per request: "
+        "the server's utime + stime over the saturated run ÷ its requests; its ratio (requests per server CPU-second ÷ untraced) "
+        "discounts time other processes took from the server's core. BPF time from the kernel's run-time statistics over both runs of a round; hits per request from "
         "sonde trace's last line (scheduler hits: the breakdown's Go scheduler probes, for all goroutines, and those that "
         "moved a request's state).", "",
-        "| | saturated: requests/s | ÷ untraced | at ~70%: requests/s | p50 | p99 | p99 added | BPF per request | probe hits per request | scheduler hits per request (on requests) |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| | saturated: requests/s | ÷ untraced (min–max) | server CPU per request | per server CPU-second ÷ untraced (min–max) | at ~70%: requests/s | p50 | p99 | p99 added (min–max) | BPF per request | probe hits per request | scheduler hits per request (on requests) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for m in ("untraced", "off", "on"):
         r = med[m]
         added = bpf = hits = sched = ""
+        ratio, cpu_ratio = "1", "1"
         if m != "untraced":
-            added = f"{(r['p99_us'] - base['p99_us']) / base['p99_us'] * 100:+.1f} %"
+            a = per_round(results, m, p99_added)
+            added = f"{a[0] * 100:+.1f} % ({a[1] * 100:+.1f} to {a[2] * 100:+.1f})"
+            t, c = per_round(results, m, ratio_rps), per_round(results, m, ratio_cpu)
+            ratio = f"{t[0]:.3f}× ({t[1]:.3f}–{t[2]:.3f})"
+            cpu_ratio = f"{c[0]:.3f}× ({c[1]:.3f}–{c[2]:.3f})"
             bpf = f"{r['bpf_ns'] / 1000:.1f} µs"
             hits = f"{r['hits']:.2f}"
         if m == "on":
             sched = f"{r['sched']:.2f} ({r['sched_req']:.2f})"
-        lines.append(f"| {names[m]} | {r['rps']:,.0f} | {r['rps'] / base['rps']:.3f}× | {r['paced_rps']:,.0f} | "
+        lines.append(f"| {names[m]} | {r['rps']:,.0f} | {ratio} | {r['cpu_us']:.0f} µs | {cpu_ratio} | {r['paced_rps']:,.0f} | "
                      f"{r['p50_us'] / 1000:.2f} ms | {r['p99_us'] / 1000:.2f} ms | {added} | {bpf} | {hits} | {sched} |")
+    lines.append("")
+    for m in ("off", "on"):
+        d = per_round(results, m, lambda r, u: r["cpu_us"] - u["cpu_us"])
+        lines.append(f"- {names[m]} added {d[0]:.1f} µs of server CPU per saturated request ({d[1]:.1f} to {d[2]:.1f} µs over the rounds), "
+                     f"{d[0] / base['cpu_us'] * 100:.1f} % of the {base['cpu_us']:.0f} µs a request costs untraced.")
     for m in ("off", "on"):
         if n := sum(r["unmatched"] for r in results[m]):
             lines.append(f"\n{names[m]} saw the ends of {n} requests begun before it attached (over all rounds), and nothing else lost.")
-    on = med["on"]
-    ratio, added = on["rps"] / base["rps"], (on["p99_us"] - base["p99_us"]) / base["p99_us"]
+    ratio, added = per_round(results, "on", ratio_rps)[0], per_round(results, "on", p99_added)[0]
     lines += [
         "",
         "| goal (breakdown on) | measured | |",

@@ -259,13 +259,16 @@ $(BENCH_OUT)/ringbuf-dotnet/ringbuf-bench: $(BENCH_CS) $(CS_SRCS) $(BPF_OBJS) | 
 	$(Q)$(DOTNET) publish tests/bench/RingBufferBench/RingBufferBench.csproj -c $(CONFIG) -r linux-x64 --self-contained false \
 		-p:PublishReadyToRun=true -o $(@D) --nologo -v quiet
 
-bench: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped $(GO_OUT)/go$(GO_NEWEST)/peers-stripped $(BOUNDARY_BINS)
+# The servers realistic.py and calls.py run, which goservers does not build.
+BENCH_GOSERVERS := $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped $(GO_OUT)/go$(GO_NEWEST)/peers-stripped
+
+bench: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(BENCH_GOSERVERS) $(BOUNDARY_BINS)
 	$(Q)python3 -B tests/bench/bench.py --repo .
 	$(Q)python3 -B tests/bench/realistic.py
 	$(Q)python3 -B tests/bench/calls.py
 	$(Q)python3 -B tests/bench/boundary.py
 
-bench-smoke: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(GO_OUT)/go$(GO_NEWEST)/realistic-stripped $(GO_OUT)/go$(GO_NEWEST)/peers-stripped $(BOUNDARY_BINS)
+bench-smoke: bench-deps all $(OUT)/package/sonde goservers $(BENCH_BINS) $(BENCH_GOSERVERS) $(BOUNDARY_BINS)
 	$(Q)python3 -B tests/bench/bench.py --repo . --smoke
 	$(Q)python3 -B tests/bench/realistic.py --smoke
 	$(Q)python3 -B tests/bench/calls.py --smoke

@@ -48,8 +48,8 @@ internal static class TraceCommand
                              mean breakdown and the top peers per route. Off:
                              fewer probes, lowest overhead. Measured on a
                              service doing ~200 us of work and a Redis
-                             query per request: off costs it ~2.5% of its
-                             throughput, on ~8% (README, "Measured").
+                             query per request: off costs it 2-7% of its
+                             throughput, on 6-8% (README, "Measured").
           --calls on|off     with the breakdown, each request's outgoing HTTP
                              calls (net/http's client, on the request's
                              goroutine or, from Go 1.21, ones it started;

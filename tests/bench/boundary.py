@@ -29,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.sections import REPO, REPORT_LUA, SMOKE, SONDE, free_port, put_section, rounds, seconds, start_on  # noqa: E402
+from harness.sections import REPO, REPORT_LUA, SMOKE, SONDE, free_port, put_section, rounds, seconds, start_on, within_rounds  # noqa: E402
 from realistic import attach_args, bpf_ns_per, bpf_progs, detach, wrk_url  # noqa: E402
 
 SERVER = os.path.join(REPO, "out", "goservers", "go1.27", "nethttp-stripped")
@@ -101,8 +101,8 @@ def run():
 
 def table(results):
     base = results["untraced"]
-    ratio = {v: [r["rps"] / b["rps"] for r, b in zip(rows, base)] for v, rows in results.items()}
-    cpu_ratio = {v: [b["cpu_us"] / r["cpu_us"] for r, b in zip(rows, base)] for v, rows in results.items()}
+    ratio = {v: within_rounds(rows, base, lambda r, b: r["rps"] / b["rps"]) for v, rows in results.items()}
+    cpu_ratio = {v: within_rounds(rows, base, lambda r, b: b["cpu_us"] / r["cpu_us"])[0] for v, rows in results.items()}
     med = lambda xs: statistics.median(xs)
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = [
@@ -124,10 +124,10 @@ def table(results):
     for v in VARIANTS:
         rows = results[v]
         bpf = f"{med([r['bpf_ns'] for r in rows]):.0f} ns" if "bpf_ns" in rows[0] else ""
-        lines.append(f"| {v} | {med([r['rps'] for r in rows]):,.0f} | {med(ratio[v]):.3f}× ({min(ratio[v]):.3f}–"
-                     f"{max(ratio[v]):.3f}) | {med(cpu_ratio[v]):.3f}× | {med([r['cpu_us'] for r in rows]):.1f} µs | {bpf} |")
+        lines.append(f"| {v} | {med([r['rps'] for r in rows]):,.0f} | {ratio[v][0]:.3f}× ({ratio[v][1]:.3f}–"
+                     f"{ratio[v][2]:.3f}) | {cpu_ratio[v]:.3f}× | {med([r['cpu_us'] for r in rows]):.1f} µs | {bpf} |")
     lines.append("")
-    floor, uprobes = med(cpu_ratio["syscall floor"]), med(cpu_ratio["sonde trace --breakdown off"])
+    floor, uprobes = cpu_ratio["syscall floor"], cpu_ratio["sonde trace --breakdown off"]
     u = med([r["cpu_us"] for r in base])
     added = med([r["cpu_us"] for r in results["syscall floor"]]) - u
     if floor < GOAL:

@@ -35,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness.procfs import cpu_seconds  # noqa: E402
-from harness.sections import REPO, REPORT_LUA, SMOKE, SONDE, free_port, put_section, rounds, seconds, start_on  # noqa: E402
+from harness.sections import REPO, REPORT_LUA, SMOKE, SONDE, free_port, put_section, rounds, seconds, start_on, within_rounds  # noqa: E402
 
 SERVER = os.path.join(REPO, "out", "goservers", "go1.27", "realistic-stripped")
 ROUNDS = rounds(5)
@@ -167,12 +167,6 @@ def run(workdir):
     return saturated, paced, results
 
 
-def per_round(results, mode, f):
-    """f(the mode's row, untraced's row) for each round: (median, min, max)."""
-    v = [f(r, u) for r, u in zip(results[mode], results["untraced"])]
-    return statistics.median(v), min(v), max(v)
-
-
 def ratio_rps(r, u):
     return r["rps"] / u["rps"]
 
@@ -186,9 +180,17 @@ def p99_added(r, u):
     return (r["p99_us"] - u["p99_us"]) / u["p99_us"]
 
 
+def cpu_added(r, u):
+    """Server CPU per saturated request, µs, minus untraced's."""
+    return r["cpu_us"] - u["cpu_us"]
+
+
 def table(saturated, paced, results):
     med = {m: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for m, rows in results.items()}
     base = med["untraced"]
+    per = {m: {k: within_rounds(results[m], results["untraced"], f) for k, f in
+               (("rps", ratio_rps), ("cpu", ratio_cpu), ("p99", p99_added), ("cpu_added", cpu_added))}
+           for m in ("off", "on")}
     names = {"untraced": "untraced", "off": "`sonde trace --breakdown off`", "on": "`sonde trace` (breakdown on)"}
     lines = [
         SECTION, "",
@@ -211,9 +213,8 @@ def table(saturated, paced, results):
         added = bpf = hits = sched = ""
         ratio, cpu_ratio = "1", "1"
         if m != "untraced":
-            a = per_round(results, m, p99_added)
+            a, t, c = per[m]["p99"], per[m]["rps"], per[m]["cpu"]
             added = f"{a[0] * 100:+.1f} % ({a[1] * 100:+.1f} to {a[2] * 100:+.1f})"
-            t, c = per_round(results, m, ratio_rps), per_round(results, m, ratio_cpu)
             ratio = f"{t[0]:.3f}× ({t[1]:.3f}–{t[2]:.3f})"
             cpu_ratio = f"{c[0]:.3f}× ({c[1]:.3f}–{c[2]:.3f})"
             bpf = f"{r['bpf_ns'] / 1000:.1f} µs"
@@ -224,13 +225,13 @@ def table(saturated, paced, results):
                      f"{r['p50_us'] / 1000:.2f} ms | {r['p99_us'] / 1000:.2f} ms | {added} | {bpf} | {hits} | {sched} |")
     lines.append("")
     for m in ("off", "on"):
-        d = per_round(results, m, lambda r, u: r["cpu_us"] - u["cpu_us"])
+        d = per[m]["cpu_added"]
         lines.append(f"- {names[m]} added {d[0]:.1f} µs of server CPU per saturated request ({d[1]:.1f} to {d[2]:.1f} µs over the rounds), "
                      f"{d[0] / base['cpu_us'] * 100:.1f} % of the {base['cpu_us']:.0f} µs a request costs untraced.")
     for m in ("off", "on"):
         if n := sum(r["unmatched"] for r in results[m]):
             lines.append(f"\n{names[m]} saw the ends of {n} requests begun before it attached (over all rounds), and nothing else lost.")
-    ratio, added = per_round(results, "on", ratio_rps)[0], per_round(results, "on", p99_added)[0]
+    ratio, added = per["on"]["rps"][0], per["on"]["p99"][0]
     lines += [
         "",
         "| goal (breakdown on) | measured | |",

@@ -7,6 +7,7 @@ Standard library only.
 """
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -25,6 +26,13 @@ def rounds(default):
 def seconds(default):
     """Seconds per measurement: SONDE_BENCH_SECONDS, else `default`; two with --smoke."""
     return 2 if SMOKE else int(os.environ.get("SONDE_BENCH_SECONDS", str(default)))
+
+
+def within_rounds(rows, base, f):
+    """f(row, base's row of the same round) for each round, as (median, min, max): a ratio
+    to untraced taken within a round, which the VM's drift between rounds doesn't move."""
+    v = [f(r, b) for r, b in zip(rows, base)]
+    return statistics.median(v), min(v), max(v)
 
 
 def free_port():
